@@ -1,0 +1,153 @@
+import { X509Certificate } from "node:crypto";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  basicConstraints,
+  describeCert,
+  keyMatchesCert,
+  notAfter,
+  notBefore,
+  parseSubjectAltName,
+  readPemBundle,
+  uriSans,
+} from "./certs.js";
+import { createCa, issueLeaf, newRsaKey, type CertAndKey } from "./dev-pki.js";
+
+let ca: CertAndKey;
+let leaf: CertAndKey;
+let otherKey: string;
+
+beforeAll(async () => {
+  [ca, otherKey] = await Promise.all([
+    createCa({ commonName: "acme CA", pathLen: 1 }),
+    newRsaKey(),
+  ]);
+  leaf = await issueLeaf(ca, {
+    uris: ["spiffe://mesh.local/tenant/acme/sa/web"],
+    commonName: "web",
+  });
+});
+
+describe("readPemBundle", () => {
+  it("reads every certificate in order, tolerating text between blocks", () => {
+    const certs = readPemBundle(`subject=CN=web\n${leaf.certPem}\n# root\n${ca.certPem}`);
+    expect(certs.map((c) => c.subject.split("\n")[0])).toEqual(["CN=web", "CN=acme CA"]);
+  });
+
+  it("accepts CRLF line endings", () => {
+    expect(readPemBundle(ca.certPem.replace(/\n/g, "\r\n"))).toHaveLength(1);
+  });
+
+  it.each([
+    ["empty text", "", /no PEM certificate/],
+    ["garbage", "hello world\n", /no PEM certificate/],
+    ["DER", () => new X509Certificate(ca.certPem).raw.toString("latin1"), /looks like DER/],
+    ["a private key", () => `${ca.certPem}${ca.keyPem}`, /PRIVATE KEY.*only CERTIFICATE/],
+    ["a truncated block", () => ca.certPem.slice(0, 200), /unmatched BEGIN\/END/],
+    [
+      "mismatched armour",
+      () => ca.certPem.replace("END CERTIFICATE", "END X509 CRL"),
+      /ends with END/,
+    ],
+    [
+      "a corrupted body",
+      () => ca.certPem.replace(/\n[A-Za-z0-9+/]{10}/, "\nAAAAAAAAAA"),
+      /certificate 1:/,
+    ],
+    ["non-base64", () => ca.certPem.replace(/\n[A-Za-z0-9+/]/, "\n*"), /not base64/],
+    ["trailing bytes", () => withTrailingBytes(ca.certPem), /trailing data/],
+  ])("refuses %s", (_name, input, message) => {
+    const text = typeof input === "function" ? input() : input;
+    expect(() => readPemBundle(text)).toThrow(message);
+  });
+});
+
+function withTrailingBytes(pem: string): string {
+  const der = Buffer.concat([new X509Certificate(pem).raw, Buffer.from([0, 0])]);
+  return `-----BEGIN CERTIFICATE-----\n${der.toString("base64")}\n-----END CERTIFICATE-----\n`;
+}
+
+describe("parseSubjectAltName", () => {
+  it("splits Node's rendering, decoding quoted values", () => {
+    // Verbatim from Node 20 for a certificate with these SANs.
+    const text =
+      'URI:spiffe://a/b, URI:"spiffe://a\\u002cb\\"c\\\\d", DNS:x.y, URI:"u\\u002c URI:spiffe://evil/x", ' +
+      'IP Address:127.0.0.1, email:a@b, URI:"caf\\u00e9\\u0001"';
+    expect(parseSubjectAltName(text)).toEqual([
+      { type: "URI", value: "spiffe://a/b" },
+      { type: "URI", value: 'spiffe://a,b"c\\d' },
+      { type: "DNS", value: "x.y" },
+      { type: "URI", value: "u, URI:spiffe://evil/x" },
+      { type: "IP Address", value: "127.0.0.1" },
+      { type: "email", value: "a@b" },
+      { type: "URI", value: "caf\u00e9\u0001" },
+    ]);
+  });
+
+  it("accepts the type inside the quotes, as some Node versions write it", () => {
+    expect(parseSubjectAltName('"URI:a\\u002cb", DNS:c')).toEqual([
+      { type: "URI", value: "a,b" },
+      { type: "DNS", value: "c" },
+    ]);
+  });
+
+  it.each([
+    "URI",
+    "URI:a,URI:b",
+    "URI:a, ",
+    "URI:a,, URI:b",
+    'URI:"unterminated',
+    'URI:"a"b, DNS:c',
+    'URI:"bad \\x escape"',
+    ":value",
+    "U-RI:a",
+  ])("refuses %j", (text) => {
+    expect(() => parseSubjectAltName(text)).toThrow(/unambiguously/);
+  });
+});
+
+describe("inspection", () => {
+  it("uriSans decodes what Node quoted, so smuggled SANs count as SANs", async () => {
+    const sneaky = await issueLeaf(ca, {
+      keyPem: leaf.keyPem,
+      uris: [
+        "spiffe://mesh.local/tenant/acme/sa/web, URI:spiffe://mesh.local/tenant/globex/sa/web",
+      ],
+      dnsNames: ["web.acme"],
+    });
+    const cert = new X509Certificate(sneaky.certPem);
+    expect(uriSans(cert)).toEqual([
+      "spiffe://mesh.local/tenant/acme/sa/web, URI:spiffe://mesh.local/tenant/globex/sa/web",
+    ]);
+    expect(uriSans(new X509Certificate(ca.certPem))).toEqual([]);
+  });
+
+  it("keyMatchesCert: the leaf's key, not another; unreadable keys throw", () => {
+    const cert = new X509Certificate(leaf.certPem);
+    expect(keyMatchesCert(leaf.keyPem, cert)).toBe(true);
+    expect(keyMatchesCert(Buffer.from(leaf.keyPem), cert)).toBe(true);
+    expect(keyMatchesCert(otherKey, cert)).toBe(false);
+    expect(keyMatchesCert(ca.keyPem, cert)).toBe(false);
+    expect(() => keyMatchesCert("not a key", cert)).toThrow(/cannot read private key/);
+  });
+
+  it("basicConstraints reads cA and pathLen from DER", () => {
+    expect(basicConstraints(new X509Certificate(ca.certPem))).toEqual({ ca: true, pathLen: 1 });
+    expect(basicConstraints(new X509Certificate(leaf.certPem))).toEqual({ ca: false });
+  });
+
+  it("describeCert summarises for logs", () => {
+    const cert = new X509Certificate(leaf.certPem);
+    const d = describeCert(cert);
+    expect(d).toMatchObject({
+      subject: "CN=web",
+      subjectAltName: "URI:spiffe://mesh.local/tenant/acme/sa/web",
+      uris: ["spiffe://mesh.local/tenant/acme/sa/web"],
+      ca: false,
+      fingerprint256: cert.fingerprint256,
+    });
+    expect(d.notBefore).toEqual(notBefore(cert));
+    expect(d.notAfter.getTime()).toBe(notAfter(cert).getTime());
+    expect(d.notBefore.getTime()).toBeLessThan(Date.now());
+    expect(d.notAfter.getTime() - d.notBefore.getTime()).toBe(365 * 86_400_000);
+  });
+});
