@@ -105,7 +105,7 @@ export async function issueLeaf(ca: CertAndKey, opts: LeafOptions = {}): Promise
   return { certPem: toPem(cert), keyPem };
 }
 
-/** An SVID: exactly one URI SAN, `spiffe://<td>/tenant/<tenant>/sa/<service>`, no DNS SAN. */
+/** An SVID: exactly one URI SAN, `spiffe://<td>/tenant/<tenant>/sa/<service>` (plus any DNS names asked for). */
 export function issueSvid(
   ca: CertAndKey,
   id: { trustDomain: string; tenant: string; service: string },
@@ -211,7 +211,9 @@ export async function initDevPki(opts: DevPkiOptions): Promise<DevPkiResult> {
       const leaves = await Promise.all(
         opts.services.map(async (service) => {
           const id = { trustDomain: opts.trustDomain, tenant, service };
-          const leaf = await issueSvid(issuer, id, { days });
+          // A DNS SAN beside the one URI SAN (SPIFFE allows it) lets curl and browsers check
+          // the server name in the demo; Palisade itself matches names and ids on its own.
+          const leaf = await issueSvid(issuer, id, { days, dnsNames: [`${tenant}.${service}.${opts.trustDomain}`] });
           const paths = { cert: join(dir, `${service}.crt`), key: join(dir, `${service}.key`) };
           await writeCertAndKey(leaf, paths.cert, paths.key);
           return {
