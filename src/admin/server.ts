@@ -1,0 +1,107 @@
+/**
+ * The admin listener (loopback by default): metrics, health, readiness, the loaded
+ * tenants, the running config with secrets redacted, and tenant cache purges.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Generation } from "../config/generation.js";
+import type { Config } from "../config/schema.js";
+import type { Metrics } from "../telemetry/metrics.js";
+import { isTenantId } from "../tenancy/tenant-id.js";
+
+export interface AdminDeps {
+  generation(): Generation;
+  metrics: Metrics;
+  /** True once listeners are up and certificates loaded; false again while draining. */
+  ready(): boolean;
+  /** Purges a tenant's cache entries (under `prefix` if given); undefined for an unknown tenant. */
+  purgeCache(tenant: string, prefix: string | undefined): number | undefined;
+  cacheBytes(tenant: string): number;
+}
+
+export function createAdminServer(deps: AdminDeps): Server {
+  return createServer((req, res) => {
+    route(deps, req, res).catch((err: Error) => json(res, 500, { error: "internal", message: err.message }));
+  });
+}
+
+async function route(deps: AdminDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? "/", "http://admin");
+  const key = `${req.method} ${url.pathname}`;
+  switch (key) {
+    case "GET /metrics": {
+      const body = await deps.metrics.registry.metrics();
+      res.writeHead(200, { "content-type": deps.metrics.registry.contentType });
+      res.end(body);
+      return;
+    }
+    case "GET /healthz":
+      return text(res, 200, "ok\n");
+    case "GET /readyz":
+      return deps.ready() ? text(res, 200, "ready\n") : text(res, 503, "not ready\n");
+    case "GET /tenants":
+      return json(res, 200, tenants(deps));
+    case "GET /config": {
+      const generation = deps.generation();
+      return json(res, 200, {
+        file: generation.loaded.file,
+        generation: generation.id,
+        loadedAt: generation.loadedAt.toISOString(),
+        config: redact(generation.config),
+      });
+    }
+    case "POST /cache/purge":
+      return purge(deps, url, res);
+    default:
+      return json(res, 404, { error: "not_found", message: `no admin endpoint ${key}` });
+  }
+}
+
+function purge(deps: AdminDeps, url: URL, res: ServerResponse): void {
+  const tenants = url.searchParams.getAll("tenant");
+  const prefixes = url.searchParams.getAll("prefix");
+  const tenant = tenants[0];
+  if (tenants.length !== 1 || tenant === undefined || !isTenantId(tenant) || prefixes.length > 1) {
+    return json(res, 400, { error: "bad_request", message: "exactly one valid tenant= and at most one prefix=" });
+  }
+  const purged = deps.purgeCache(tenant, prefixes[0]);
+  if (purged === undefined) return json(res, 404, { error: "unknown_tenant", message: `no tenant ${tenant}` });
+  json(res, 200, { tenant, prefix: prefixes[0] ?? null, purged });
+}
+
+function tenants(deps: AdminDeps): unknown {
+  const generation = deps.generation();
+  return [...generation.tenants.values()].map((t) => ({
+    id: t.id,
+    revoked: t.revoked,
+    spiffeId: t.spiffeId,
+    certExpires: t.expiresAt.toISOString(),
+    cacheBytes: deps.cacheBytes(t.id),
+    grantsFrom: generation.config.grants.filter((g) => g.from === t.id).length,
+    grantsTo: generation.config.grants.filter((g) => g.to === t.id).length,
+  }));
+}
+
+const REDACTED = "<redacted>";
+
+/**
+ * Secrets never leave. Certificate and key *paths* stay visible: they say which mounted
+ * file is in use, and the key material itself is never part of the config.
+ */
+export function redact(config: Config): unknown {
+  const copy = structuredClone(config) as Config;
+  if (copy.anomaly.webhook) copy.anomaly.webhook.secret = REDACTED;
+  const otlp = copy.telemetry.otlp;
+  if (otlp) for (const name of Object.keys(otlp.headers)) otlp.headers[name] = REDACTED;
+  return copy;
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body, null, 2);
+  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
+  res.end(text);
+}
+
+function text(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { "content-type": "text/plain", "cache-control": "no-store" });
+  res.end(body);
+}

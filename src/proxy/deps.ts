@@ -1,0 +1,28 @@
+/**
+ * What the request path is given. Everything is passed in; nothing is a module-level
+ * singleton, so tests and the demo can run several sidecars in one process.
+ */
+import type { Dispatcher } from "undici";
+import type { Generation, UpstreamRuntime } from "../config/generation.js";
+import type { ContextTokens } from "../tenancy/context-token.js";
+import type { Metrics } from "../telemetry/metrics.js";
+import type { Logs } from "../telemetry/logs.js";
+import type { SuspiciousEvent } from "../anomaly/detector.js";
+import type { Tracing } from "../telemetry/tracing.js";
+
+export interface ProxyDeps {
+  /** The current config generation; read once at the start of each request. */
+  generation(): Generation;
+  metrics: Metrics;
+  logs: Logs;
+  accessLog: boolean;
+  tokens: ContextTokens;
+  anomaly: { record(event: SuspiciousEvent): void };
+  /** Connection pool to the local app. */
+  app: Dispatcher;
+  /** mTLS pool for calls to `upstream` as `tenant`, built from `generation`. */
+  upstreamPool(generation: Generation, upstream: UpstreamRuntime, tenant: string): Dispatcher;
+  /** Undefined when no exporter is configured: the request path then skips tracing. */
+  tracing: Tracing | undefined;
+  now(): number;
+}

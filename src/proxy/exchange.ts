@@ -1,0 +1,162 @@
+/**
+ * One request's record (DESIGN.md step 6): what was decided, for whom, and how it ended.
+ * Created per request, filled in by the stages, and written once to metrics, the access
+ * log, the audit log and the anomaly detector.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Direction } from "../telemetry/metrics.js";
+import { ProxyError, sendError, type ErrorCode } from "./errors.js";
+import type { ProxyDeps } from "./deps.js";
+import type { SuspiciousKind } from "../anomaly/detector.js";
+import type { Span } from "@opentelemetry/api";
+import { endRequestSpan, injectSpan, startRequestSpan } from "../telemetry/tracing.js";
+import type { HeaderMap } from "./headers.js";
+
+/** Refusals that are isolation decisions: counted as denials and audited. */
+const ISOLATION_CODES: ReadonlySet<ErrorCode> = new Set([
+  "cross_tenant_denied",
+  "tenant_context_mismatch",
+  "tenant_context_missing",
+  "tenant_context_invalid",
+  "tenant_revoked",
+  "ambiguous_target",
+]);
+
+const SUSPICIOUS: Partial<Record<ErrorCode, SuspiciousKind>> = {
+  cross_tenant_denied: "cross_tenant_denied",
+  tenant_context_mismatch: "tenant_context_mismatch",
+  tenant_context_invalid: "tenant_context_invalid",
+};
+
+export class Exchange {
+  readonly started = performance.now();
+  requestId = "";
+  tenant: string | undefined;
+  callerId: string | undefined;
+  target: string | undefined;
+  path: string | undefined;
+  grantId: string | undefined;
+  decision: "allow" | "grant" | "deny" | undefined;
+  cache: string | undefined;
+  upstream: string | undefined;
+  readonly span: Span | undefined;
+
+  constructor(
+    readonly direction: Direction,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly deps: ProxyDeps,
+  ) {
+    const tracer = deps.tracing?.tracer;
+    this.span = tracer && startRequestSpan(tracer, direction, req.method ?? "", req.rawHeaders);
+  }
+
+  /** Continues the trace on the next hop: the forwarded `traceparent` names this request's span. */
+  propagate(headers: HeaderMap): void {
+    if (this.span) injectSpan(this.span, headers);
+  }
+
+  get traceId(): string | undefined {
+    return this.span?.spanContext().traceId;
+  }
+
+  /** A reserved header arrived from where it must not come from: stripped, and remembered. */
+  spoofed(header: string): void {
+    this.deps.logs.audit.warn(
+      { direction: this.direction, requestId: this.requestId, tenant: this.tenant, header },
+      "reserved header from the network stripped",
+    );
+    this.deps.anomaly.record({ tenant: this.deps.metrics.label(this.tenant), kind: "spoofed_header", requestId: this.requestId });
+  }
+
+  /** Answers with the JSON refusal and records it. */
+  refuse(error: unknown): void {
+    const refusal = error instanceof ProxyError ? error : internalError(error, this);
+    sendError(this.res, refusal, this.requestId);
+    this.decision ??= ISOLATION_CODES.has(refusal.code) ? "deny" : undefined;
+    if (ISOLATION_CODES.has(refusal.code)) this.#recordDenial(refusal);
+    this.finish(refusal.status, refusal.code);
+  }
+
+  /** Writes the access line and the request metrics. */
+  finish(status: number, error?: ErrorCode): void {
+    const seconds = (performance.now() - this.started) / 1000;
+    const { metrics, logs } = this.deps;
+    if (this.span) {
+      endRequestSpan(
+        this.span,
+        {
+          "tenant.id": this.tenant,
+          "tenant.target": this.target ?? this.tenant,
+          "palisade.decision": this.decision,
+          "palisade.grant": this.grantId,
+          "palisade.cache": this.cache,
+          "http.response.status_code": status,
+          "url.path": this.path,
+          "http.route": this.upstream,
+          "palisade.request_id": this.requestId,
+        },
+        error,
+      );
+    }
+    metrics.request(this.direction, this.tenant, status, seconds);
+    if (this.grantId !== undefined && this.tenant !== undefined && this.target !== undefined) {
+      metrics.granted(this.tenant, this.target);
+      logs.audit.info(
+        { ...this.#auditFields(), grant: this.grantId, status, bytes: this.res.getHeader("content-length") },
+        "cross-tenant request allowed by grant",
+      );
+    }
+    if (logs.access.isLevelEnabled("info") && this.deps.accessLog) {
+      logs.access.info({
+        direction: this.direction,
+        requestId: this.requestId,
+        method: this.req.method,
+        path: this.path ?? "-",
+        status,
+        error,
+        tenant: this.tenant,
+        caller: this.callerId,
+        target: this.target,
+        decision: this.decision,
+        cache: this.cache,
+        upstream: this.upstream,
+        traceId: this.traceId,
+        durationMs: Math.round(seconds * 1e6) / 1e3,
+      });
+    }
+  }
+
+  #recordDenial(refusal: ProxyError): void {
+    const { metrics, logs, anomaly } = this.deps;
+    metrics.denied(this.direction, this.tenant, this.target, refusal.code);
+    logs.audit.warn({ ...this.#auditFields(), reason: refusal.code, detail: refusal.message }, "request denied");
+    const kind = SUSPICIOUS[refusal.code];
+    if (kind) {
+      anomaly.record({
+        tenant: metrics.label(this.tenant),
+        kind,
+        ...(this.target === undefined ? {} : { target: metrics.label(this.target) }),
+        requestId: this.requestId,
+      });
+    }
+  }
+
+  #auditFields() {
+    return {
+      direction: this.direction,
+      requestId: this.requestId,
+      caller: this.tenant,
+      callerId: this.callerId,
+      target: this.target,
+      method: this.req.method,
+      path: this.path,
+      traceId: this.traceId,
+    };
+  }
+}
+
+function internalError(error: unknown, exchange: Exchange): ProxyError {
+  exchange.deps.logs.root.error({ err: error, requestId: exchange.requestId }, "unexpected error on request path");
+  return new ProxyError("upstream_unavailable", "internal error");
+}

@@ -1,0 +1,127 @@
+/**
+ * Header hygiene for both directions: hop-by-hop removal (RFC 9110 §7.6.1, including
+ * every name the `Connection` header lists), reserved-header stripping, and the
+ * request facts the later stages need, gathered in one pass over `rawHeaders`.
+ */
+import { randomUUID } from "node:crypto";
+
+export const RESERVED_PREFIX = "x-palisade-";
+export const HEADER_TENANT = "x-palisade-tenant";
+export const HEADER_CALLER = "x-palisade-caller";
+export const HEADER_CONTEXT = "x-palisade-context";
+export const HEADER_CACHE = "x-palisade-cache";
+export const HEADER_REQUEST_ID = "x-request-id";
+
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  // Node answers `100-continue` itself; undici refuses to send `expect`.
+  "expect",
+]);
+
+export type HeaderMap = Record<string, string | string[]>;
+
+/** What one pass over the request's raw headers found. */
+export interface RequestHeaders {
+  /** Headers to forward: hop-by-hop and reserved names removed. */
+  forward: HeaderMap;
+  /** Reserved headers that arrived from the network, by lower-case name (all values). */
+  reserved: Map<string, string[]>;
+  hostCount: number;
+  host: string | undefined;
+  requestId: string | undefined;
+}
+
+/**
+ * @param strip extra names (configured aliases such as `x-tenant-id`) treated like `x-palisade-*`.
+ */
+export function readRequestHeaders(raw: readonly string[], strip: ReadonlySet<string>): RequestHeaders {
+  const connectionNamed = namesListedInConnection(raw);
+  const forward: HeaderMap = {};
+  const reserved = new Map<string, string[]>();
+  let hostCount = 0;
+  let host: string | undefined;
+  let requestId: string | undefined;
+  let requestIds = 0;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = (raw[i] as string).toLowerCase();
+    const value = raw[i + 1] as string;
+    // Reserved names first: `Connection: x-palisade-tenant` must not hide a spoof.
+    if (name.startsWith(RESERVED_PREFIX) || strip.has(name)) {
+      const values = reserved.get(name);
+      if (values) values.push(value);
+      else reserved.set(name, [value]);
+      continue;
+    }
+    if (name === "host") {
+      hostCount++;
+      host = value;
+    } else if (HOP_BY_HOP.has(name) || connectionNamed?.has(name)) {
+      continue;
+    } else if (name === HEADER_REQUEST_ID) {
+      requestIds++;
+      requestId = value;
+      continue;
+    }
+    appendHeader(forward, name, value);
+  }
+  if (requestIds > 1) requestId = undefined;
+  return { forward, reserved, hostCount, host, requestId };
+}
+
+/** Response headers to pass on: hop-by-hop removed; `drop` names (e.g. reserved) removed too. */
+export function responseHeaders(
+  headers: Record<string, string | string[] | undefined>,
+  drop?: (name: string) => boolean,
+): HeaderMap {
+  const connection = headers["connection"];
+  const named = connection === undefined ? undefined : parseConnection([connection].flat());
+  const out: HeaderMap = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || named?.has(name)) continue;
+    if (drop?.(name)) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+export function appendHeader(headers: HeaderMap, name: string, value: string): void {
+  const existing = headers[name];
+  if (existing === undefined) headers[name] = value;
+  else if (typeof existing === "string") headers[name] = [existing, value];
+  else existing.push(value);
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Keeps a caller's well-formed request id (tracing across hops); mints one otherwise. */
+export function requestIdFrom(candidate: string | undefined): string {
+  return candidate !== undefined && REQUEST_ID.test(candidate) ? candidate : randomUUID();
+}
+
+function namesListedInConnection(raw: readonly string[]): Set<string> | undefined {
+  let values: string[] | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if ((raw[i] as string).toLowerCase() === "connection") (values ??= []).push(raw[i + 1] as string);
+  }
+  return values && parseConnection(values);
+}
+
+function parseConnection(values: string[]): Set<string> {
+  const names = new Set<string>();
+  for (const value of values) {
+    for (const token of value.split(",")) {
+      const name = token.trim().toLowerCase();
+      if (name) names.add(name);
+    }
+  }
+  return names;
+}

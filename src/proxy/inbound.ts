@@ -1,0 +1,114 @@
+/**
+ * The inbound path (DESIGN.md "The two paths"): a peer sidecar's request, over mTLS, to
+ * the local app. Each step is one call; a refusal at any step answers before the app
+ * sees anything.
+ */
+import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
+import type { TLSSocket } from "node:tls";
+import type { Generation } from "../config/generation.js";
+import { decideAccess } from "../tenancy/decide.js";
+import { currentIdentity, type PeerIdentity } from "../tls/peer-identity.js";
+import { ProxyError } from "./errors.js";
+import { Exchange } from "./exchange.js";
+import { requestBody, sendUpstream, writeResponse } from "./forward.js";
+import {
+  HEADER_CALLER,
+  HEADER_CONTEXT,
+  HEADER_REQUEST_ID,
+  HEADER_TENANT,
+  readRequestHeaders,
+  requestIdFrom,
+  responseHeaders,
+  type RequestHeaders,
+} from "./headers.js";
+import type { ProxyDeps } from "./deps.js";
+import { resolveRoute } from "./route.js";
+import { isReserved, projectGrantedResponse } from "./respond.js";
+
+export function inboundHandler(deps: ProxyDeps): RequestListener {
+  return (req, res) => void handleInbound(deps, req, res);
+}
+
+async function handleInbound(deps: ProxyDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const generation = deps.generation();
+  const exchange = new Exchange("inbound", req, res, deps);
+  try {
+    const headers = readRequestHeaders(req.rawHeaders, generation.stripHeaders);
+    exchange.requestId = requestIdFrom(headers.requestId);
+    const caller = callerIdentity(req, res, generation, deps.now());
+    exchange.tenant = caller.tenant;
+    exchange.callerId = caller.spiffeId;
+    if (headers.hostCount !== 1) throw new ProxyError("bad_request", "exactly one Host header is required");
+    checkReservedHeaders(headers, caller, exchange);
+    const route = resolveRoute(generation.inboundTarget, req.url ?? "", headers);
+    exchange.path = route.path;
+    exchange.target = route.target;
+    const decision = decideAccess(generation.grants, {
+      caller: caller.tenant,
+      target: route.target,
+      method: req.method ?? "",
+      segments: route.segments,
+      now: deps.now(),
+    });
+    if (!decision.allow) throw new ProxyError(decision.code);
+    exchange.decision = decision.grant ? "grant" : "allow";
+    exchange.grantId = decision.grant?.id;
+
+    const forward = headers.forward;
+    forward[HEADER_TENANT] = caller.tenant;
+    forward[HEADER_CALLER] = caller.spiffeId;
+    forward[HEADER_CONTEXT] = deps.tokens.issue({
+      tenant: caller.tenant,
+      caller: caller.spiffeId,
+      requestId: exchange.requestId,
+      expires: deps.now() + generation.config.context.ttl,
+    });
+    forward[HEADER_REQUEST_ID] = exchange.requestId;
+    exchange.propagate(forward);
+    const upstream = await sendUpstream({
+      dispatcher: deps.app,
+      origin: generation.config.inbound.app,
+      method: req.method ?? "GET",
+      path: route.pathWithQuery,
+      headers: forward,
+      body: requestBody(req, generation.config.inbound.limits.requestBody),
+      timeout: generation.config.inbound.timeouts.upstream,
+    });
+    const response = decision.grant?.fields
+      ? await projectGrantedResponse(upstream, decision.grant, generation.config.projection.maxBytes)
+      : { ...upstream, headers: responseHeaders(upstream.headers, isReserved) };
+    response.headers[HEADER_REQUEST_ID] = exchange.requestId;
+    await writeResponse(res, response, response.headers);
+    exchange.finish(response.statusCode);
+  } catch (err) {
+    exchange.refuse(err);
+  }
+}
+
+/**
+ * Step 1: the tenant proved by the connection's client certificate, re-checked against
+ * the current generation. A connection whose tenant was revoked since it was opened is
+ * refused and closed.
+ */
+function callerIdentity(req: IncomingMessage, res: ServerResponse, generation: Generation, now: number): PeerIdentity {
+  const check = currentIdentity(req.socket as TLSSocket, generation, new Date(now));
+  if (check.ok) return check.identity;
+  res.shouldKeepAlive = false;
+  throw new ProxyError("tenant_revoked", `peer identity no longer trusted (${check.reason})`);
+}
+
+/**
+ * Step 2: reserved headers never reach the app from the network. A peer sidecar may assert
+ * `x-palisade-tenant`, and it must match the certificate; anything else reserved is spoofing.
+ */
+function checkReservedHeaders(headers: RequestHeaders, caller: PeerIdentity, exchange: Exchange): void {
+  for (const [name, values] of headers.reserved) {
+    if (name === HEADER_TENANT) {
+      if (values.length !== 1 || values[0] !== caller.tenant) {
+        throw new ProxyError("tenant_context_mismatch", "asserted tenant differs from the client certificate");
+      }
+    } else {
+      exchange.spoofed(name);
+    }
+  }
+}

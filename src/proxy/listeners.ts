@@ -1,0 +1,122 @@
+/**
+ * The inbound (mTLS) and outbound (plain, loopback) HTTP/1.1 servers: limits, timeouts,
+ * parser errors answered with DESIGN.md's codes, and the connection bookkeeping that
+ * graceful drain and revocation need.
+ */
+import { createServer as createHttpServer, type RequestListener, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { Socket } from "node:net";
+import type { SecureContext, Server as TlsServer, TLSSocket } from "node:tls";
+import type { Generation } from "../config/generation.js";
+import type { Metrics, Direction } from "../telemetry/metrics.js";
+import type { Logs } from "../telemetry/logs.js";
+import { verifyConnection } from "../tls/peer-identity.js";
+import { ProxyError, rawErrorResponse } from "./errors.js";
+import { requestIdFrom } from "./headers.js";
+import { TLS_OPTIONS } from "../tls/tenant-material.js";
+import type { SuspiciousEvent } from "../anomaly/detector.js";
+
+/** DESIGN.md: headers over 16 KiB (Node's default) are refused with 431. */
+export const MAX_HEADER_BYTES = 16 * 1024;
+
+export interface ListenerDeps {
+  generation(): Generation;
+  metrics: Metrics;
+  logs: Logs;
+  anomaly: { record(event: SuspiciousEvent): void };
+  now(): number;
+}
+
+/** Open TLS connections of the inbound listener, so revocation can cut them. */
+export class ConnectionSet {
+  readonly sockets = new Set<Socket>();
+  track(server: Server): void {
+    server.on("secureConnection", (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once("close", () => this.sockets.delete(socket));
+    });
+  }
+}
+
+export function createInboundServer(deps: ListenerDeps, handler: RequestListener): Server {
+  const timeouts = deps.generation().config.inbound.timeouts;
+  const server = createHttpsServer(
+    {
+      ...TLS_OPTIONS,
+      requestCert: true,
+      // Trust is decided by verifyConnection against one tenant's CA, never by OpenSSL's
+      // `authorized` over whatever CA list the handshake happened to use.
+      rejectUnauthorized: false,
+      SNICallback: (name, done) => {
+        const context = serverContext(deps.generation(), name);
+        if (context) done(null, context);
+        else {
+          deps.metrics.handshakeFailure("no_sni_match");
+          done(new Error("unknown server name"));
+        }
+      },
+      maxHeaderSize: MAX_HEADER_BYTES,
+      ...deps.generation().defaultCredentials,
+    },
+    handler,
+  );
+  applyTimeouts(server, timeouts);
+  server.on("secureConnection", (socket: TLSSocket) => {
+    const check = verifyConnection(socket, deps.generation(), new Date(deps.now()));
+    if (check.ok) return;
+    deps.metrics.handshakeFailure(check.reason);
+    deps.logs.event.warn(
+      { reason: check.reason, claimedTenant: check.claimedTenant, remote: socket.remoteAddress },
+      "peer refused at handshake",
+    );
+    if (check.claimedTenant !== undefined) {
+      deps.anomaly.record({ tenant: deps.metrics.label(check.claimedTenant), kind: "handshake_failure" });
+    }
+    socket.destroy();
+  });
+  server.on("tlsClientError", (err: Error & { code?: string }) => {
+    deps.metrics.handshakeFailure("handshake_error");
+    deps.logs.event.debug({ err: err.message, code: err.code }, "TLS handshake failed");
+  });
+  server.on("clientError", (err, socket) => answerClientError("inbound", deps, err, socket as Socket));
+  return server;
+}
+
+export function createOutboundServer(deps: ListenerDeps, handler: RequestListener): Server {
+  const server = createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, handler);
+  applyTimeouts(server, deps.generation().config.outbound.timeouts);
+  server.on("clientError", (err, socket) => answerClientError("outbound", deps, err, socket as Socket));
+  return server;
+}
+
+/** A new generation's credentials for clients without SNI; SNI contexts are looked up live. */
+export function applyDefaultCredentials(server: Server, generation: Generation): void {
+  const credentials = generation.defaultCredentials;
+  if (credentials) (server as unknown as TlsServer).setSecureContext({ ...TLS_OPTIONS, ...credentials });
+}
+
+function serverContext(generation: Generation, name: string): SecureContext | undefined {
+  const tenant = generation.serverNames.get(name);
+  if (tenant === undefined || !generation.active.has(tenant)) return undefined;
+  return generation.tenants.get(tenant)?.serverContext;
+}
+
+function applyTimeouts(server: Server, t: { headers: number; request: number; idle: number }): void {
+  server.headersTimeout = t.headers;
+  server.requestTimeout = t.request;
+  server.keepAliveTimeout = t.idle;
+  server.timeout = t.idle;
+}
+
+/** Parser-level refusals (smuggling, oversized headers, garbage) before any request object. */
+function answerClientError(direction: Direction, deps: ListenerDeps, err: Error & { code?: string }, socket: Socket): void {
+  const error =
+    err.code === "HPE_HEADER_OVERFLOW"
+      ? new ProxyError("headers_too_large")
+      : new ProxyError("bad_request", `malformed request (${err.code ?? "parse error"})`);
+  const requestId = requestIdFrom(undefined);
+  deps.metrics.request(direction, undefined, error.status, 0);
+  deps.logs.access.warn({ direction, requestId, status: error.status, error: error.code, detail: err.code }, "request refused by the parser");
+  if (socket.writable && err.code !== "ECONNRESET") socket.end(rawErrorResponse(error, requestId));
+  else socket.destroy();
+}

@@ -1,0 +1,54 @@
+/**
+ * Response-side rules shared by both paths: reserved headers never pass from the app, and
+ * a response under a projecting grant leaves only as its projection.
+ */
+import { Readable } from "node:stream";
+import type { CompiledGrant } from "../tenancy/grants.js";
+import { allowedProjectedHeaders, projectResponseBody } from "../tenancy/projection.js";
+import { ProxyError } from "./errors.js";
+import { RESERVED_PREFIX, type HeaderMap } from "./headers.js";
+import type { UpstreamResponse } from "./forward.js";
+
+export function isReserved(name: string): boolean {
+  return name.startsWith(RESERVED_PREFIX);
+}
+
+/**
+ * Buffers the app's response (up to `maxBytes`), keeps only the grant's fields, and drops
+ * every header that could carry data. Anything that cannot be projected is refused: an
+ * unprojected response must never leave under a projecting grant.
+ */
+export async function projectGrantedResponse(
+  upstream: UpstreamResponse,
+  grant: CompiledGrant,
+  maxBytes: number,
+): Promise<UpstreamResponse> {
+  const projection = grant.fields;
+  if (!projection) return upstream;
+  const body = await readAtMost(upstream.body, maxBytes);
+  if (body === undefined) throw new ProxyError("projection_refused", "response too large to project");
+  const contentType = [upstream.headers["content-type"]].flat()[0];
+  const result = projectResponseBody(body, contentType, projection, maxBytes);
+  if (!result.ok) throw new ProxyError("projection_refused", `response cannot be projected (${result.reason})`);
+  const headers: HeaderMap = {};
+  for (const name of allowedProjectedHeaders) {
+    const value = upstream.headers[name];
+    if (value !== undefined) headers[name] = value;
+  }
+  headers["content-length"] = String(result.body.length);
+  return { statusCode: upstream.statusCode, headers, body: Readable.from([result.body]) };
+}
+
+async function readAtMost(body: Readable, maxBytes: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) {
+      body.destroy();
+      return undefined;
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks, size);
+}

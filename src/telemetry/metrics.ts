@@ -1,0 +1,176 @@
+/**
+ * Prometheus metrics (DESIGN.md "Telemetry"). One registry per sidecar, no globals.
+ * `tenant` and `target` labels only ever carry configured tenants, everything else is
+ * `unknown`, so a flood of invented tenant ids cannot grow the series count.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { UNKNOWN_TENANT } from "../tenancy/tenant-id.js";
+
+export type Direction = "inbound" | "outbound";
+export type CacheResult = "hit" | "miss" | "bypass";
+
+/** Fine enough below a millisecond to see proxy overhead, wide enough for slow upstreams. */
+const LATENCY_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+export class Metrics {
+  readonly registry = new Registry();
+  #tenants: ReadonlySet<string> = new Set();
+
+  readonly #requests = new Counter({
+    name: "palisade_requests_total",
+    help: "Requests answered, by direction, caller tenant and status code.",
+    labelNames: ["direction", "tenant", "code"] as const,
+    registers: [this.registry],
+  });
+  readonly #duration = new Histogram({
+    name: "palisade_request_duration_seconds",
+    help: "Time from request start to response end, by direction and caller tenant.",
+    labelNames: ["direction", "tenant"] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly #denied = new Counter({
+    name: "palisade_cross_tenant_denied_total",
+    help: "Requests refused by the isolation checks, by caller tenant, target tenant and reason.",
+    labelNames: ["direction", "tenant", "target", "reason"] as const,
+    registers: [this.registry],
+  });
+  readonly #granted = new Counter({
+    name: "palisade_cross_tenant_granted_total",
+    help: "Cross-tenant requests allowed by a grant.",
+    labelNames: ["tenant", "target"] as const,
+    registers: [this.registry],
+  });
+  readonly #cacheRequests = new Counter({
+    name: "palisade_cache_requests_total",
+    help: "Cache lookups on cached routes, by tenant and result.",
+    labelNames: ["tenant", "result"] as const,
+    registers: [this.registry],
+  });
+  readonly #cacheBytes = new Gauge({
+    name: "palisade_cache_bytes",
+    help: "Bytes held in each tenant's cache partition.",
+    labelNames: ["tenant"] as const,
+    registers: [this.registry],
+  });
+  readonly #cacheEvictions = new Counter({
+    name: "palisade_cache_evictions_total",
+    help: "Entries evicted from a tenant's cache partition to make room.",
+    labelNames: ["tenant"] as const,
+    registers: [this.registry],
+  });
+  readonly #handshakeFailures = new Counter({
+    name: "palisade_tls_handshake_failures_total",
+    help: "Inbound TLS connections refused, by reason.",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+  readonly #anomalyAlerts = new Counter({
+    name: "palisade_anomaly_alerts_total",
+    help: "Anomaly alerts fired, by caller tenant and kind.",
+    labelNames: ["tenant", "kind"] as const,
+    registers: [this.registry],
+  });
+  readonly #anomalyActive = new Gauge({
+    name: "palisade_anomaly_active",
+    help: "1 while an anomaly alert is firing for the caller tenant and kind.",
+    labelNames: ["tenant", "kind"] as const,
+    registers: [this.registry],
+  });
+  readonly #certExpiry = new Gauge({
+    name: "palisade_cert_expiry_timestamp_seconds",
+    help: "Expiry (Unix time) of each tenant's certificate.",
+    labelNames: ["tenant"] as const,
+    registers: [this.registry],
+  });
+  readonly #reloads = new Counter({
+    name: "palisade_config_reloads_total",
+    help: "Config reloads, by result.",
+    labelNames: ["result"] as const,
+    registers: [this.registry],
+  });
+
+  /** Children looked up per request are cached: prom-client hashes label values on every call. */
+  readonly #requestChildren = new Map<string, { count: Counter; duration: ReturnType<Histogram["labels"]> }>();
+
+  constructor(service: string) {
+    this.registry.setDefaultLabels({ service });
+    collectDefaultMetrics({ register: this.registry, prefix: "palisade_" });
+    for (const result of ["success", "failure"]) this.#reloads.labels(result).inc(0);
+  }
+
+  /** Called when a config generation loads: the tenants whose names may appear as labels. */
+  setTenants(tenants: Iterable<string>): void {
+    const next = new Set(tenants);
+    for (const tenant of this.#tenants) {
+      if (!next.has(tenant)) {
+        this.#cacheBytes.remove(tenant);
+        this.#certExpiry.remove(tenant);
+      }
+    }
+    this.#tenants = next;
+    this.#requestChildren.clear();
+  }
+
+  /** The label value for a tenant name: configured tenants by name, anything else `unknown`. */
+  label(tenant: string | undefined): string {
+    return tenant !== undefined && this.#tenants.has(tenant) ? tenant : UNKNOWN_TENANT;
+  }
+
+  request(direction: Direction, tenant: string | undefined, status: number, seconds: number): void {
+    const label = this.label(tenant);
+    const key = `${direction}\0${label}\0${status}`;
+    let children = this.#requestChildren.get(key);
+    if (!children) {
+      children = {
+        count: this.#requests.labels(direction, label, String(status)) as unknown as Counter,
+        duration: this.#duration.labels(direction, label),
+      };
+      this.#requestChildren.set(key, children);
+    }
+    children.count.inc();
+    children.duration.observe(seconds);
+  }
+
+  denied(direction: Direction, tenant: string | undefined, target: string | undefined, reason: string): void {
+    this.#denied.labels(direction, this.label(tenant), this.label(target), reason).inc();
+  }
+
+  granted(tenant: string, target: string): void {
+    this.#granted.labels(this.label(tenant), this.label(target)).inc();
+  }
+
+  cacheRequest(tenant: string, result: CacheResult): void {
+    this.#cacheRequests.labels(this.label(tenant), result).inc();
+  }
+
+  cacheBytes(tenant: string, bytes: number): void {
+    this.#cacheBytes.labels(this.label(tenant)).set(bytes);
+  }
+
+  cacheEviction(tenant: string): void {
+    this.#cacheEvictions.labels(this.label(tenant)).inc();
+  }
+
+  handshakeFailure(reason: string): void {
+    this.#handshakeFailures.labels(reason).inc();
+  }
+
+  anomalyFired(tenant: string, kind: string): void {
+    this.#anomalyAlerts.labels(this.label(tenant), kind).inc();
+  }
+
+  anomalyActive(tenant: string, kind: string, active: 0 | 1): void {
+    this.#anomalyActive.labels(this.label(tenant), kind).set(active);
+  }
+
+  certExpiry(tenant: string, expiresAt: Date): void {
+    this.#certExpiry.labels(this.label(tenant)).set(Math.floor(expiresAt.getTime() / 1000));
+  }
+
+  reload(result: "success" | "failure"): void {
+    this.#reloads.labels(result).inc();
+  }
+}

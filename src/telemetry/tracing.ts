@@ -1,0 +1,94 @@
+/**
+ * OpenTelemetry traces: one span per request and direction, W3C `traceparent` /
+ * `tracestate` taken from the app or the peer and passed on. With no `telemetry.otlp`
+ * there is no tracer at all and the request path skips tracing entirely.
+ */
+import {
+  context,
+
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Span,
+  type TextMapGetter,
+  type Tracer,
+} from "@opentelemetry/api";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+} from "@opentelemetry/sdk-trace-base";
+import type { Config } from "../config/schema.js";
+import type { HeaderMap } from "../proxy/headers.js";
+
+export interface Tracing {
+  tracer: Tracer;
+  shutdown(): Promise<void>;
+}
+
+const propagator = new W3CTraceContextPropagator();
+
+/** Reads `traceparent`/`tracestate` from raw header pairs without building a header object. */
+const rawHeaderGetter: TextMapGetter<readonly string[]> = {
+  keys: (raw) => raw.filter((_, i) => i % 2 === 0).map((k) => k.toLowerCase()),
+  get: (raw, key) => {
+    for (let i = 0; i + 1 < raw.length; i += 2) if ((raw[i] as string).toLowerCase() === key) return raw[i + 1];
+    return undefined;
+  },
+};
+
+export function createTracing(config: Config): Tracing | undefined {
+  const otlp = config.telemetry.otlp;
+  if (!otlp) return undefined;
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({ "service.name": `palisade-${config.service}`, "palisade.service": config.service }),
+    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(otlp.sampleRatio) }),
+    spanProcessors: [
+      new BatchSpanProcessor(new OTLPTraceExporter({ url: otlp.endpoint, headers: otlp.headers }), {
+        scheduledDelayMillis: 500,
+        maxQueueSize: 4096,
+      }),
+    ],
+  });
+  return { tracer: provider.getTracer("palisade"), shutdown: () => provider.shutdown() };
+}
+
+/** Starts the request's span as a child of the trace the caller sent, if any. */
+export function startRequestSpan(
+  tracer: Tracer,
+  direction: "inbound" | "outbound",
+  method: string,
+  rawHeaders: readonly string[],
+): Span {
+  const parent = propagator.extract(context.active(), rawHeaders, rawHeaderGetter);
+  return tracer.startSpan(
+    `palisade ${direction} ${method}`,
+    {
+      kind: direction === "inbound" ? SpanKind.SERVER : SpanKind.CLIENT,
+      attributes: { "http.request.method": method, "palisade.direction": direction },
+    },
+    parent,
+  );
+}
+
+/** Replaces the forwarded `traceparent`/`tracestate` with the request span's context. */
+export function injectSpan(span: Span, headers: HeaderMap): void {
+  delete headers["traceparent"];
+  delete headers["tracestate"];
+  propagator.inject(trace.setSpan(context.active(), span), headers, {
+    set: (carrier, key, value) => {
+      carrier[key] = value;
+    },
+  });
+}
+
+export function endRequestSpan(span: Span, attributes: Record<string, string | number | undefined>, error?: string): void {
+  for (const [key, value] of Object.entries(attributes)) if (value !== undefined) span.setAttribute(key, value);
+  if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: error });
+  span.end();
+}
+

@@ -1,0 +1,103 @@
+/**
+ * Target-tenant rules: where a request names the tenant that owns the addressed resource
+ * (a path segment, a host label, a header). Compiled once per config generation; resolving
+ * is a few string comparisons. Every configured source that is present must agree, and a
+ * tenant segment that is not a valid tenant id is refused, never normalised.
+ */
+import type { TargetRuleConfig } from "../config/schema.js";
+import { isTenantId } from "./tenant-id.js";
+
+export type TargetResult =
+  | { ok: true; target: string | undefined }
+  | { ok: false; reason: "disagree" | "repeated" | "invalid" };
+
+export interface TargetInput {
+  /** Canonical path segments (see request-path.ts); undefined when the path was refused. */
+  segments: readonly string[];
+  host: string | undefined;
+  /** Values of the configured target header, as received. */
+  header: readonly string[] | undefined;
+}
+
+export interface TargetRule {
+  readonly header: string | undefined;
+  readonly usesPath: boolean;
+  resolve(input: TargetInput): TargetResult;
+}
+
+const NO_TARGET: TargetResult = { ok: true, target: undefined };
+const INVALID: TargetResult = { ok: false, reason: "invalid" };
+
+export function compileTargetRule(config: TargetRuleConfig): TargetRule {
+  const path = config.path === undefined ? undefined : compilePathPattern(config.path);
+  const host = config.host === undefined ? undefined : compileHostPattern(config.host);
+  const header = config.header;
+  return {
+    header,
+    usesPath: path !== undefined,
+    resolve(input) {
+      let target: string | undefined;
+      for (const found of [
+        path?.(input.segments),
+        host && input.host !== undefined ? host(input.host) : undefined,
+        header === undefined ? undefined : fromHeader(input.header),
+      ]) {
+        if (found === undefined) continue;
+        if (!found.ok) return found;
+        if (found.target === undefined) continue;
+        if (target !== undefined && target !== found.target) return { ok: false, reason: "disagree" };
+        target = found.target;
+      }
+      return target === undefined ? NO_TARGET : { ok: true, target };
+    },
+  };
+}
+
+function fromHeader(values: readonly string[] | undefined): TargetResult {
+  if (values === undefined || values.length === 0) return NO_TARGET;
+  if (values.length > 1) return { ok: false, reason: "repeated" };
+  const value = values[0] as string;
+  return isTenantId(value) ? { ok: true, target: value } : INVALID;
+}
+
+/**
+ * `/tenants/{tenant}/**`: literal segments match ASCII case-insensitively, so that an app
+ * with a case-insensitive router cannot be reached at `/TENANTS/globex` as if no tenant
+ * were named; the tenant segment itself is never case-folded.
+ */
+function compilePathPattern(pattern: string): (segments: readonly string[]) => TargetResult {
+  const parts = pattern.split("/").slice(1);
+  const tenantIndex = parts.indexOf("{tenant}");
+  const open = parts[parts.length - 1] === "**";
+  const literals = parts.map((p) => (p === "{tenant}" || p === "**" || p === "*" ? undefined : p.toLowerCase()));
+  const fixed = open ? parts.length - 1 : parts.length;
+  return (segments) => {
+    if (segments.length < fixed || (!open && segments.length !== fixed)) return NO_TARGET;
+    for (let i = 0; i < fixed; i++) {
+      const literal = literals[i];
+      if (literal !== undefined && (segments[i] as string).toLowerCase() !== literal) return NO_TARGET;
+    }
+    const tenant = segments[tenantIndex] as string;
+    return isTenantId(tenant) ? { ok: true, target: tenant } : INVALID;
+  };
+}
+
+/** `{tenant}.api.example`: the suffix matches case-insensitively (DNS), the label exactly. */
+function compileHostPattern(pattern: string): (host: string) => TargetResult {
+  const suffix = pattern.slice(pattern.indexOf("{tenant}") + "{tenant}".length).toLowerCase();
+  const prefix = pattern.slice(0, pattern.indexOf("{tenant}")).toLowerCase();
+  return (rawHost) => {
+    const host = stripPort(rawHost);
+    const lower = host.toLowerCase();
+    if (!lower.endsWith(suffix) || !lower.startsWith(prefix)) return NO_TARGET;
+    if (host.length <= prefix.length + suffix.length) return NO_TARGET;
+    const tenant = host.slice(prefix.length, host.length - suffix.length);
+    return isTenantId(tenant) ? { ok: true, target: tenant } : INVALID;
+  };
+}
+
+function stripPort(host: string): string {
+  if (host.startsWith("[")) return host;
+  const colon = host.lastIndexOf(":");
+  return colon === -1 ? host : host.slice(0, colon);
+}

@@ -1,0 +1,83 @@
+/**
+ * Inbound peer identity. Settled once per connection from the client's chain (parsed
+ * once), and re-checked against the current generation on every request, so a revoked
+ * tenant or a withdrawn CA stops at once, open keep-alive connections included.
+ */
+import { X509Certificate } from "node:crypto";
+import type { PeerCertificate, TLSSocket } from "node:tls";
+import type { Generation } from "../config/generation.js";
+import { resolvePeerIdentity, type HandshakeFailureReason } from "./verify-chain.js";
+
+export interface PeerIdentity {
+  tenant: string;
+  service: string;
+  spiffeId: string;
+}
+
+export type PeerCheck =
+  | { ok: true; identity: PeerIdentity }
+  | { ok: false; reason: HandshakeFailureReason; claimedTenant?: string | undefined };
+
+interface ConnectionState {
+  chain: X509Certificate[];
+  expectedTenant: string | undefined;
+  generationId: number;
+  check: PeerCheck;
+}
+
+const connections = new WeakMap<TLSSocket, ConnectionState>();
+
+/** Verifies a new connection against `generation`; the result is kept for its requests. */
+export function verifyConnection(socket: TLSSocket, generation: Generation, now: Date): PeerCheck {
+  const chain = peerChain(socket);
+  const servername = typeof socket.servername === "string" ? socket.servername : undefined;
+  const expectedTenant = servername === undefined ? undefined : generation.serverNames.get(servername);
+  const state: ConnectionState = { chain, expectedTenant, generationId: generation.id, check: { ok: false, reason: "no_client_cert" } };
+  state.check =
+    servername !== undefined && expectedTenant === undefined
+      ? { ok: false, reason: "no_sni_match" }
+      : check(state, generation, now);
+  connections.set(socket, state);
+  return state.check;
+}
+
+/** The connection's identity under `generation`, re-verified when the generation changed. */
+export function currentIdentity(socket: TLSSocket, generation: Generation, now: Date): PeerCheck {
+  const state = connections.get(socket);
+  if (!state) return verifyConnection(socket, generation, now);
+  if (state.generationId !== generation.id) {
+    state.check = check(state, generation, now);
+    state.generationId = generation.id;
+  }
+  return state.check;
+}
+
+function check(state: ConnectionState, generation: Generation, now: Date): PeerCheck {
+  if (state.chain.length === 0) return { ok: false, reason: "no_client_cert" };
+  const result = resolvePeerIdentity({
+    chain: state.chain,
+    trustDomain: generation.config.trustDomain,
+    tenants: generation.tenants,
+    ...(state.expectedTenant === undefined ? {} : { expectedTenant: state.expectedTenant }),
+    now,
+  });
+  if (!result.ok) return { ok: false, reason: result.reason, claimedTenant: result.claimedTenant };
+  return { ok: true, identity: { tenant: result.tenant, service: result.service, spiffeId: result.spiffeId } };
+}
+
+/** Leaf first, then the intermediates the client sent, each parsed once. */
+function peerChain(socket: TLSSocket): X509Certificate[] {
+  const leaf = socket.getPeerX509Certificate();
+  if (!leaf) return [];
+  const chain = [leaf];
+  let cert: PeerCertificate | undefined = socket.getPeerCertificate(true) as PeerCertificate;
+  const seen = new Set<string>([cert.fingerprint256]);
+  for (let depth = 0; depth < 8; depth++) {
+    const issuer: PeerCertificate | undefined = (cert as { issuerCertificate?: PeerCertificate }).issuerCertificate;
+    if (!issuer || !issuer.raw || seen.has(issuer.fingerprint256)) break;
+    seen.add(issuer.fingerprint256);
+    chain.push(new X509Certificate(issuer.raw));
+    cert = issuer;
+  }
+  return chain;
+}

@@ -1,0 +1,202 @@
+/**
+ * The inbound path over real mTLS: every refusal answers before the app, with DESIGN.md's
+ * code, and the happy path stamps the tenant context.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Agent } from "undici";
+import { startApp, type TestApp } from "./support/app.js";
+import { baseConfig, makePki, send, startSidecar, tenantClient, type Pki, type RunningSidecar } from "./support/mesh.js";
+import { rawTls, statusOf } from "./support/raw.js";
+
+let pki: Pki;
+let app: TestApp;
+let orders: RunningSidecar;
+let acme: Agent;
+let port: number;
+
+beforeAll(async () => {
+  pki = await makePki(["acme", "globex"], ["orders", "web"]);
+  app = await startApp();
+  const config = baseConfig(pki, "orders", ["acme", "globex"], app.url);
+  (config["inbound"] as Record<string, unknown>)["stripHeaders"] = ["x-tenant-id"];
+  (config["inbound"] as Record<string, unknown>)["limits"] = { requestBody: "1Ki" };
+  orders = await startSidecar(config);
+  acme = await tenantClient(pki, "acme", "web", "orders");
+  port = Number(new URL(orders.inbound).port);
+});
+
+afterAll(async () => {
+  await acme?.close();
+  await orders?.stop();
+  await app?.close();
+});
+
+async function tlsOptions(tenant = "acme") {
+  return {
+    cert: await pki.cert(tenant, "web"),
+    key: await pki.key(tenant, "web"),
+    ca: await pki.ca(tenant),
+    servername: `${tenant}.orders.mesh.local`,
+  };
+}
+
+/** Sends a request and asserts it was refused with `code` and never reached the app. */
+async function expectRefused(
+  path: string,
+  status: number,
+  code: string,
+  headers: Record<string, string | string[]> = {},
+  method = "GET",
+) {
+  const before = app.seen.length;
+  const answer = await send(acme, `${orders.inbound}${path}`, { headers, method });
+  expect(answer.status).toBe(status);
+  expect(answer.json()).toMatchObject({ error: code, requestId: expect.any(String) });
+  expect(app.seen.length).toBe(before);
+  return answer;
+}
+
+describe("inbound happy path", () => {
+  it("stamps tenant, caller, signed context and request id", async () => {
+    const answer = await send(acme, `${orders.inbound}/tenants/acme/orders?page=2`);
+    expect(answer.status).toBe(200);
+    const seen = app.seen.at(-1)!;
+    expect(seen.url).toBe("/tenants/acme/orders?page=2");
+    expect(seen.headers["x-palisade-tenant"]).toBe("acme");
+    expect(seen.headers["x-palisade-caller"]).toBe("spiffe://mesh.local/tenant/acme/sa/web");
+    expect(seen.headers["x-palisade-context"]).toMatch(/^[\w-]+\.[\w-]+$/);
+    expect(seen.headers["x-request-id"]).toBe(answer.headers["x-request-id"]);
+  });
+
+  it("treats a request that names no target as the caller's own", async () => {
+    const answer = await send(acme, `${orders.inbound}/health`);
+    expect(answer.status).toBe(200);
+    expect(app.seen.at(-1)!.headers["x-palisade-tenant"]).toBe("acme");
+  });
+
+  it("accepts a peer asserting its own tenant", async () => {
+    const answer = await send(acme, `${orders.inbound}/tenants/acme/x`, { headers: { "x-palisade-tenant": "acme" } });
+    expect(answer.status).toBe(200);
+  });
+
+  it("streams request bodies to the app", async () => {
+    const answer = await send(acme, `${orders.inbound}/tenants/acme/orders`, { method: "POST", body: "hello" });
+    expect(answer.status).toBe(200);
+    expect(app.seen.at(-1)!.body).toBe("hello");
+  });
+});
+
+describe("inbound refusals", () => {
+  it("cross-tenant: acme reaching globex's resources", async () => {
+    await expectRefused("/tenants/globex/orders", 403, "cross_tenant_denied");
+  });
+
+  it("spoofed-tenant-header: acme's certificate asserting globex", async () => {
+    await expectRefused("/tenants/acme/orders", 403, "tenant_context_mismatch", { "x-palisade-tenant": "globex" });
+  });
+
+  it("repeated tenant assertion", async () => {
+    await expectRefused("/tenants/acme/orders", 403, "tenant_context_mismatch", {
+      "x-palisade-tenant": ["acme", "globex"],
+    });
+  });
+
+  it("strips reserved headers and configured aliases that came from the network", async () => {
+    const answer = await send(acme, `${orders.inbound}/tenants/acme/orders`, {
+      headers: { "x-palisade-caller": "spiffe://mesh.local/tenant/globex/sa/web", "x-tenant-id": "globex", "x-palisade-context": "forged" },
+    });
+    expect(answer.status).toBe(200);
+    const seen = app.seen.at(-1)!;
+    expect(seen.headers["x-palisade-caller"]).toBe("spiffe://mesh.local/tenant/acme/sa/web");
+    expect(seen.headers["x-tenant-id"]).toBeUndefined();
+    expect(seen.headers["x-palisade-context"]).not.toBe("forged");
+  });
+
+  it.each([
+    ["/tenants/acme%2F..%2Fglobex/orders", "encoded slash in the tenant segment"],
+    ["/tenants/../tenants/globex/orders", "dot-dot as the tenant segment"],
+    ["/tenants/acme/../globex/orders", "dot-dot after the tenant segment"],
+    ["/tenants/%2e%2e/globex/orders", "encoded dot-dot"],
+    ["/tenants//globex/orders", "empty segment"],
+    ["/tenants/ACME/orders", "upper-case tenant id (never case-folded)"],
+    ["/tenants/acme%20/orders", "percent-encoded tenant id"],
+    ["/TENANTS/globex/orders", "case-changed literal still names globex"],
+  ])("ambiguous target %s (%s)", async (path, _why) => {
+    const status = path === "/TENANTS/globex/orders" ? 403 : 400;
+    const code = status === 403 ? "cross_tenant_denied" : "ambiguous_target";
+    await expectRefused(path, status, code);
+  });
+
+  it("body over the limit is refused with 413 (content-length)", async () => {
+    const before = app.seen.length;
+    const answer = await send(acme, `${orders.inbound}/tenants/acme/orders`, { method: "POST", body: "x".repeat(2048) });
+    expect(answer.status).toBe(413);
+    expect(answer.json()).toMatchObject({ error: "body_too_large" });
+    expect(app.seen.length).toBe(before);
+  });
+
+  it("duplicate Host is a 400 bad_request", async () => {
+    const response = await rawTls(
+      port,
+      await tlsOptions(),
+      "GET /tenants/acme/orders HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n",
+    );
+    expect(statusOf(response)).toBe(400);
+    expect(response).toContain('"error":"bad_request"');
+  });
+
+  it("request smuggling (Content-Length with Transfer-Encoding) is a 400", async () => {
+    const before = app.seen.length;
+    const response = await rawTls(
+      port,
+      await tlsOptions(),
+      "POST /tenants/acme/orders HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /tenants/globex/orders HTTP/1.1\r\nHost: a\r\n\r\n",
+    );
+    expect(statusOf(response)).toBe(400);
+    expect(response).toContain('"error":"bad_request"');
+    expect(app.seen.length).toBe(before);
+  });
+
+  it("headers over 16 KiB are a 431", async () => {
+    const response = await rawTls(
+      port,
+      await tlsOptions(),
+      `GET /tenants/acme/orders HTTP/1.1\r\nHost: a\r\nX-Big: ${"a".repeat(17 * 1024)}\r\n\r\n`,
+    );
+    expect(statusOf(response)).toBe(431);
+    expect(response).toContain('"error":"headers_too_large"');
+  });
+
+  it("removes hop-by-hop headers, including those named by Connection", async () => {
+    const response = await rawTls(
+      port,
+      await tlsOptions(),
+      "GET /tenants/acme/orders HTTP/1.1\r\nHost: a\r\nConnection: close, x-secret\r\nX-Secret: 1\r\nKeep-Alive: timeout=5\r\nX-Kept: yes\r\n\r\n",
+    );
+    expect(statusOf(response)).toBe(200);
+    const seen = app.seen.at(-1)!;
+    expect(seen.headers["x-secret"]).toBeUndefined();
+    expect(seen.headers["keep-alive"]).toBeUndefined();
+    expect(seen.headers["x-kept"]).toBe("yes");
+  });
+
+  it("keeps serving after every hostile request above", async () => {
+    const answer = await send(acme, `${orders.inbound}/tenants/acme/orders`);
+    expect(answer.status).toBe(200);
+  });
+
+  it("counts denials by reason", async () => {
+    const metrics = await send(undefined, `${orders.admin}/metrics`);
+    expect(metrics.text).toMatch(
+      /palisade_cross_tenant_denied_total\{direction="inbound",tenant="acme",target="globex",reason="cross_tenant_denied",service="orders"\} [1-9]/,
+    );
+    expect(metrics.text).toMatch(/palisade_requests_total\{direction="inbound",tenant="acme",code="403",service="orders"\} [1-9]/);
+  });
+
+  it("logs refusals in the audit log without query strings", async () => {
+    const audit = orders.logs.filter((l) => l.log === "audit" && l["reason"] === "cross_tenant_denied");
+    expect(audit.length).toBeGreaterThan(0);
+    const access = orders.logs.filter((l) => l.log === "access");
+    expect(access.some((l) => String(l["path"]).includes("?"))).toBe(false);
+  });
+});

@@ -1,0 +1,135 @@
+/**
+ * The outbound path and the two-sidecar chain app → outbound → mTLS → inbound → app,
+ * with the app's own confused-deputy mistakes stopped before they leave the pod.
+ */
+import { request as httpRequest } from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Agent } from "undici";
+import { echo, startApp, type TestApp } from "./support/app.js";
+import { baseConfig, makePki, send, startSidecar, tenantClient, type Pki, type RunningSidecar } from "./support/mesh.js";
+
+let pki: Pki;
+let ordersApp: TestApp;
+let webApp: TestApp;
+let orders: RunningSidecar;
+let web: RunningSidecar;
+let acme: Agent;
+/** The context token the web app received on its last inbound request. */
+let lastContext = "";
+
+beforeAll(async () => {
+  pki = await makePki(["acme", "globex"], ["orders", "web", "cli"]);
+  ordersApp = await startApp();
+  orders = await startSidecar(baseConfig(pki, "orders", ["acme", "globex"], ordersApp.url));
+  webApp = await startApp((req, res, body) => {
+    lastContext = String(req.headers["x-palisade-context"]);
+    echo(req, res, body);
+  });
+  const webConfig = baseConfig(pki, "web", ["acme", "globex"], webApp.url);
+  webConfig["outbound"] = {
+    listen: "127.0.0.1:0",
+    upstreams: {
+      orders: { url: orders.inbound, target: { path: "/tenants/{tenant}/**" } },
+      // Points at the orders sidecar but expects a "billing" SVID: must be refused.
+      billing: { url: orders.inbound, sni: "{tenant}.orders.mesh.local" },
+    },
+  };
+  web = await startSidecar(webConfig);
+  acme = await tenantClient(pki, "acme", "cli", "web");
+  // One inbound request gives the web app a real context token for acme.
+  expect((await send(acme, `${web.inbound}/tenants/acme/home`)).status).toBe(200);
+});
+
+afterAll(async () => {
+  await acme?.close();
+  await web?.stop();
+  await orders?.stop();
+  await webApp?.close();
+  await ordersApp?.close();
+});
+
+function viaOutbound(path: string, headers: Record<string, string>) {
+  return send(undefined, `${web.outbound}${path}`, { headers: { host: "orders", ...headers } });
+}
+
+describe("two-sidecar chain", () => {
+  it("app → outbound → mTLS → inbound → app, as the token's tenant", async () => {
+    const answer = await viaOutbound("/tenants/acme/orders", { "x-palisade-context": lastContext });
+    expect(answer.status).toBe(200);
+    const seen = ordersApp.seen.at(-1)!;
+    expect(seen.url).toBe("/tenants/acme/orders");
+    expect(seen.headers["x-palisade-tenant"]).toBe("acme");
+    expect(seen.headers["x-palisade-caller"]).toBe("spiffe://mesh.local/tenant/acme/sa/web");
+  });
+
+  it("accepts absolute-form requests from HTTP_PROXY clients", async () => {
+    const { port } = new URL(web.outbound);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(
+        { host: "127.0.0.1", port, path: "http://orders/tenants/acme/orders", headers: { "x-palisade-context": lastContext } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on("error", reject);
+      req.end();
+    });
+    expect(status).toBe(200);
+    expect(ordersApp.seen.at(-1)!.url).toBe("/tenants/acme/orders");
+  });
+});
+
+describe("outbound refusals never leave the pod", () => {
+  async function expectRefused(path: string, headers: Record<string, string>, status: number, code: string) {
+    const before = ordersApp.seen.length;
+    const answer = await viaOutbound(path, headers);
+    expect(answer.status).toBe(status);
+    expect(answer.json()).toMatchObject({ error: code });
+    expect(ordersApp.seen.length).toBe(before);
+  }
+
+  it("confused deputy: acme's context calling for globex's data", async () => {
+    await expectRefused("/tenants/globex/orders", { "x-palisade-context": lastContext }, 403, "cross_tenant_denied");
+  });
+
+  it("no tenant context", async () => {
+    await expectRefused("/tenants/acme/orders", {}, 403, "tenant_context_missing");
+  });
+
+  it("unsigned tenant header when allowUnsignedTenant is off", async () => {
+    await expectRefused("/tenants/acme/orders", { "x-palisade-tenant": "acme" }, 403, "tenant_context_missing");
+  });
+
+  it("forged or tampered context token", async () => {
+    const [payload, mac] = lastContext.split(".");
+    const forged = Buffer.from(JSON.stringify({ t: "globex", c: "x", r: "r", e: Date.now() + 60_000 })).toString("base64url");
+    await expectRefused("/tenants/globex/orders", { "x-palisade-context": `${forged}.${mac}` }, 403, "tenant_context_invalid");
+    await expectRefused("/tenants/acme/orders", { "x-palisade-context": `${payload}.AAAA` }, 403, "tenant_context_invalid");
+  });
+
+  it("context and tenant header that disagree", async () => {
+    await expectRefused(
+      "/tenants/acme/orders",
+      { "x-palisade-context": lastContext, "x-palisade-tenant": "globex" },
+      403,
+      "tenant_context_mismatch",
+    );
+  });
+
+  it("unknown upstream", async () => {
+    const answer = await send(undefined, `${web.outbound}/x`, { headers: { host: "nowhere", "x-palisade-context": lastContext } });
+    expect(answer.status).toBe(404);
+    expect(answer.json()).toMatchObject({ error: "unknown_upstream" });
+  });
+
+  it("an upstream whose certificate names another service", async () => {
+    const before = ordersApp.seen.length;
+    const answer = await send(undefined, `${web.outbound}/tenants/acme/orders`, {
+      headers: { host: "billing", "x-palisade-context": lastContext },
+    });
+    expect(answer.status).toBe(502);
+    expect(answer.json()).toMatchObject({ error: "upstream_unavailable" });
+    expect(ordersApp.seen.length).toBe(before);
+  });
+});
