@@ -1,0 +1,92 @@
+/**
+ * What one cache entry holds, and how big it is. Entries are immutable once stored: a hit
+ * shares the body Buffer with every reader.
+ */
+import type { HeaderRecord } from "./message.js";
+
+export type StoredHeaders = Readonly<Record<string, string | readonly string[]>>;
+
+export interface CachedResponse {
+  /** `scheme://authority/path?query`: the URL this is a variant of. */
+  readonly primary: string;
+  /** Origin-form path and query, for purges by path prefix. */
+  readonly target: string;
+  /** The response's `Vary` names (lower-case, sorted): how to compute a request's variant. */
+  readonly varyNames: readonly string[];
+  readonly statusCode: number;
+  /** End-to-end headers only: hop-by-hop, `Age` and `x-palisade-cache` removed. */
+  readonly headers: StoredHeaders;
+  readonly body: Buffer;
+  /** When the response arrived (injected clock, ms). */
+  readonly responseTime: number;
+  /** The upstream `Age` at arrival, ms. */
+  readonly initialAgeMs: number;
+  /** First instant (ms) at which the entry is stale and must not be served. */
+  readonly expiresAt: number;
+}
+
+export const CACHE_HEADER = "x-palisade-cache";
+
+/** RFC 9110 §7.6.1 connection-specific fields; never valid for a later connection. */
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+/** Headers recomputed on every hit, so a stored copy would be wrong. */
+const RECOMPUTED = new Set(["age", CACHE_HEADER]);
+
+/** The end-to-end part of `headers`, including removal of every name `Connection` lists. */
+export function storableHeaders(headers: HeaderRecord): StoredHeaders {
+  const listed = new Set<string>();
+  for (const value of [headers["connection"] ?? []].flat()) {
+    for (const token of value.split(",")) listed.add(token.trim().toLowerCase());
+  }
+  const out: Record<string, string | readonly string[]> = {};
+  for (const [rawName, value] of Object.entries(headers)) {
+    const name = rawName.toLowerCase();
+    if (value === undefined || HOP_BY_HOP.has(name) || RECOMPUTED.has(name) || listed.has(name)) {
+      continue;
+    }
+    out[name] = typeof value === "string" ? value : [...value];
+  }
+  return out;
+}
+
+export function headerBytes(headers: StoredHeaders): number {
+  let bytes = 0;
+  for (const [name, value] of Object.entries(headers)) {
+    if (typeof value === "string") bytes += name.length + value.length;
+    else for (const v of value) bytes += name.length + v.length;
+  }
+  return bytes;
+}
+
+/** What an entry costs against a quota: body, headers and key (what the heap really holds). */
+export function entrySize(key: string, entry: CachedResponse): number {
+  return entry.body.length + headerBytes(entry.headers) + key.length;
+}
+
+/** The entry's current age in ms (RFC 9111 §4.2.3, without the Date-based correction). */
+export function currentAgeMs(entry: CachedResponse, now: number): number {
+  return entry.initialAgeMs + Math.max(0, now - entry.responseTime);
+}
+
+/**
+ * Purge selection: a prefix starting with `/` matches the path and query, anything else
+ * the full `scheme://authority/path?query`; no prefix matches everything.
+ */
+export function matchesPrefix(
+  url: { readonly primary: string; readonly target: string },
+  prefix: string | undefined,
+): boolean {
+  if (prefix === undefined) return true;
+  return (prefix.startsWith("/") ? url.target : url.primary).startsWith(prefix);
+}
