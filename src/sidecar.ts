@@ -20,10 +20,11 @@ import { inboundHandler } from "./proxy/inbound.js";
 import { outboundHandler } from "./proxy/outbound.js";
 import { applyDefaultCredentials, ConnectionSet, createInboundServer, createOutboundServer } from "./proxy/listeners.js";
 import { UpstreamPools } from "./proxy/upstream-pools.js";
+import { PartitionedCache, TenantHttpCache } from "./cache/index.js";
 import type { ProxyDeps } from "./proxy/deps.js";
 import { currentIdentity } from "./tls/peer-identity.js";
 import type { DestinationStream } from "pino";
-import { createAnomalyDetector, type Anomaly } from "./anomaly/wiring.js";
+import { AnomalyAlerting } from "./anomaly/alerting.js";
 
 export interface SidecarOptions {
   configFile: string;
@@ -48,12 +49,14 @@ export class Sidecar {
   readonly #inboundConnections = new ConnectionSet();
   readonly #pools: UpstreamPools;
   readonly #app: Agent;
+  readonly #cacheStore: PartitionedCache;
+  readonly #cache: TenantHttpCache;
 
   private constructor(
     generation: Generation,
     readonly metrics: Metrics,
     readonly logs: Logs,
-    readonly anomaly: Anomaly,
+    readonly anomaly: AnomalyAlerting,
     readonly tracing: Tracing | undefined,
     private readonly now: () => number,
   ) {
@@ -61,6 +64,14 @@ export class Sidecar {
     const timeouts = generation.config.inbound.timeouts;
     this.#app = new Agent({ keepAliveTimeout: Math.min(timeouts.idle, 4_000), connections: 256 });
     this.#pools = new UpstreamPools({ keepAliveTimeout: 4_000, connections: 256 });
+    this.#cacheStore = new PartitionedCache(generation.config.cache, {
+      now,
+      hooks: {
+        onEvict: (tenant) => metrics.cacheEviction(tenant),
+        onBytes: (tenant, bytes) => metrics.cacheBytes(tenant, bytes),
+      },
+    });
+    this.#cache = new TenantHttpCache(this.#cacheStore);
     const deps: ProxyDeps = {
       generation: () => this.#generation,
       metrics,
@@ -69,6 +80,7 @@ export class Sidecar {
       tokens: new ContextTokens(),
       anomaly,
       tracing: this.tracing,
+      cache: this.#cache,
       app: this.#app,
       upstreamPool: (g, upstream, tenant) => this.#pools.get(g, upstream, tenant),
       now,
@@ -80,8 +92,9 @@ export class Sidecar {
         generation: () => this.#generation,
         metrics,
         ready: () => this.#ready,
-        purgeCache: (tenant) => (this.#generation.tenants.has(tenant) ? 0 : undefined),
-        cacheBytes: () => 0,
+        purgeCache: (tenant, prefix) =>
+          this.#cacheStore.has(tenant) ? this.#cache.purge(tenant, prefix) : undefined,
+        cacheBytes: (tenant) => this.#cacheStore.bytes(tenant),
       }),
     };
     this.#inboundConnections.track(this.#servers.inbound);
@@ -97,8 +110,15 @@ export class Sidecar {
       options.logStream,
     );
     const metrics = new Metrics(config.service);
-    const anomaly = createAnomalyDetector(config, { logs, metrics, now });
-    const sidecar = new Sidecar(generation, metrics, logs, anomaly, createTracing(config), now);
+    const tracing = createTracing(config);
+    const anomaly = new AnomalyAlerting(config.anomaly, {
+      service: config.service,
+      logger: logs.event,
+      metrics: { alertFired: (t, k) => metrics.anomalyFired(t, k), setActive: (t, k, v) => metrics.anomalyActive(t, k, v) },
+      ...(tracing ? { tracer: tracing.tracer } : {}),
+      now,
+    });
+    const sidecar = new Sidecar(generation, metrics, logs, anomaly, tracing, now);
     sidecar.#observe(generation);
     await sidecar.#listen();
     sidecar.#ready = true;
@@ -150,6 +170,7 @@ export class Sidecar {
     }
     this.#generation = next;
     this.#observe(next);
+    this.anomaly.reconfigure(next.config.anomaly);
     applyDefaultCredentials(this.#servers.inbound, next);
     this.#pools.prune(next);
     this.#cutUntrustedConnections(next);
@@ -178,7 +199,7 @@ export class Sidecar {
     await this.#waitIdle(drainTimeout);
     for (const s of [this.#servers.inbound, this.#servers.outbound]) s.closeAllConnections();
     await Promise.all(closed);
-    await Promise.all([this.#pools.close(), this.#app.close().catch(() => {}), this.anomaly.close(), this.tracing?.shutdown()]);
+    await Promise.all([this.#pools.close(), this.#app.close().catch(() => {}), this.anomaly.close(5_000), this.tracing?.shutdown()]);
     const admin = once(this.#servers.admin, "close");
     this.#servers.admin.close();
     this.#servers.admin.closeAllConnections();
@@ -231,9 +252,14 @@ export class Sidecar {
     );
   }
 
-  /** Per-generation bookkeeping: bounded tenant labels and certificate expiry. */
+  /**
+   * Per-generation bookkeeping: bounded tenant labels, certificate expiry, and cache
+   * partitions (a removed or revoked tenant loses its cache).
+   */
   #observe(generation: Generation): void {
     this.metrics.setTenants(generation.tenants.keys());
+    this.#cacheStore.setLimits(generation.config.cache);
+    this.#cacheStore.setTenants(new Map([...generation.active].map((t) => [t, generation.tenants.get(t)!.cache])));
     for (const tenant of generation.tenants.values()) this.metrics.certExpiry(tenant.id, tenant.expiresAt);
   }
 

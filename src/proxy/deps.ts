@@ -7,8 +7,9 @@ import type { Generation, UpstreamRuntime } from "../config/generation.js";
 import type { ContextTokens } from "../tenancy/context-token.js";
 import type { Metrics } from "../telemetry/metrics.js";
 import type { Logs } from "../telemetry/logs.js";
-import type { SuspiciousEvent } from "../anomaly/detector.js";
+import type { SuspiciousEvent } from "../anomaly/alert.js";
 import type { Tracing } from "../telemetry/tracing.js";
+import type { TenantHttpCache } from "../cache/index.js";
 
 export interface ProxyDeps {
   /** The current config generation; read once at the start of each request. */
@@ -18,6 +19,8 @@ export interface ProxyDeps {
   accessLog: boolean;
   tokens: ContextTokens;
   anomaly: { record(event: SuspiciousEvent): void };
+  /** Tenant-partitioned response cache, kept across generations. */
+  cache: TenantHttpCache;
   /** Connection pool to the local app. */
   app: Dispatcher;
   /** mTLS pool for calls to `upstream` as `tenant`, built from `generation`. */

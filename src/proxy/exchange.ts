@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Direction } from "../telemetry/metrics.js";
 import { ProxyError, sendError, type ErrorCode } from "./errors.js";
 import type { ProxyDeps } from "./deps.js";
-import type { SuspiciousKind } from "../anomaly/detector.js";
+import type { SuspiciousEventKind as SuspiciousKind } from "../anomaly/alert.js";
 import type { Span } from "@opentelemetry/api";
 import { endRequestSpan, injectSpan, startRequestSpan } from "../telemetry/tracing.js";
 import type { HeaderMap } from "./headers.js";

@@ -8,12 +8,9 @@ import { Transform, type Readable, pipeline } from "node:stream";
 import { errors, type Dispatcher } from "undici";
 import { ProxyError } from "./errors.js";
 import type { HeaderMap } from "./headers.js";
+import type { UpstreamResponse } from "../cache/index.js";
 
-export interface UpstreamResponse {
-  statusCode: number;
-  headers: HeaderMap;
-  body: Readable;
-}
+export type { UpstreamResponse } from "../cache/index.js";
 
 export interface ForwardRequest {
   dispatcher: Dispatcher;
@@ -39,7 +36,7 @@ export async function sendUpstream(request: ForwardRequest): Promise<UpstreamRes
       bodyTimeout: request.timeout,
       signal: request.signal ?? null,
     });
-    return { statusCode: response.statusCode, headers: response.headers as HeaderMap, body: response.body };
+    return { statusCode: response.statusCode, headers: response.headers, body: response.body };
   } catch (err) {
     throw upstreamError(err);
   }

@@ -23,6 +23,7 @@ import {
 } from "./headers.js";
 import type { ProxyDeps } from "./deps.js";
 import { resolveRoute } from "./route.js";
+import { fetchThroughCache } from "./cache-step.js";
 import { isReserved, projectGrantedResponse } from "./respond.js";
 
 export function inboundHandler(deps: ProxyDeps): RequestListener {
@@ -65,15 +66,30 @@ async function handleInbound(deps: ProxyDeps, req: IncomingMessage, res: ServerR
     });
     forward[HEADER_REQUEST_ID] = exchange.requestId;
     exchange.propagate(forward);
-    const upstream = await sendUpstream({
-      dispatcher: deps.app,
-      origin: generation.config.inbound.app,
-      method: req.method ?? "GET",
-      path: route.pathWithQuery,
-      headers: forward,
-      body: requestBody(req, generation.config.inbound.limits.requestBody),
-      timeout: generation.config.inbound.timeouts.upstream,
-    });
+    const body = requestBody(req, generation.config.inbound.limits.requestBody);
+    const upstream = await fetchThroughCache(
+      exchange,
+      {
+        route: generation.config.inbound.cache,
+        tenant: caller.tenant,
+        target: route.target,
+        granted: decision.grant !== undefined,
+        authority: headers.host ?? "",
+        method: req.method ?? "GET",
+        pathWithQuery: route.pathWithQuery,
+        headers: forward,
+      },
+      () =>
+        sendUpstream({
+          dispatcher: deps.app,
+          origin: generation.config.inbound.app,
+          method: req.method ?? "GET",
+          path: route.pathWithQuery,
+          headers: forward,
+          body,
+          timeout: generation.config.inbound.timeouts.upstream,
+        }),
+    );
     const response = decision.grant?.fields
       ? await projectGrantedResponse(upstream, decision.grant, generation.config.projection.maxBytes)
       : { ...upstream, headers: responseHeaders(upstream.headers, isReserved) };

@@ -14,7 +14,7 @@ import { verifyConnection } from "../tls/peer-identity.js";
 import { ProxyError, rawErrorResponse } from "./errors.js";
 import { requestIdFrom } from "./headers.js";
 import { TLS_OPTIONS } from "../tls/tenant-material.js";
-import type { SuspiciousEvent } from "../anomaly/detector.js";
+import type { SuspiciousEvent } from "../anomaly/alert.js";
 
 /** DESIGN.md: headers over 16 KiB (Node's default) are refused with 431. */
 export const MAX_HEADER_BYTES = 16 * 1024;

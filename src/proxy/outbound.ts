@@ -22,6 +22,7 @@ import {
 } from "./headers.js";
 import type { ProxyDeps } from "./deps.js";
 import { resolveRoute } from "./route.js";
+import { fetchThroughCache } from "./cache-step.js";
 import { isReserved } from "./respond.js";
 
 const NO_ALIASES: ReadonlySet<string> = new Set();
@@ -60,15 +61,30 @@ async function handleOutbound(deps: ProxyDeps, req: IncomingMessage, res: Server
     forward[HEADER_TENANT] = tenant;
     forward[HEADER_REQUEST_ID] = exchange.requestId;
     exchange.propagate(forward);
-    const response = await sendUpstream({
-      dispatcher: deps.upstreamPool(generation, upstream, tenant),
-      origin: upstream.origin,
-      method: req.method ?? "GET",
-      path: upstream.basePath + route.pathWithQuery,
-      headers: forward,
-      body: requestBody(req, generation.config.outbound.limits.requestBody),
-      timeout: generation.config.outbound.timeouts.upstream,
-    });
+    const body = requestBody(req, generation.config.outbound.limits.requestBody);
+    const response = await fetchThroughCache(
+      exchange,
+      {
+        route: upstream.cache,
+        tenant,
+        target: route.target,
+        granted: decision.grant !== undefined,
+        authority: upstream.authority,
+        method: req.method ?? "GET",
+        pathWithQuery: route.pathWithQuery,
+        headers: forward,
+      },
+      () =>
+        sendUpstream({
+          dispatcher: deps.upstreamPool(generation, upstream, tenant),
+          origin: upstream.origin,
+          method: req.method ?? "GET",
+          path: upstream.basePath + route.pathWithQuery,
+          headers: forward,
+          body,
+          timeout: generation.config.outbound.timeouts.upstream,
+        }),
+    );
     const out = responseHeaders(response.headers, isReserved);
     out[HEADER_REQUEST_ID] = exchange.requestId;
     await writeResponse(res, response, out);

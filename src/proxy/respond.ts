@@ -22,9 +22,9 @@ export async function projectGrantedResponse(
   upstream: UpstreamResponse,
   grant: CompiledGrant,
   maxBytes: number,
-): Promise<UpstreamResponse> {
+): Promise<UpstreamResponse & { headers: HeaderMap }> {
   const projection = grant.fields;
-  if (!projection) return upstream;
+  if (!projection) throw new Error("projectGrantedResponse needs a projecting grant");
   const body = await readAtMost(upstream.body, maxBytes);
   if (body === undefined) throw new ProxyError("projection_refused", "response too large to project");
   const contentType = [upstream.headers["content-type"]].flat()[0];

@@ -1,0 +1,53 @@
+/**
+ * Step 5's cache, the same on both paths: on a route with `cache.enabled`, the caller
+ * tenant's partition answers or is filled; elsewhere the upstream is called directly.
+ * Cross-tenant requests under a grant bypass it, so another tenant's data (even projected)
+ * is never stored in the caller's partition.
+ */
+import type { RouteCacheConfig } from "../config/schema.js";
+import { CACHE_HEADER } from "../cache/index.js";
+import type { Exchange } from "./exchange.js";
+import type { UpstreamResponse } from "./forward.js";
+import type { HeaderMap } from "./headers.js";
+
+export interface CacheStep {
+  route: RouteCacheConfig;
+  tenant: string;
+  target: string | undefined;
+  granted: boolean;
+  authority: string;
+  method: string;
+  pathWithQuery: string;
+  headers: HeaderMap;
+}
+
+export async function fetchThroughCache(
+  exchange: Exchange,
+  step: CacheStep,
+  fetch: () => Promise<UpstreamResponse>,
+): Promise<UpstreamResponse> {
+  const { cache, metrics } = exchange.deps;
+  if (!step.route.enabled) return fetch();
+  if (step.granted) {
+    const response = await fetch();
+    response.headers[CACHE_HEADER] = "bypass";
+    exchange.cache = "bypass";
+    metrics.cacheRequest(step.tenant, "bypass");
+    return response;
+  }
+  const { response, outcome } = await cache.serve(
+    {
+      tenant: step.tenant,
+      method: step.method,
+      url: step.pathWithQuery,
+      authority: step.authority,
+      ...(step.target === undefined ? {} : { targetTenant: step.target }),
+      headers: step.headers,
+    },
+    { defaultTtl: step.route.defaultTtl },
+    fetch,
+  );
+  exchange.cache = outcome;
+  metrics.cacheRequest(step.tenant, outcome);
+  return response;
+}
