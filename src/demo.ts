@@ -8,7 +8,7 @@
  * Palisade makes safe to do.
  */
 import { mkdir, writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { stringify } from "yaml";
@@ -37,11 +37,21 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
   const base = options.portBase ?? 15000;
   const port = (offset: number) => (base === 0 ? 0 : base + offset);
   const pki = join(dir, "pki");
-  await initDevPki({ out: pki, trustDomain: TRUST_DOMAIN, tenants: TENANTS, services: SERVICES, days: 30 });
+  await initDevPki({
+    out: pki,
+    trustDomain: TRUST_DOMAIN,
+    tenants: TENANTS,
+    services: SERVICES,
+    days: 30,
+  });
 
   const ordersApp = await listen(createServer(ordersHandler), port(80));
   const orders = await startSidecar(dir, "orders", {
-    inbound: { listen: `127.0.0.1:${port(106)}`, app: url(ordersApp), target: { path: "/tenants/{tenant}/**" } },
+    inbound: {
+      listen: `127.0.0.1:${port(106)}`,
+      app: url(ordersApp),
+      target: { path: "/tenants/{tenant}/**" },
+    },
     outbound: { listen: `127.0.0.1:${port(101)}` },
     admin: { listen: `127.0.0.1:${port(100)}` },
     grants: [
@@ -59,20 +69,35 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
   const ordersInbound = orders.addresses().inbound.port;
 
   let webOutbound = 0;
-  const webApp = await listen(createServer((req, res) => void webHandler(req, res, webOutbound)), port(81));
+  const webApp = await listen(
+    createServer((req, res) => void webHandler(req, res, webOutbound)),
+    port(81),
+  );
   const web = await startSidecar(dir, "web", {
-    inbound: { listen: `127.0.0.1:${port(6)}`, app: url(webApp), target: { path: "/tenants/{tenant}/**" } },
+    inbound: {
+      listen: `127.0.0.1:${port(6)}`,
+      app: url(webApp),
+      target: { path: "/tenants/{tenant}/**" },
+    },
     outbound: {
       listen: `127.0.0.1:${port(1)}`,
       upstreams: {
-        orders: { url: `https://127.0.0.1:${ordersInbound}`, target: { path: "/tenants/{tenant}/**" } },
+        orders: {
+          url: `https://127.0.0.1:${ordersInbound}`,
+          target: { path: "/tenants/{tenant}/**" },
+        },
       },
     },
     admin: { listen: `127.0.0.1:${port(0)}` },
   });
   webOutbound = web.addresses().outbound.port;
 
-  const curlLines = curls(pki, web.addresses().inbound.port, ordersInbound, web.addresses().admin.port);
+  const curlLines = curls(
+    pki,
+    web.addresses().inbound.port,
+    ordersInbound,
+    web.addresses().admin.port,
+  );
   return {
     curlLines,
     async stop() {
@@ -87,7 +112,9 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
 
 export async function runDemo(): Promise<number> {
   const demo = await startDemo();
-  process.stdout.write(`\nPalisade demo mesh is up (dev PKI in .demo/pki). Try:\n\n${demo.curlLines.join("\n\n")}\n\nCtrl-C to stop.\n`);
+  process.stdout.write(
+    `\nPalisade demo mesh is up (dev PKI in .demo/pki). Try:\n\n${demo.curlLines.join("\n\n")}\n\nCtrl-C to stop.\n`,
+  );
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);
@@ -96,21 +123,34 @@ export async function runDemo(): Promise<number> {
   return 0;
 }
 
-async function startSidecar(dir: string, service: string, config: Record<string, unknown>): Promise<Sidecar> {
+async function startSidecar(
+  dir: string,
+  service: string,
+  config: Record<string, unknown>,
+): Promise<Sidecar> {
   const file = join(dir, `${service}.yaml`);
   const tenants = Object.fromEntries(
-    TENANTS.map((t) => [t, { ca: `pki/${t}/ca.crt`, cert: `pki/${t}/${service}.crt`, key: `pki/${t}/${service}.key` }]),
+    TENANTS.map((t) => [
+      t,
+      { ca: `pki/${t}/ca.crt`, cert: `pki/${t}/${service}.crt`, key: `pki/${t}/${service}.key` },
+    ]),
   );
   await mkdir(dir, { recursive: true });
   await writeFile(
     file,
-    stringify({ service, trustDomain: TRUST_DOMAIN, ...config, tenants, telemetry: { logs: { level: "warn" } } }),
+    stringify({
+      service,
+      trustDomain: TRUST_DOMAIN,
+      ...config,
+      tenants,
+      telemetry: { logs: { level: "warn" } },
+    }),
   );
   return Sidecar.start({ configFile: file });
 }
 
 /** The orders app: returns the orders of the tenant Palisade says the request is for. */
-function ordersHandler(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse): void {
+function ordersHandler(req: IncomingMessage, res: ServerResponse): void {
   const tenant = req.headers["x-palisade-tenant"];
   const match = /^\/tenants\/([^/]+)\/(orders|reports)/.exec(req.url ?? "");
   const owner = match?.[1];
@@ -126,8 +166,8 @@ function ordersHandler(req: import("node:http").IncomingMessage, res: import("no
 
 /** The web app: renders a dashboard by calling orders through its sidecar, passing the context on. */
 async function webHandler(
-  req: import("node:http").IncomingMessage,
-  res: import("node:http").ServerResponse,
+  req: IncomingMessage,
+  res: ServerResponse,
   outboundPort: number,
 ): Promise<void> {
   const tenant = String(req.headers["x-palisade-tenant"]);

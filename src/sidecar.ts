@@ -4,7 +4,7 @@
  * the request paths. Reloads swap the generation in one step; stop drains.
  */
 import { once } from "node:events";
-import type { Server } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { Agent } from "undici";
@@ -18,7 +18,12 @@ import { createTracing, type Tracing } from "./telemetry/tracing.js";
 import { createAdminServer } from "./admin/server.js";
 import { inboundHandler } from "./proxy/inbound.js";
 import { outboundHandler } from "./proxy/outbound.js";
-import { applyDefaultCredentials, ConnectionSet, createInboundServer, createOutboundServer } from "./proxy/listeners.js";
+import {
+  applyDefaultCredentials,
+  ConnectionSet,
+  createInboundServer,
+  createOutboundServer,
+} from "./proxy/listeners.js";
 import { UpstreamPools } from "./proxy/upstream-pools.js";
 import { PartitionedCache, TenantHttpCache } from "./cache/index.js";
 import type { ProxyDeps } from "./proxy/deps.js";
@@ -114,7 +119,10 @@ export class Sidecar {
     const anomaly = new AnomalyAlerting(config.anomaly, {
       service: config.service,
       logger: logs.event,
-      metrics: { alertFired: (t, k) => metrics.anomalyFired(t, k), setActive: (t, k, v) => metrics.anomalyActive(t, k, v) },
+      metrics: {
+        alertFired: (t, k) => metrics.anomalyFired(t, k),
+        setActive: (t, k, v) => metrics.anomalyActive(t, k, v),
+      },
       ...(tracing ? { tracer: tracing.tracer } : {}),
       now,
     });
@@ -122,7 +130,10 @@ export class Sidecar {
     sidecar.#observe(generation);
     await sidecar.#listen();
     sidecar.#ready = true;
-    logs.event.info({ generation: generation.id, tenants: generation.tenants.size, ...sidecar.addressesText() }, "palisade started");
+    logs.event.info(
+      { generation: generation.id, tenants: generation.tenants.size, ...sidecar.addressesText() },
+      "palisade started",
+    );
     return sidecar;
   }
 
@@ -165,7 +176,10 @@ export class Sidecar {
       next = await buildGeneration(loaded, current.id + 1, new Date(this.now()));
     } catch (err) {
       this.metrics.reload("failure");
-      this.logs.event.error({ reason, err: (err as Error).message }, "config reload refused; keeping the running generation");
+      this.logs.event.error(
+        { reason, err: (err as Error).message },
+        "config reload refused; keeping the running generation",
+      );
       return false;
     }
     this.#generation = next;
@@ -175,7 +189,10 @@ export class Sidecar {
     this.#pools.prune(next);
     this.#cutUntrustedConnections(next);
     this.metrics.reload("success");
-    this.logs.event.info({ reason, generation: next.id, tenants: next.tenants.size }, "config reloaded");
+    this.logs.event.info(
+      { reason, generation: next.id, tenants: next.tenants.size },
+      "config reloaded",
+    );
     return true;
   }
 
@@ -199,7 +216,12 @@ export class Sidecar {
     await this.#waitIdle(drainTimeout);
     for (const s of [this.#servers.inbound, this.#servers.outbound]) s.closeAllConnections();
     await Promise.all(closed);
-    await Promise.all([this.#pools.close(), this.#app.close().catch(() => {}), this.anomaly.close(5_000), this.tracing?.shutdown()]);
+    await Promise.all([
+      this.#pools.close(),
+      this.#app.close().catch(() => {}),
+      this.anomaly.close(5_000),
+      this.tracing?.shutdown(),
+    ]);
     const admin = once(this.#servers.admin, "close");
     this.#servers.admin.close();
     this.#servers.admin.closeAllConnections();
@@ -208,8 +230,8 @@ export class Sidecar {
     this.logs.root.flush();
   }
 
-  #counted(handler: (req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => void) {
-    return (req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => {
+  #counted(handler: (req: IncomingMessage, res: ServerResponse) => void) {
+    return (req: IncomingMessage, res: ServerResponse) => {
       this.#inFlight++;
       if (this.#draining) res.shouldKeepAlive = false;
       res.once("close", () => {
@@ -259,8 +281,11 @@ export class Sidecar {
   #observe(generation: Generation): void {
     this.metrics.setTenants(generation.tenants.keys());
     this.#cacheStore.setLimits(generation.config.cache);
-    this.#cacheStore.setTenants(new Map([...generation.active].map((t) => [t, generation.tenants.get(t)!.cache])));
-    for (const tenant of generation.tenants.values()) this.metrics.certExpiry(tenant.id, tenant.expiresAt);
+    this.#cacheStore.setTenants(
+      new Map([...generation.active].map((t) => [t, generation.tenants.get(t)!.cache])),
+    );
+    for (const tenant of generation.tenants.values())
+      this.metrics.certExpiry(tenant.id, tenant.expiresAt);
   }
 
   /** Idle connections whose tenant lost trust are closed now; busy ones after their response. */
