@@ -1,0 +1,116 @@
+import { describe, expect, it } from "vitest";
+import { canonicalPath, type CanonicalPathRefusal } from "./request-path.js";
+
+describe("canonicalPath accepts", () => {
+  it.each([
+    ["/", "/", [""], ""],
+    ["/tenants/acme/reports", "/tenants/acme/reports", ["tenants", "acme", "reports"], ""],
+    ["/tenants/acme/reports/", "/tenants/acme/reports/", ["tenants", "acme", "reports", ""], ""],
+    ["/a?b=1&c=%2F..", "/a", ["a"], "?b=1&c=%2F.."],
+    ["/a?", "/a", ["a"], "?"],
+    ["/?x", "/", [""], "?x"],
+    ["/files/report%20final.pdf", "/files/report%20final.pdf", ["files", "report%20final.pdf"], ""],
+    ["/caf%C3%A9", "/caf%C3%A9", ["caf%C3%A9"], ""],
+    ["/a/.well-known/x", "/a/.well-known/x", ["a", ".well-known", "x"], ""],
+    ["/a/...", "/a/...", ["a", "..."], ""],
+    ["/a/b.c/..d", "/a/b.c/..d", ["a", "b.c", "..d"], ""],
+    ["/a;v=1/b", "/a;v=1/b", ["a;v=1", "b"], ""],
+    ["/Tenants/ACME", "/Tenants/ACME", ["Tenants", "ACME"], ""],
+    ["/a%25b", "/a%25b", ["a%25b"], ""],
+    // The query decides nothing here: only raw control characters are refused in it.
+    ["/a?x=%00&y=..%2f", "/a", ["a"], "?x=%00&y=..%2f"],
+  ])("%s", (raw, path, segments, query) => {
+    expect(canonicalPath(raw)).toEqual({ ok: true, path, segments, query });
+  });
+
+  it("leaves percent-encodings undecoded", () => {
+    const result = canonicalPath("/tenants/%61cme");
+    expect(result.ok && result.segments).toEqual(["tenants", "%61cme"]);
+  });
+
+  it("handles long paths in linear time", () => {
+    const raw = "/" + Array.from({ length: 4000 }, (_, i) => `s${i}`).join("/");
+    const started = performance.now();
+    const result = canonicalPath(raw);
+    expect(performance.now() - started).toBeLessThan(50);
+    expect(result.ok && result.segments.length).toBe(4000);
+    expect(canonicalPath(raw + "/..")).toEqual({ ok: false, reason: "dot_segment" });
+    expect(canonicalPath("/" + "a".repeat(16_000))).toMatchObject({ ok: true });
+  });
+});
+
+describe("canonicalPath refuses", () => {
+  const table: [string, CanonicalPathRefusal][] = [
+    // Dot segments, plain and disguised.
+    ["/tenants/acme/../globex", "dot_segment"],
+    ["/tenants/acme/./x", "dot_segment"],
+    ["/..", "dot_segment"],
+    ["/.", "dot_segment"],
+    ["/a/..", "dot_segment"],
+    ["/a/../", "dot_segment"],
+    ["/a/..;/b", "dot_segment"],
+    ["/a/..;jsessionid=1/b", "dot_segment"],
+    ["/a/.;/b", "dot_segment"],
+    ["/a/..%3b/b", "dot_segment"],
+    ["/a/..%20/b", "dot_segment"],
+    ["/a/..?x", "dot_segment"],
+    // Encoded separators and dots, either case, also double-encoded.
+    ["/tenants/acme%2Fglobex", "encoded_separator"],
+    ["/tenants/acme%2fglobex", "encoded_separator"],
+    ["/tenants/%2e%2e/globex", "encoded_separator"],
+    ["/tenants/%2E%2E/globex", "encoded_separator"],
+    ["/tenants/.%2e/globex", "encoded_separator"],
+    ["/tenants/%2e./globex", "encoded_separator"],
+    ["/a%5cb", "encoded_separator"],
+    ["/a%5Cb", "encoded_separator"],
+    ["/a/b.%2ejson", "encoded_separator"],
+    ["/tenants/%252e%252e/globex", "encoded_separator"],
+    ["/tenants/acme%252Fglobex", "encoded_separator"],
+    ["/tenants/%25%32%65%25%32%65/x", "encoded_separator"],
+    ["/tenants/%25252f", "encoded_separator"],
+    ["/a%2500", "control_char"],
+    // Empty segments.
+    ["//", "empty_segment"],
+    ["//tenants/acme", "empty_segment"],
+    ["/tenants//acme", "empty_segment"],
+    ["/tenants/acme//", "empty_segment"],
+    // Backslashes.
+    ["/tenants\\acme", "backslash"],
+    ["/tenants/acme\\..\\globex", "backslash"],
+    ["\\tenants", "not_origin_form"],
+    // Control characters, raw and encoded.
+    ["/a%00", "control_char"],
+    ["/a%00b/c", "control_char"],
+    ["/a\u0000b", "control_char"],
+    ["/a\r\nx-palisade-tenant: acme", "control_char"],
+    ["/a\tb", "control_char"],
+    ["/a%0d%0a", "control_char"],
+    ["/a%7F", "control_char"],
+    ["/a\u007f", "control_char"],
+    ["/a?x=\r\n", "control_char"],
+    // Not origin form, or not a valid request target.
+    ["", "not_origin_form"],
+    ["*", "not_origin_form"],
+    ["tenants/acme", "not_origin_form"],
+    ["http://orders/tenants/acme", "not_origin_form"],
+    ["?x", "not_origin_form"],
+    ["/a b", "not_origin_form"],
+    ["/a#frag", "not_origin_form"],
+    ["/caf\u00e9", "not_origin_form"],
+    ["/a\u2215b", "not_origin_form"],
+    ["/a%", "not_origin_form"],
+    ["/a%2", "not_origin_form"],
+    ["/a%2?x", "not_origin_form"],
+    ["/a%zz", "not_origin_form"],
+    // Encoded bytes that are not UTF-8: overlong `.` and `/`, lone continuation bytes.
+    ["/a/%c0%ae%c0%ae/b", "not_origin_form"],
+    ["/a%c0%af", "not_origin_form"],
+    ["/a%e0%80%ae", "not_origin_form"],
+    ["/a%80", "not_origin_form"],
+    ["/a%ed%a0%80", "not_origin_form"],
+  ];
+
+  it.each(table)("%j → %s", (raw, reason) => {
+    expect(canonicalPath(raw)).toEqual({ ok: false, reason });
+  });
+});

@@ -1,0 +1,162 @@
+/**
+ * The deny-safe view of a request path, used for both target extraction and grant
+ * matching. Palisade and the app must agree on where segments begin and end, and an app
+ * may decode, resolve dot segments or treat `\` as `/` in ways we cannot predict. So
+ * anything that could move a segment boundary is refused, never repaired: the path we
+ * check is the path the app receives, byte for byte.
+ *
+ * Percent-encodings are never decoded. The ones that could change segment boundaries
+ * once decoded (`%2e`, `%2f`, `%5c`, also when double-encoded as `%252e`) or that hide a
+ * control character are refused; every other encoding is left as sent, so an encoded
+ * segment simply never equals a literal one (deny, not bypass).
+ *
+ * Segments are `path.slice(1).split("/")`: `/` is `[""]`, `/a` is `["a"]` and `/a/` is
+ * `["a", ""]`. An empty segment is only allowed last (the trailing slash).
+ */
+
+export type CanonicalPathRefusal =
+  | "dot_segment"
+  | "encoded_separator"
+  | "empty_segment"
+  | "backslash"
+  | "control_char"
+  | "not_origin_form";
+
+export type CanonicalPath =
+  | {
+      ok: true;
+      /** The raw path, without the query, exactly as received. */
+      path: string;
+      segments: string[];
+      /** The raw query including its leading `?`, or "" when there is none: `path + query` is the request target. */
+      query: string;
+    }
+  | { ok: false; reason: CanonicalPathRefusal };
+
+const SLASH = 0x2f;
+const BACKSLASH = 0x5c;
+const PERCENT = 0x25;
+const HASH = 0x23;
+const DOT = 0x2e;
+const SEMICOLON = 0x3b;
+/** Decoding rounds tried on `%25`; more layers than this is not a real client. */
+const MAX_DECODE_ROUNDS = 3;
+
+function refuse(reason: CanonicalPathRefusal): CanonicalPath {
+  return { ok: false, reason };
+}
+
+/** Refusal for one character outside percent-encodings, or undefined when it may appear. */
+function charProblem(c: number): CanonicalPathRefusal | undefined {
+  if (c < 0x20 || c === 0x7f) return "control_char";
+  if (c === BACKSLASH) return "backslash";
+  // Space, `#` and raw non-ASCII are not legal in a request target (RFC 9112 §3.2); apps
+  // disagree about them (Unicode normalisation can even yield `/`), so refuse.
+  if (c === 0x20 || c === HASH || c > 0x7e) return "not_origin_form";
+  return undefined;
+}
+
+/** Refusal for one percent-encoded byte. */
+function byteProblem(byte: number): CanonicalPathRefusal | undefined {
+  if (byte === DOT || byte === SLASH || byte === BACKSLASH) return "encoded_separator";
+  if (byte < 0x20 || byte === 0x7f) return "control_char";
+  return undefined;
+}
+
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const lower = c | 0x20;
+  if (lower >= 0x61 && lower <= 0x66) return lower - 0x61 + 10;
+  return -1;
+}
+
+/**
+ * `.` and `..`, and also `..;x` (Tomcat and Spring strip path parameters before resolving
+ * dot segments) and `..%xx` (servers that decode or trim before resolving).
+ */
+export function isDotLikeSegment(s: string, start = 0, end = s.length): boolean {
+  if (end <= start || s.charCodeAt(start) !== DOT) return false;
+  let i = start + 1;
+  if (i < end && s.charCodeAt(i) === DOT) i++;
+  if (i === end) return true;
+  const next = s.charCodeAt(i);
+  return next === SEMICOLON || next === PERCENT;
+}
+
+export function canonicalPath(rawPathWithQuery: string): CanonicalPath {
+  const raw = rawPathWithQuery;
+  // Origin form only: absolute-form and `*` must be turned into a path by the caller first.
+  if (raw.charCodeAt(0) !== SLASH) return refuse("not_origin_form");
+  let end = raw.indexOf("?");
+  if (end === -1) end = raw.length;
+
+  const segments: string[] = [];
+  let segmentStart = 1;
+  let sawDoubleEncoding = false;
+  let sawHighByte = false;
+  for (let i = 1; i <= end; i++) {
+    const c = i === end ? SLASH : raw.charCodeAt(i);
+    if (c === SLASH) {
+      if (segmentStart === i && i !== end) return refuse("empty_segment");
+      if (isDotLikeSegment(raw, segmentStart, i)) return refuse("dot_segment");
+      segments.push(raw.slice(segmentStart, i));
+      segmentStart = i + 1;
+    } else if (c === PERCENT) {
+      const hi = i + 2 < end ? hexValue(raw.charCodeAt(i + 1)) : -1;
+      const lo = hi === -1 ? -1 : hexValue(raw.charCodeAt(i + 2));
+      if (lo === -1) return refuse("not_origin_form");
+      const byte = (hi << 4) | lo;
+      const problem = byteProblem(byte);
+      if (problem) return refuse(problem);
+      if (byte === PERCENT) sawDoubleEncoding = true;
+      else if (byte > 0x7f) sawHighByte = true;
+      i += 2;
+    } else {
+      const problem = charProblem(c);
+      if (problem) return refuse(problem);
+    }
+  }
+
+  // The query never decides a target or a grant; only characters that could split a
+  // header or a log line are refused there.
+  for (let i = end + 1; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return refuse("control_char");
+  }
+
+  const path = end === raw.length ? raw : raw.slice(0, end);
+  // Rare paths only: the common request never pays for decoding.
+  if (sawHighByte || sawDoubleEncoding) {
+    const problem = decodedProblem(path, sawDoubleEncoding);
+    if (problem) return refuse(problem);
+  }
+  return { ok: true, path, segments, query: raw.slice(end) };
+}
+
+/**
+ * Encoded bytes must form valid UTF-8 (an overlong `%c0%ae` is a `.` to a lax decoder),
+ * and an app that decodes twice must not find a separator or control byte in the result.
+ */
+function decodedProblem(path: string, doubleEncoded: boolean): CanonicalPathRefusal | undefined {
+  let current = path;
+  for (let round = 0; round <= MAX_DECODE_ROUNDS; round++) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(current);
+    } catch {
+      return "not_origin_form";
+    }
+    if (!doubleEncoded || !decoded.includes("%")) return undefined;
+    for (let i = decoded.indexOf("%"); i !== -1; i = decoded.indexOf("%", i + 1)) {
+      const hi = hexValue(decoded.charCodeAt(i + 1));
+      const lo = hexValue(decoded.charCodeAt(i + 2));
+      if (hi === -1 || lo === -1) continue;
+      const problem = byteProblem((hi << 4) | lo);
+      if (problem) return problem === "control_char" ? problem : "encoded_separator";
+    }
+    // Only another `%25` layer can hide more; otherwise the next decode is harmless.
+    if (!decoded.includes("%25")) return undefined;
+    current = decoded;
+  }
+  return "encoded_separator";
+}
