@@ -29,6 +29,8 @@ export interface DemoOptions {
 
 export interface RunningDemo {
   curlLines: string[];
+  pki: string;
+  ports: { webInbound: number; ordersInbound: number; ordersAdmin: number };
   stop(): Promise<void>;
 }
 
@@ -100,6 +102,12 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
   );
   return {
     curlLines,
+    pki,
+    ports: {
+      webInbound: web.addresses().inbound.port,
+      ordersInbound,
+      ordersAdmin: orders.addresses().admin.port,
+    },
     async stop() {
       await Promise.all([web.stop(), orders.stop()]);
       for (const server of [webApp, ordersApp]) {
@@ -198,7 +206,7 @@ function curls(pki: string, webPort: number, ordersPort: number, adminPort: numb
       `${as("acme", "acme.orders.mesh.local", ordersPort)} -H 'x-palisade-tenant: globex' https://acme.orders.mesh.local:${ordersPort}/tenants/globex/orders`,
     `# 4. A grant: globex may read acme's reports, projected to {id, total}: 200\n` +
       `${as("globex", "globex.orders.mesh.local", ordersPort)} https://globex.orders.mesh.local:${ordersPort}/tenants/acme/reports/q3`,
-    `# Metrics\ncurl -s http://127.0.0.1:${adminPort}/metrics | grep palisade_cross_tenant`,
+    `# The orders sidecar's metrics: denials and grant uses by tenant\ncurl -s http://127.0.0.1:${adminPort}/metrics | grep palisade_cross_tenant`,
   ];
 }
 
