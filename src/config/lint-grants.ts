@@ -1,0 +1,182 @@
+/**
+ * Grant lint: grants are the only way across tenants, so a grant that is broader, longer
+ * or more writable than it looks is where isolation is lost by configuration. Globs and
+ * projections are also checked here with the grant table's own validators, so that every
+ * grant the table would refuse is reported at once, not only the first.
+ */
+import { pathGlobProblem } from "../tenancy/path-glob.js";
+import { compileProjection } from "../tenancy/projection.js";
+import type { Finding } from "./lint.js";
+import type { Config, GrantConfig } from "./schema.js";
+
+const WRITE_METHODS: ReadonlySet<string> = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+const DAY_MS = 86_400_000;
+/** Grants are meant to expire; one that lasts longer than this is effectively permanent. */
+export const LONG_LIVED_GRANT_MS = 365 * DAY_MS;
+
+export function lintGrants(config: Config, now: Date): Finding[] {
+  const findings = config.grants.flatMap((grant, i) => {
+    const at = (key: string) => `grants.${i}.${key}`;
+    const name = grantName(grant, i);
+    return [
+      ...lintParties(config, grant, name, at),
+      ...lintPaths(grant, name, at),
+      ...lintFields(grant, name, at("fields")),
+      ...lintExpiry(grant, name, at("expires"), now),
+    ];
+  });
+  return [...findings, ...lintIds(config.grants)];
+}
+
+/**
+ * Audit records and metrics name grants by id, and the grant table refuses two grants with
+ * one id. (The ids it derives for grants without one, `from->to#index`, cannot collide:
+ * the schema allows no `>` or `#` in an id.)
+ */
+function lintIds(grants: readonly GrantConfig[]): Finding[] {
+  const findings: Finding[] = [];
+  const firstById = new Map<string, number>();
+  grants.forEach(({ id }, i) => {
+    if (id === undefined) return;
+    const first = firstById.get(id);
+    if (first === undefined) {
+      firstById.set(id, i);
+      return;
+    }
+    findings.push({
+      level: "error",
+      rule: "grant_duplicate_id",
+      message: `grant id "${id}" is also used by grants.${first}: audit records and metrics could not tell them apart`,
+      path: `grants.${i}.id`,
+    });
+  });
+  return findings;
+}
+
+function lintFields(grant: GrantConfig, name: string, path: string): Finding[] {
+  if (grant.fields === undefined) return [];
+  const findings: Finding[] = [];
+  try {
+    compileProjection(grant.fields);
+  } catch (err) {
+    findings.push({
+      level: "error",
+      rule: "grant_invalid_fields",
+      message: `${name}: ${(err as Error).message}`,
+      path,
+    });
+  }
+  const writes = writeMethods(grant);
+  if (writes.length > 0) {
+    findings.push({
+      level: "warning",
+      rule: "grant_write_fields",
+      message: `${name} allows ${writes.join(", ")} with fields: the projection only filters responses, request bodies reach ${grant.to} whole`,
+      path,
+    });
+  }
+  return findings;
+}
+
+function lintParties(
+  config: Config,
+  grant: GrantConfig,
+  name: string,
+  at: (key: string) => string,
+): Finding[] {
+  const findings: Finding[] = [];
+  for (const side of ["from", "to"] as const) {
+    const tenant = config.tenants[grant[side]];
+    if (tenant === undefined) {
+      findings.push({
+        level: "error",
+        rule: "grant_unknown_tenant",
+        message: `${name} names tenant "${grant[side]}", which is not configured (a typo, or a tenant that was removed)`,
+        path: at(side),
+      });
+    } else if (tenant.revoked) {
+      findings.push({
+        level: "warning",
+        rule: "grant_revoked_tenant",
+        message: `${name} names revoked tenant "${grant[side]}": it is inert until the tenant is restored, and would come back with it`,
+        path: at(side),
+      });
+    }
+  }
+  return findings;
+}
+
+function lintPaths(grant: GrantConfig, name: string, at: (key: string) => string): Finding[] {
+  const findings: Finding[] = [];
+  const writes = writeMethods(grant);
+  grant.paths.forEach((glob, j) => {
+    const problem = pathGlobProblem(glob);
+    if (problem !== undefined) {
+      findings.push({
+        level: "error",
+        rule: "grant_invalid_path",
+        message: `${name} path "${glob}" is not a valid path glob: ${problem}`,
+        path: at(`paths.${j}`),
+      });
+    }
+    const broad = isBroadGlob(glob);
+    if (broad) {
+      findings.push({
+        level: "error",
+        rule: "grant_wildcard_path",
+        message: `${name} path "${glob}" starts with a wildcard: it opens every resource of ${grant.to}, not a named part of it`,
+        path: at(`paths.${j}`),
+      });
+    }
+    if (writes.length > 0 && glob.includes("**")) {
+      findings.push({
+        level: broad ? "error" : "warning",
+        rule: "grant_wildcard_write",
+        message: `${name} allows ${writes.join(", ")} on "${glob}": ${grant.from} may change anything below it, including resources added later`,
+        path: at(`paths.${j}`),
+      });
+    }
+  });
+  return findings;
+}
+
+function lintExpiry(grant: GrantConfig, name: string, path: string, now: Date): Finding[] {
+  const left = grant.expires.getTime() - now.getTime();
+  if (left <= 0) {
+    return [
+      {
+        level: "warning",
+        rule: "grant_expired",
+        message: `${name} expired at ${grant.expires.toISOString()}: it no longer allows anything; remove it`,
+        path,
+      },
+    ];
+  }
+  if (left > LONG_LIVED_GRANT_MS) {
+    return [
+      {
+        level: "warning",
+        rule: "grant_long_lived",
+        message: `${name} expires ${grant.expires.toISOString()}, more than a year out: grants should be renewed on purpose, not forgotten`,
+        path,
+      },
+    ];
+  }
+  return [];
+}
+
+/** `/**`, `/*`, `/*x/…`: a glob whose first segment is a wildcard matches every top-level resource. */
+export function isBroadGlob(glob: string): boolean {
+  const first = glob.slice(1).split("/")[0] ?? "";
+  return first.includes("*");
+}
+
+function writeMethods(grant: GrantConfig): string[] {
+  return grant.methods.filter((m) => WRITE_METHODS.has(m));
+}
+
+function grantName(grant: GrantConfig, i: number): string {
+  return grant.id === undefined
+    ? `grant #${i} (${grant.from} → ${grant.to})`
+    : `grant "${grant.id}" (${grant.from} → ${grant.to})`;
+}

@@ -1,0 +1,91 @@
+/**
+ * Policy lint for `palisade check`: things that validate but weaken isolation, and every
+ * certificate problem at once (the loader stops at the first). Each finding names a rule
+ * (a stable, lower_snake_case id that CI may filter on) and the key path to fix.
+ */
+import type { Config } from "./schema.js";
+import { lintCertificates } from "./lint-certs.js";
+import { lintGrants } from "./lint-grants.js";
+import { lintSharedCas } from "./lint-shared-ca.js";
+
+export type FindingLevel = "error" | "warning";
+
+export interface Finding {
+  level: FindingLevel;
+  rule: string;
+  message: string;
+  /** Key path in the config (`tenants.acme.cert`, `grants.0.paths.1`); null for the whole file. */
+  path: string | null;
+}
+
+export interface LintInput {
+  config: Config;
+  /** Certificate and key paths in the config are relative to this directory. */
+  baseDir: string;
+  /** Grant and certificate expiry are judged at this time. */
+  now: Date;
+}
+
+/** Every finding, errors first; within a level, in config order. */
+export async function lintConfig(input: LintInput): Promise<Finding[]> {
+  const certs = await lintCertificates(input);
+  const findings = [
+    ...lintRoutes(input.config),
+    ...certs.findings,
+    ...lintSharedCas(certs.tenants, input.now),
+    ...lintGrants(input.config, input.now),
+  ];
+  // Array.prototype.sort is stable, so config order survives within a level.
+  return findings.sort((a, b) => levelRank(a.level) - levelRank(b.level));
+}
+
+function levelRank(level: FindingLevel): number {
+  return level === "error" ? 0 : 1;
+}
+
+/** Listener and upstream settings that quietly turn a check off. */
+export function lintRoutes(config: Config): Finding[] {
+  const findings: Finding[] = [];
+  if (!hasTargetSource(config.inbound.target)) {
+    findings.push({
+      level: "warning",
+      rule: "inbound_target_missing",
+      message:
+        "no inbound target rule (path, host or header): every request is treated as the caller's own, so the app alone must keep tenants apart",
+      path: "inbound.target",
+    });
+  }
+  if (config.outbound.allowUnsignedTenant) {
+    findings.push({
+      level: "warning",
+      rule: "unsigned_tenant_allowed",
+      message:
+        "the app may name the calling tenant with a plain x-palisade-tenant header: a confused or compromised app can call as any tenant this sidecar holds a certificate for",
+      path: "outbound.allowUnsignedTenant",
+    });
+  }
+  for (const [name, upstream] of Object.entries(config.outbound.upstreams)) {
+    // The same test as the generation's `tls` flag: URL lower-cases the scheme.
+    if (new URL(upstream.url).protocol === "http:") {
+      findings.push({
+        level: "warning",
+        rule: "upstream_plain_http",
+        message: `upstream ${name} is plain http: the tenant assertion is sent without mTLS, so the peer cannot verify it and anyone on the path can read or forge it`,
+        path: `outbound.upstreams.${name}.url`,
+      });
+    }
+    if (!hasTargetSource(upstream.target)) {
+      findings.push({
+        level: "warning",
+        rule: "upstream_target_missing",
+        message: `upstream ${name} has no target rule: the app's calls to another tenant's resources are not stopped before they leave the pod`,
+        path: `outbound.upstreams.${name}.target`,
+      });
+    }
+  }
+  return findings;
+}
+
+function hasTargetSource(rule: Config["inbound"]["target"]): boolean {
+  return rule.path !== undefined || rule.host !== undefined || rule.header !== undefined;
+}

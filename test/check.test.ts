@@ -1,0 +1,203 @@
+/**
+ * `palisade check` as users and CI run it: the real CLI in a child process, on the shipped
+ * example config, on the deliberately bad one, and on files that cannot be used at all.
+ * Also keeps the committed JSON Schema and the example from going stale.
+ */
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parse } from "yaml";
+import { z } from "zod";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CheckReport } from "../src/check.js";
+import { parseConfigText } from "../src/config/load.js";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const EXAMPLE = "config/example/palisade.yaml";
+const BAD = "config/example/bad.yaml";
+const SCHEMA = "config/palisade.schema.json";
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `node --import tsx src/cli.ts …`: the real CLI from source, without npx's start-up cost. */
+function cli(args: string[]): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ["--import", "tsx", "src/cli.ts", ...args],
+      { cwd: ROOT, maxBuffer: 16 * 1024 ** 2 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === "number" ? err.code : null) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+async function checkJson(file: string): Promise<{ code: number | null; report: CheckReport }> {
+  const result = await cli(["check", "-c", file, "--format", "json"]);
+  expect(result.stderr).toBe("");
+  return { code: result.code, report: JSON.parse(result.stdout) as CheckReport };
+}
+
+const rulesAt = (report: CheckReport) =>
+  report.findings.map((f) => `${f.level} ${f.rule} ${f.path}`);
+
+let scratch: string;
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), "palisade-check-"));
+});
+afterAll(async () => {
+  await rm(scratch, { recursive: true, force: true });
+});
+
+describe.concurrent("palisade check", () => {
+  it("passes the shipped example (exit 0, no errors)", async () => {
+    const { code, report } = await checkJson(EXAMPLE);
+    expect(report.usable).toBe(true);
+    expect(report.findings.filter((f) => f.level === "error")).toEqual([]);
+    expect(code).toBe(0);
+    const human = await cli(["check", "-c", EXAMPLE]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/palisade\.yaml: 0 error\(s\), \d+ warning\(s\)\n$/);
+  });
+
+  it("finds every planted problem in bad.yaml (exit 1)", async () => {
+    const { code, report } = await checkJson(BAD);
+    expect(code).toBe(1);
+    expect(report).toMatchObject({ file: BAD, usable: true });
+    for (const f of report.findings) {
+      expect(Object.keys(f).sort()).toEqual(["level", "message", "path", "rule"]);
+      expect(f.rule).toMatch(/^[a-z]+(_[a-z]+)*$/);
+    }
+    expect(rulesAt(report)).toEqual(
+      expect.arrayContaining([
+        "error shared_ca tenants.globex.ca",
+        "error cert_san_mismatch tenants.globex.cert",
+        "error cert_san_mismatch tenants.initech.cert",
+        "error cert_key_mismatch tenants.initech.key",
+        "error grant_wildcard_path grants.0.paths.0",
+        "error grant_wildcard_write grants.0.paths.0",
+        "error grant_unknown_tenant grants.1.from",
+        "warning grant_expired grants.2.expires",
+        "error grant_duplicate_id grants.3.id",
+        "warning grant_wildcard_write grants.3.paths.0",
+        "warning grant_write_fields grants.3.fields",
+        "warning grant_long_lived grants.3.expires",
+        "warning grant_revoked_tenant grants.4.to",
+        "error grant_invalid_path grants.4.paths.1",
+        "warning inbound_target_missing inbound.target",
+        "warning unsigned_tenant_allowed outbound.allowUnsignedTenant",
+        "warning upstream_plain_http outbound.upstreams.billing.url",
+        "warning upstream_target_missing outbound.upstreams.billing.target",
+      ]),
+    );
+    const human = await cli(["check", "-c", BAD]);
+    expect(human.code).toBe(1);
+    expect(human.stdout).toContain(
+      "error   shared_ca (tenants.globex.ca): tenants acme and globex",
+    );
+  });
+
+  it("calls a file that does not parse unusable (exit 2)", async () => {
+    const file = join(scratch, "broken.yaml");
+    await writeFile(file, "service: orders\ntenants: [\n");
+    const { code, report } = await checkJson(file);
+    expect(code).toBe(2);
+    expect(report.usable).toBe(false);
+    expect(report.findings[0]).toMatchObject({
+      level: "error",
+      rule: "invalid_config",
+      path: null,
+    });
+  });
+
+  it("calls a schema-invalid file unusable, naming each key path (exit 2)", async () => {
+    const file = join(scratch, "invalid.yaml");
+    await writeFile(
+      file,
+      "service: orders\ntrustDomain: mesh.local\ntenants: {}\ninbound: { timeouts: { idle: 5min } }\nbogus: 1\n",
+    );
+    const { code, report } = await checkJson(file);
+    expect(code).toBe(2);
+    expect(rulesAt(report).sort()).toEqual([
+      "error invalid_config bogus",
+      "error invalid_config inbound.timeouts.idle",
+    ]);
+  });
+
+  it("calls a missing file unusable (exit 2)", async () => {
+    const { code, report } = await checkJson(join(scratch, "nope.yaml"));
+    expect(code).toBe(2);
+    expect(report.findings[0]?.message).toMatch(/cannot read/);
+  });
+
+  it("keeps the committed JSON Schema equal to what `palisade schema` prints", async () => {
+    const result = await cli(["schema"]);
+    expect(result.code).toBe(0);
+    // If this fails: npm run build && npm run schema, then commit config/palisade.schema.json.
+    expect(await readFile(join(ROOT, SCHEMA), "utf8")).toBe(result.stdout);
+  });
+});
+
+type JsonSchema = {
+  properties?: Record<string, JsonSchema>;
+  additionalProperties?: JsonSchema | boolean;
+  items?: JsonSchema;
+};
+
+describe("the example config", () => {
+  it("validates against the committed JSON Schema and the config schema", async () => {
+    const text = await readFile(join(ROOT, EXAMPLE), "utf8");
+    const schema = JSON.parse(await readFile(join(ROOT, SCHEMA), "utf8")) as JsonSchema;
+    const fromJson = z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]);
+    expect(fromJson.safeParse(parse(text)).error?.issues).toBeUndefined();
+    expect(() => parseConfigText(text, EXAMPLE)).not.toThrow();
+    // And the JSON Schema is strict, so the check above means something.
+    expect(fromJson.safeParse({ ...parse(text), bogus: 1 }).success).toBe(false);
+  });
+
+  it("sets every key the schema knows, so it documents them all", async () => {
+    const schema = JSON.parse(await readFile(join(ROOT, SCHEMA), "utf8")) as JsonSchema;
+    const example = parse(await readFile(join(ROOT, EXAMPLE), "utf8")) as unknown;
+    expect(missingKeys(schema, example)).toEqual([]);
+  });
+});
+
+/**
+ * Schema keys the value never sets. A shape used in several places (a target rule, the
+ * timeouts) counts as covered when any of its uses sets the key; a record or a list must
+ * have at least one entry, which is walked.
+ */
+function missingKeys(root: JsonSchema, value: unknown): string[] {
+  const known = new Map<string, string>();
+  const seen = new Set<string>();
+  const walk = (schema: JsonSchema, at: string, v: unknown) => {
+    const shape = JSON.stringify(schema);
+    for (const key of Object.keys(schema.properties ?? {})) {
+      const id = `${shape}\0${key}`;
+      if (!known.has(id)) known.set(id, `${at}.${key}`);
+    }
+    if (typeof v !== "object" || v === null) return;
+    for (const [key, sub] of Object.entries(schema.properties ?? {})) {
+      const child = (v as Record<string, unknown>)[key];
+      if (child === undefined) continue;
+      seen.add(`${shape}\0${key}`);
+      walk(sub, `${at}.${key}`, child);
+    }
+    const each =
+      typeof schema.additionalProperties === "object" ? schema.additionalProperties : schema.items;
+    if (each === undefined) return;
+    const entries = Object.entries(v);
+    if (entries.length === 0) known.set(`${shape}\0*`, `${at}.*`);
+    for (const [key, child] of entries) walk(each, `${at}.${key}`, child);
+  };
+  walk(root, "", value);
+  return [...known].filter(([id]) => !seen.has(id)).map(([, path]) => path.slice(1));
+}
