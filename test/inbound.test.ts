@@ -5,7 +5,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Agent } from "undici";
 import { startApp, type TestApp } from "./support/app.js";
-import { baseConfig, makePki, send, startSidecar, tenantClient, type Pki, type RunningSidecar } from "./support/mesh.js";
+import {
+  baseConfig,
+  makePki,
+  send,
+  startSidecar,
+  tenantClient,
+  type Pki,
+  type RunningSidecar,
+} from "./support/mesh.js";
 import { rawTls, statusOf } from "./support/raw.js";
 
 let pki: Pki;
@@ -19,7 +27,10 @@ beforeAll(async () => {
   app = await startApp();
   const config = baseConfig(pki, "orders", ["acme", "globex"], app.url);
   (config["inbound"] as Record<string, unknown>)["stripHeaders"] = ["x-tenant-id"];
-  (config["inbound"] as Record<string, unknown>)["target"] = { path: "/tenants/{tenant}/**", header: "x-target-tenant" };
+  (config["inbound"] as Record<string, unknown>)["target"] = {
+    path: "/tenants/{tenant}/**",
+    header: "x-target-tenant",
+  };
   (config["inbound"] as Record<string, unknown>)["limits"] = { requestBody: "1Ki" };
   orders = await startSidecar(config);
   acme = await tenantClient(pki, "acme", "web", "orders");
@@ -76,12 +87,17 @@ describe("inbound happy path", () => {
   });
 
   it("accepts a peer asserting its own tenant", async () => {
-    const answer = await send(acme, `${orders.inbound}/tenants/acme/x`, { headers: { "x-palisade-tenant": "acme" } });
+    const answer = await send(acme, `${orders.inbound}/tenants/acme/x`, {
+      headers: { "x-palisade-tenant": "acme" },
+    });
     expect(answer.status).toBe(200);
   });
 
   it("streams request bodies to the app", async () => {
-    const answer = await send(acme, `${orders.inbound}/tenants/acme/orders`, { method: "POST", body: "hello" });
+    const answer = await send(acme, `${orders.inbound}/tenants/acme/orders`, {
+      method: "POST",
+      body: "hello",
+    });
     expect(answer.status).toBe(200);
     expect(app.seen.at(-1)!.body).toBe("hello");
   });
@@ -93,7 +109,9 @@ describe("inbound refusals", () => {
   });
 
   it("spoofed-tenant-header: acme's certificate asserting globex", async () => {
-    await expectRefused("/tenants/acme/orders", 403, "tenant_context_mismatch", { "x-palisade-tenant": "globex" });
+    await expectRefused("/tenants/acme/orders", 403, "tenant_context_mismatch", {
+      "x-palisade-tenant": "globex",
+    });
   });
 
   it("repeated tenant assertion", async () => {
@@ -104,7 +122,11 @@ describe("inbound refusals", () => {
 
   it("strips reserved headers and configured aliases that came from the network", async () => {
     const answer = await send(acme, `${orders.inbound}/tenants/acme/orders`, {
-      headers: { "x-palisade-caller": "spiffe://mesh.local/tenant/globex/sa/web", "x-tenant-id": "globex", "x-palisade-context": "forged" },
+      headers: {
+        "x-palisade-caller": "spiffe://mesh.local/tenant/globex/sa/web",
+        "x-tenant-id": "globex",
+        "x-palisade-context": "forged",
+      },
     });
     expect(answer.status).toBe(200);
     const seen = app.seen.at(-1)!;
@@ -126,7 +148,11 @@ describe("inbound refusals", () => {
   ])("ambiguous target %s (%s)", async (path) => {
     // Raw bytes: an HTTP client library would resolve the dot segments before sending.
     const before = app.seen.length;
-    const response = await rawTls(port, await tlsOptions(), `GET ${path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
+    const response = await rawTls(
+      port,
+      await tlsOptions(),
+      `GET ${path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`,
+    );
     expect(statusOf(response)).toBe(400);
     expect(response).toContain('"error":"ambiguous_target"');
     expect(app.seen.length).toBe(before);
@@ -158,7 +184,10 @@ describe("inbound refusals", () => {
 
   it("body over the limit is refused with 413 (content-length)", async () => {
     const before = app.seen.length;
-    const answer = await send(acme, `${orders.inbound}/tenants/acme/orders`, { method: "POST", body: "x".repeat(2048) });
+    const answer = await send(acme, `${orders.inbound}/tenants/acme/orders`, {
+      method: "POST",
+      body: "x".repeat(2048),
+    });
     expect(answer.status).toBe(413);
     expect(answer.json()).toMatchObject({ error: "body_too_large" });
     expect(app.seen.length).toBe(before);
@@ -219,13 +248,53 @@ describe("inbound refusals", () => {
     expect(metrics.text).toMatch(
       /palisade_cross_tenant_denied_total\{direction="inbound",tenant="acme",target="globex",reason="cross_tenant_denied",service="orders"\} [1-9]/,
     );
-    expect(metrics.text).toMatch(/palisade_requests_total\{direction="inbound",tenant="acme",code="403",service="orders"\} [1-9]/);
+    expect(metrics.text).toMatch(
+      /palisade_requests_total\{direction="inbound",tenant="acme",code="403",service="orders"\} [1-9]/,
+    );
   });
 
   it("logs refusals in the audit log without query strings", async () => {
-    const audit = orders.logs.filter((l) => l.log === "audit" && l["reason"] === "cross_tenant_denied");
+    const audit = orders.logs.filter(
+      (l) => l.log === "audit" && l["reason"] === "cross_tenant_denied",
+    );
     expect(audit.length).toBeGreaterThan(0);
     const access = orders.logs.filter((l) => l.log === "access");
     expect(access.some((l) => String(l["path"]).includes("?"))).toBe(false);
+  });
+});
+
+describe("inbound upstream failures", () => {
+  it("a chunked body over the limit is refused with 413", async () => {
+    const response = await rawTls(
+      port,
+      await tlsOptions(),
+      `POST /tenants/acme/orders HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n800\r\n${"x".repeat(0x800)}\r\n0\r\n\r\n`,
+    );
+    expect(statusOf(response)).toBe(413);
+    expect(response).toContain('"error":"body_too_large"');
+  });
+
+  it("an app that is down is a 502, an app that hangs is a 504", async () => {
+    const held: Array<() => void> = [];
+    const slow = await startApp((_req, res) => held.push(() => res.end("late")));
+    const down = await startApp();
+    await down.close();
+    for (const [appUrl, status, code] of [
+      [down.url, 502, "upstream_unavailable"],
+      [slow.url, 504, "upstream_timeout"],
+    ] as const) {
+      const config = baseConfig(pki, "orders", ["acme"], appUrl);
+      (config["inbound"] as Record<string, unknown>)["timeouts"] = { upstream: "300ms" };
+      const sidecar = await startSidecar(config);
+      try {
+        const answer = await send(acme, `${sidecar.inbound}/tenants/acme/orders`);
+        expect(answer.status).toBe(status);
+        expect(answer.json()).toMatchObject({ error: code });
+      } finally {
+        await sidecar.stop();
+      }
+    }
+    held.forEach((release) => release());
+    await slow.close();
   });
 });
