@@ -8,7 +8,15 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Agent } from "undici";
 import { startApp, type TestApp } from "./support/app.js";
-import { baseConfig, makePki, send, startSidecar, TRUST_DOMAIN, type Pki, type RunningSidecar } from "./support/mesh.js";
+import {
+  baseConfig,
+  makePki,
+  send,
+  startSidecar,
+  TRUST_DOMAIN,
+  type Pki,
+  type RunningSidecar,
+} from "./support/mesh.js";
 import { opensslEcTenant } from "./support/openssl.js";
 import { createCa, issueLeaf, issueSvid, type CertAndKey } from "../src/tls/dev-pki.js";
 
@@ -43,7 +51,9 @@ function client(leaf: Partial<CertAndKey>, caPem: string, servername?: string): 
 
 async function handshakeFailures(reason: string): Promise<number> {
   const metrics = await send(undefined, `${orders.admin}/metrics`);
-  const match = new RegExp(`palisade_tls_handshake_failures_total\\{reason="${reason}"[^}]*\\} (\\d+)`).exec(metrics.text);
+  const match = new RegExp(
+    `palisade_tls_handshake_failures_total\\{reason="${reason}"[^}]*\\} (\\d+)`,
+  ).exec(metrics.text);
   return Number(match?.[1] ?? 0);
 }
 
@@ -85,7 +95,10 @@ describe("identity", () => {
   it("accepts EC P-256 certificates made by openssl", async () => {
     const dir = join(pki.dir, "initech");
     const agent = client(
-      { certPem: await readFile(join(dir, "web.crt"), "utf8"), keyPem: await readFile(join(dir, "web.key"), "utf8") },
+      {
+        certPem: await readFile(join(dir, "web.crt"), "utf8"),
+        keyPem: await readFile(join(dir, "web.key"), "utf8"),
+      },
       await readFile(join(dir, "ca.crt"), "utf8"),
       "initech.orders.mesh.local",
     );
@@ -105,45 +118,74 @@ describe("identity", () => {
   });
 
   it("refuses an expired certificate", async () => {
-    const leaf = await issueSvid(await caOf("acme"), { trustDomain: TRUST_DOMAIN, tenant: "acme", service: "web" }, {
-      notBefore: new Date(Date.now() - 10 * 86_400_000),
-      notAfter: new Date(Date.now() - 86_400_000),
-    });
-    await expectRefusedConnection(client(leaf, await pki.ca("acme"), "acme.orders.mesh.local"), "expired");
+    const leaf = await issueSvid(
+      await caOf("acme"),
+      { trustDomain: TRUST_DOMAIN, tenant: "acme", service: "web" },
+      {
+        notBefore: new Date(Date.now() - 10 * 86_400_000),
+        notAfter: new Date(Date.now() - 86_400_000),
+      },
+    );
+    await expectRefusedConnection(
+      client(leaf, await pki.ca("acme"), "acme.orders.mesh.local"),
+      "expired",
+    );
   });
 
   it("refuses a not-yet-valid certificate", async () => {
-    const leaf = await issueSvid(await caOf("acme"), { trustDomain: TRUST_DOMAIN, tenant: "acme", service: "web" }, {
-      notBefore: new Date(Date.now() + 86_400_000),
-      notAfter: new Date(Date.now() + 10 * 86_400_000),
-    });
-    await expectRefusedConnection(client(leaf, await pki.ca("acme"), "acme.orders.mesh.local"), "not_yet_valid");
+    const leaf = await issueSvid(
+      await caOf("acme"),
+      { trustDomain: TRUST_DOMAIN, tenant: "acme", service: "web" },
+      {
+        notBefore: new Date(Date.now() + 86_400_000),
+        notAfter: new Date(Date.now() + 10 * 86_400_000),
+      },
+    );
+    await expectRefusedConnection(
+      client(leaf, await pki.ca("acme"), "acme.orders.mesh.local"),
+      "not_yet_valid",
+    );
   });
 
   it("refuses a certificate from a CA no tenant trusts", async () => {
     const rogue = await createCa({ commonName: "rogue" });
     const leaf = await issueLeaf(rogue, { uris: [svid("acme")] });
-    await expectRefusedConnection(client(leaf, await pki.ca("acme"), "acme.orders.mesh.local"), "unknown_ca");
+    await expectRefusedConnection(
+      client(leaf, await pki.ca("acme"), "acme.orders.mesh.local"),
+      "unknown_ca",
+    );
   });
 
   it("refuses globex's CA vouching for an acme SAN (never a union of CAs)", async () => {
     const leaf = await issueLeaf(await caOf("globex"), { uris: [svid("acme")] });
-    await expectRefusedConnection(client(leaf, await pki.ca("acme"), "acme.orders.mesh.local"), "tenant_mismatch");
+    await expectRefusedConnection(
+      client(leaf, await pki.ca("acme"), "acme.orders.mesh.local"),
+      "tenant_mismatch",
+    );
   });
 
   it("refuses a SAN in another trust domain", async () => {
     const leaf = await issueLeaf(await caOf("acme"), { uris: [svid("acme", "web", "evil.local")] });
-    await expectRefusedConnection(client(leaf, await pki.ca("acme"), "acme.orders.mesh.local"), "wrong_trust_domain");
+    await expectRefusedConnection(
+      client(leaf, await pki.ca("acme"), "acme.orders.mesh.local"),
+      "wrong_trust_domain",
+    );
   });
 
   it("refuses a certificate with two URI SANs", async () => {
     const leaf = await issueLeaf(await caOf("acme"), { uris: [svid("acme"), svid("globex")] });
-    await expectRefusedConnection(client(leaf, await pki.ca("acme"), "acme.orders.mesh.local"), "bad_san");
+    await expectRefusedConnection(
+      client(leaf, await pki.ca("acme"), "acme.orders.mesh.local"),
+      "bad_san",
+    );
   });
 
   it("refuses a CA certificate used as a leaf", async () => {
     const leaf = await issueLeaf(await caOf("acme"), { uris: [svid("acme")], ca: true });
-    await expectRefusedConnection(client(leaf, await pki.ca("acme"), "acme.orders.mesh.local"), "ca_leaf");
+    await expectRefusedConnection(
+      client(leaf, await pki.ca("acme"), "acme.orders.mesh.local"),
+      "ca_leaf",
+    );
   });
 
   it("refuses globex's certificate on acme's server name", async () => {
@@ -156,7 +198,10 @@ describe("identity", () => {
   });
 
   it("refuses a client without a certificate", async () => {
-    await expectRefusedConnection(client({}, await pki.ca("acme"), "acme.orders.mesh.local"), "no_client_cert");
+    await expectRefusedConnection(
+      client({}, await pki.ca("acme"), "acme.orders.mesh.local"),
+      "no_client_cert",
+    );
   });
 
   it("refuses an unknown server name", async () => {

@@ -6,7 +6,15 @@ import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Agent } from "undici";
 import { echo, startApp, type TestApp } from "./support/app.js";
-import { baseConfig, makePki, send, startSidecar, tenantClient, type Pki, type RunningSidecar } from "./support/mesh.js";
+import {
+  baseConfig,
+  makePki,
+  send,
+  startSidecar,
+  tenantClient,
+  type Pki,
+  type RunningSidecar,
+} from "./support/mesh.js";
 
 let pki: Pki;
 let ordersApp: TestApp;
@@ -66,7 +74,12 @@ describe("two-sidecar chain", () => {
     const { port } = new URL(web.outbound);
     const status = await new Promise<number>((resolve, reject) => {
       const req = httpRequest(
-        { host: "127.0.0.1", port, path: "http://orders/tenants/acme/orders", headers: { "x-palisade-context": lastContext } },
+        {
+          host: "127.0.0.1",
+          port,
+          path: "http://orders/tenants/acme/orders",
+          headers: { "x-palisade-context": lastContext },
+        },
         (res) => {
           res.resume();
           resolve(res.statusCode ?? 0);
@@ -81,7 +94,12 @@ describe("two-sidecar chain", () => {
 });
 
 describe("outbound refusals never leave the pod", () => {
-  async function expectRefused(path: string, headers: Record<string, string>, status: number, code: string) {
+  async function expectRefused(
+    path: string,
+    headers: Record<string, string>,
+    status: number,
+    code: string,
+  ) {
     const before = ordersApp.seen.length;
     const answer = await viaOutbound(path, headers);
     expect(answer.status).toBe(status);
@@ -90,7 +108,12 @@ describe("outbound refusals never leave the pod", () => {
   }
 
   it("confused deputy: acme's context calling for globex's data", async () => {
-    await expectRefused("/tenants/globex/orders", { "x-palisade-context": lastContext }, 403, "cross_tenant_denied");
+    await expectRefused(
+      "/tenants/globex/orders",
+      { "x-palisade-context": lastContext },
+      403,
+      "cross_tenant_denied",
+    );
   });
 
   it("no tenant context", async () => {
@@ -98,14 +121,31 @@ describe("outbound refusals never leave the pod", () => {
   });
 
   it("unsigned tenant header when allowUnsignedTenant is off", async () => {
-    await expectRefused("/tenants/acme/orders", { "x-palisade-tenant": "acme" }, 403, "tenant_context_missing");
+    await expectRefused(
+      "/tenants/acme/orders",
+      { "x-palisade-tenant": "acme" },
+      403,
+      "tenant_context_missing",
+    );
   });
 
   it("forged or tampered context token", async () => {
     const [payload, mac] = lastContext.split(".");
-    const forged = Buffer.from(JSON.stringify({ t: "globex", c: "x", r: "r", e: Date.now() + 60_000 })).toString("base64url");
-    await expectRefused("/tenants/globex/orders", { "x-palisade-context": `${forged}.${mac}` }, 403, "tenant_context_invalid");
-    await expectRefused("/tenants/acme/orders", { "x-palisade-context": `${payload}.AAAA` }, 403, "tenant_context_invalid");
+    const forged = Buffer.from(
+      JSON.stringify({ t: "globex", c: "x", r: "r", e: Date.now() + 60_000 }),
+    ).toString("base64url");
+    await expectRefused(
+      "/tenants/globex/orders",
+      { "x-palisade-context": `${forged}.${mac}` },
+      403,
+      "tenant_context_invalid",
+    );
+    await expectRefused(
+      "/tenants/acme/orders",
+      { "x-palisade-context": `${payload}.AAAA` },
+      403,
+      "tenant_context_invalid",
+    );
   });
 
   it("context and tenant header that disagree", async () => {
@@ -118,7 +158,9 @@ describe("outbound refusals never leave the pod", () => {
   });
 
   it("unknown upstream", async () => {
-    const answer = await send(undefined, `${web.outbound}/x`, { headers: { host: "nowhere", "x-palisade-context": lastContext } });
+    const answer = await send(undefined, `${web.outbound}/x`, {
+      headers: { host: "nowhere", "x-palisade-context": lastContext },
+    });
     expect(answer.status).toBe(404);
     expect(answer.json()).toMatchObject({ error: "unknown_upstream" });
   });

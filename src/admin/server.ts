@@ -20,7 +20,9 @@ export interface AdminDeps {
 
 export function createAdminServer(deps: AdminDeps): Server {
   return createServer((req, res) => {
-    route(deps, req, res).catch((err: Error) => json(res, 500, { error: "internal", message: err.message }));
+    route(deps, req, res).catch((err: Error) =>
+      json(res, 500, { error: "internal", message: err.message }),
+    );
   });
 }
 
@@ -61,10 +63,14 @@ function purge(deps: AdminDeps, url: URL, res: ServerResponse): void {
   const prefixes = url.searchParams.getAll("prefix");
   const tenant = tenants[0];
   if (tenants.length !== 1 || tenant === undefined || !isTenantId(tenant) || prefixes.length > 1) {
-    return json(res, 400, { error: "bad_request", message: "exactly one valid tenant= and at most one prefix=" });
+    return json(res, 400, {
+      error: "bad_request",
+      message: "exactly one valid tenant= and at most one prefix=",
+    });
   }
   const purged = deps.purgeCache(tenant, prefixes[0]);
-  if (purged === undefined) return json(res, 404, { error: "unknown_tenant", message: `no tenant ${tenant}` });
+  if (purged === undefined)
+    return json(res, 404, { error: "unknown_tenant", message: `no tenant ${tenant}` });
   json(res, 200, { tenant, prefix: prefixes[0] ?? null, purged });
 }
 

@@ -46,16 +46,23 @@ export function parseConfigText(text: string, file: string): Config {
     );
   }
   const result = configSchema.safeParse(doc.toJS({ maxAliasCount: 100 }));
-  if (!result.success) throw new ConfigError(file, result.error.issues.map((i) => describeIssue(i, doc.toJS())));
+  if (!result.success)
+    throw new ConfigError(
+      file,
+      result.error.issues.map((i) => describeIssue(i, doc.toJS())),
+    );
   return result.data;
 }
 
 function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
   const path = issue.path.map(String).join(".") || "(root)";
   if (issue.code === "unrecognized_keys") {
-    return issue.keys.map((k) => `${path === "(root)" ? k : `${path}.${k}`}: unknown key`).join("; ");
+    return issue.keys
+      .map((k) => `${path === "(root)" ? k : `${path}.${k}`}: unknown key`)
+      .join("; ");
   }
-  if (issue.code === "invalid_key") return `${path}: invalid key (${issue.issues[0]?.message ?? issue.message})`;
+  if (issue.code === "invalid_key")
+    return `${path}: invalid key (${issue.issues[0]?.message ?? issue.message})`;
   const value = valueAt(input, issue.path);
   const got = value === undefined ? "missing" : `got ${JSON.stringify(value)}`;
   return `${path}: ${issue.message} (${got})`;

@@ -9,7 +9,9 @@ import { parseDuration, parseSize } from "./units.js";
 
 const duration = z
   .string()
-  .refine((s) => parseDuration(s) !== undefined, { message: "expected a duration like 500ms, 30s, 5m" })
+  .refine((s) => parseDuration(s) !== undefined, {
+    message: "expected a duration like 500ms, 30s, 5m",
+  })
   .transform((s) => parseDuration(s) as number)
   .meta({ type: "string", pattern: "^\\d+(ms|s|m|h)$" });
 
@@ -117,7 +119,10 @@ const tenant = z.strictObject({
 const method = z.enum(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
 const grant = z.strictObject({
-  id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
+  id: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/)
+    .optional(),
   from: tenantId,
   to: tenantId,
   methods: z.array(method).min(1),
@@ -178,13 +183,20 @@ export const configSchema = z
     trustDomain: dnsName,
     inbound: inbound.default(inbound.parse({})),
     outbound: outbound.default(outbound.parse({})),
-    admin: z.strictObject({ listen: listen.default("127.0.0.1:15000") }).default({ listen: "127.0.0.1:15000" }),
+    admin: z
+      .strictObject({ listen: listen.default("127.0.0.1:15000") })
+      .default({ listen: "127.0.0.1:15000" }),
     tenants: z.record(tenantId, tenant),
     grants: z.array(grant).default([]),
     cache: z
-      .strictObject({ maxBytes: size.default(256 * 1024 ** 2), maxObjectBytes: size.default(1024 ** 2) })
+      .strictObject({
+        maxBytes: size.default(256 * 1024 ** 2),
+        maxObjectBytes: size.default(1024 ** 2),
+      })
       .default({ maxBytes: 256 * 1024 ** 2, maxObjectBytes: 1024 ** 2 }),
-    projection: z.strictObject({ maxBytes: size.default(1024 ** 2) }).default({ maxBytes: 1024 ** 2 }),
+    projection: z
+      .strictObject({ maxBytes: size.default(1024 ** 2) })
+      .default({ maxBytes: 1024 ** 2 }),
     context: z.strictObject({ ttl: duration.default(300_000) }).default({ ttl: 300_000 }),
     telemetry,
     anomaly,
@@ -195,7 +207,11 @@ export const configSchema = z
   .superRefine((config, ctx) => {
     config.grants.forEach((g, i) => {
       if (g.from === g.to)
-        ctx.addIssue({ code: "custom", path: ["grants", i, "to"], message: "a grant must cross tenants" });
+        ctx.addIssue({
+          code: "custom",
+          path: ["grants", i, "to"],
+          message: "a grant must cross tenants",
+        });
     });
   });
 

@@ -66,7 +66,11 @@ export class Exchange {
       { direction: this.direction, requestId: this.requestId, tenant: this.tenant, header },
       "reserved header from the network stripped",
     );
-    this.deps.anomaly.record({ tenant: this.deps.metrics.label(this.tenant), kind: "spoofed_header", requestId: this.requestId });
+    this.deps.anomaly.record({
+      tenant: this.deps.metrics.label(this.tenant),
+      kind: "spoofed_header",
+      requestId: this.requestId,
+    });
   }
 
   /** Answers with the JSON refusal and records it. */
@@ -103,7 +107,12 @@ export class Exchange {
     if (this.grantId !== undefined && this.tenant !== undefined && this.target !== undefined) {
       metrics.granted(this.tenant, this.target);
       logs.audit.info(
-        { ...this.#auditFields(), grant: this.grantId, status, bytes: this.res.getHeader("content-length") },
+        {
+          ...this.#auditFields(),
+          grant: this.grantId,
+          status,
+          bytes: this.res.getHeader("content-length"),
+        },
         "cross-tenant request allowed by grant",
       );
     }
@@ -130,7 +139,10 @@ export class Exchange {
   #recordDenial(refusal: ProxyError): void {
     const { metrics, logs, anomaly } = this.deps;
     metrics.denied(this.direction, this.tenant, this.target, refusal.code);
-    logs.audit.warn({ ...this.#auditFields(), reason: refusal.code, detail: refusal.message }, "request denied");
+    logs.audit.warn(
+      { ...this.#auditFields(), reason: refusal.code, detail: refusal.message },
+      "request denied",
+    );
     const kind = SUSPICIOUS[refusal.code];
     if (kind) {
       anomaly.record({
@@ -157,6 +169,9 @@ export class Exchange {
 }
 
 function internalError(error: unknown, exchange: Exchange): ProxyError {
-  exchange.deps.logs.root.error({ err: error, requestId: exchange.requestId }, "unexpected error on request path");
+  exchange.deps.logs.root.error(
+    { err: error, requestId: exchange.requestId },
+    "unexpected error on request path",
+  );
   return new ProxyError("upstream_unavailable", "internal error");
 }

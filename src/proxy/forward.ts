@@ -79,7 +79,11 @@ function limitBytes(limit: number): Transform {
 }
 
 /** Writes status, headers and a streamed body; resolves when the client has it all. */
-export function writeResponse(res: ServerResponse, response: UpstreamResponse, headers: HeaderMap): Promise<void> {
+export function writeResponse(
+  res: ServerResponse,
+  response: UpstreamResponse,
+  headers: HeaderMap,
+): Promise<void> {
   res.writeHead(response.statusCode, headers);
   return new Promise((resolve, reject) => {
     pipeline(response.body, res, (err) => (err ? reject(err) : resolve()));

@@ -42,7 +42,10 @@ export interface RequestHeaders {
 /**
  * @param strip extra names (configured aliases such as `x-tenant-id`) treated like `x-palisade-*`.
  */
-export function readRequestHeaders(raw: readonly string[], strip: ReadonlySet<string>): RequestHeaders {
+export function readRequestHeaders(
+  raw: readonly string[],
+  strip: ReadonlySet<string>,
+): RequestHeaders {
   const connectionNamed = namesListedInConnection(raw);
   const forward: HeaderMap = {};
   const reserved = new Map<string, string[]>();
@@ -110,7 +113,8 @@ export function requestIdFrom(candidate: string | undefined): string {
 function namesListedInConnection(raw: readonly string[]): Set<string> | undefined {
   let values: string[] | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    if ((raw[i] as string).toLowerCase() === "connection") (values ??= []).push(raw[i + 1] as string);
+    if ((raw[i] as string).toLowerCase() === "connection")
+      (values ??= []).push(raw[i + 1] as string);
   }
   return values && parseConnection(values);
 }

@@ -30,7 +30,11 @@ export function inboundHandler(deps: ProxyDeps): RequestListener {
   return (req, res) => void handleInbound(deps, req, res);
 }
 
-async function handleInbound(deps: ProxyDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handleInbound(
+  deps: ProxyDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const generation = deps.generation();
   const exchange = new Exchange("inbound", req, res, deps);
   try {
@@ -39,7 +43,8 @@ async function handleInbound(deps: ProxyDeps, req: IncomingMessage, res: ServerR
     const caller = callerIdentity(req, res, generation, deps.now());
     exchange.tenant = caller.tenant;
     exchange.callerId = caller.spiffeId;
-    if (headers.hostCount !== 1) throw new ProxyError("bad_request", "exactly one Host header is required");
+    if (headers.hostCount !== 1)
+      throw new ProxyError("bad_request", "exactly one Host header is required");
     checkReservedHeaders(headers, caller, exchange);
     const route = resolveRoute(generation.inboundTarget, req.url ?? "", headers);
     exchange.path = route.path;
@@ -91,7 +96,11 @@ async function handleInbound(deps: ProxyDeps, req: IncomingMessage, res: ServerR
         }),
     );
     const response = decision.grant?.fields
-      ? await projectGrantedResponse(upstream, decision.grant, generation.config.projection.maxBytes)
+      ? await projectGrantedResponse(
+          upstream,
+          decision.grant,
+          generation.config.projection.maxBytes,
+        )
       : { ...upstream, headers: responseHeaders(upstream.headers, isReserved) };
     response.headers[HEADER_REQUEST_ID] = exchange.requestId;
     await writeResponse(res, response, response.headers);
@@ -106,7 +115,12 @@ async function handleInbound(deps: ProxyDeps, req: IncomingMessage, res: ServerR
  * the current generation. A connection whose tenant was revoked since it was opened is
  * refused and closed.
  */
-function callerIdentity(req: IncomingMessage, res: ServerResponse, generation: Generation, now: number): PeerIdentity {
+function callerIdentity(
+  req: IncomingMessage,
+  res: ServerResponse,
+  generation: Generation,
+  now: number,
+): PeerIdentity {
   const check = currentIdentity(req.socket as TLSSocket, generation, new Date(now));
   if (check.ok) return check.identity;
   res.shouldKeepAlive = false;
@@ -117,11 +131,18 @@ function callerIdentity(req: IncomingMessage, res: ServerResponse, generation: G
  * Step 2: reserved headers never reach the app from the network. A peer sidecar may assert
  * `x-palisade-tenant`, and it must match the certificate; anything else reserved is spoofing.
  */
-function checkReservedHeaders(headers: RequestHeaders, caller: PeerIdentity, exchange: Exchange): void {
+function checkReservedHeaders(
+  headers: RequestHeaders,
+  caller: PeerIdentity,
+  exchange: Exchange,
+): void {
   for (const [name, values] of headers.reserved) {
     if (name === HEADER_TENANT) {
       if (values.length !== 1 || values[0] !== caller.tenant) {
-        throw new ProxyError("tenant_context_mismatch", "asserted tenant differs from the client certificate");
+        throw new ProxyError(
+          "tenant_context_mismatch",
+          "asserted tenant differs from the client certificate",
+        );
       }
     } else {
       exchange.spoofed(name);

@@ -31,7 +31,11 @@ export function outboundHandler(deps: ProxyDeps): RequestListener {
   return (req, res) => void handleOutbound(deps, req, res);
 }
 
-async function handleOutbound(deps: ProxyDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handleOutbound(
+  deps: ProxyDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const generation = deps.generation();
   const exchange = new Exchange("outbound", req, res, deps);
   try {
@@ -109,18 +113,24 @@ function pickUpstream(
     } catch {
       throw new ProxyError("bad_request", "request target is neither a path nor an absolute URI");
     }
-    if (parsed.protocol !== "http:") throw new ProxyError("bad_request", "only http:// absolute URIs are proxied");
+    if (parsed.protocol !== "http:")
+      throw new ProxyError("bad_request", "only http:// absolute URIs are proxied");
     authority = parsed.host;
     // The raw path, not `parsed.pathname`: URL resolves dot segments, and a path that needs
     // resolving must be refused by the route check, not silently repaired.
     const rest = url.slice("http://".length);
     const start = rest.search(/[/?]/);
-    pathWithQuery = start === -1 ? "/" : rest[start] === "?" ? `/${rest.slice(start)}` : rest.slice(start);
+    pathWithQuery =
+      start === -1 ? "/" : rest[start] === "?" ? `/${rest.slice(start)}` : rest.slice(start);
   }
   if (authority === undefined) throw new ProxyError("bad_request", "no Host header");
   const name = hostname(authority).toLowerCase();
   const upstream = generation.upstreams.get(name);
-  if (!upstream) throw new ProxyError("unknown_upstream", `no upstream named ${JSON.stringify(name.slice(0, 64))}`);
+  if (!upstream)
+    throw new ProxyError(
+      "unknown_upstream",
+      `no upstream named ${JSON.stringify(name.slice(0, 64))}`,
+    );
   return { upstream, pathWithQuery };
 }
 
@@ -135,7 +145,12 @@ function hostname(authority: string): string {
  * (preferred: it binds the call to a verified tenant), or, where allowed, a plain
  * `x-palisade-tenant` naming a tenant this sidecar holds a certificate for.
  */
-function callTenant(headers: RequestHeaders, generation: Generation, deps: ProxyDeps, exchange: Exchange): string {
+function callTenant(
+  headers: RequestHeaders,
+  generation: Generation,
+  deps: ProxyDeps,
+  exchange: Exchange,
+): string {
   const tokens = headers.reserved.get(HEADER_CONTEXT);
   const asserted = headers.reserved.get(HEADER_TENANT);
   for (const name of headers.reserved.keys()) {
@@ -146,12 +161,15 @@ function callTenant(headers: RequestHeaders, generation: Generation, deps: Proxy
   }
   let tenant: string;
   if (tokens !== undefined) {
-    if (tokens.length !== 1) throw new ProxyError("tenant_context_invalid", "x-palisade-context appears more than once");
+    if (tokens.length !== 1)
+      throw new ProxyError("tenant_context_invalid", "x-palisade-context appears more than once");
     const verified = deps.tokens.verify(tokens[0] as string, deps.now());
-    if (!verified.ok) throw new ProxyError("tenant_context_invalid", `tenant context ${verified.reason}`);
+    if (!verified.ok)
+      throw new ProxyError("tenant_context_invalid", `tenant context ${verified.reason}`);
     tenant = verified.context.tenant;
     exchange.tenant = tenant;
-    if (asserted !== undefined && asserted[0] !== tenant) throw new ProxyError("tenant_context_mismatch");
+    if (asserted !== undefined && asserted[0] !== tenant)
+      throw new ProxyError("tenant_context_mismatch");
     if (headers.requestId === undefined) exchange.requestId = verified.context.requestId;
   } else if (asserted !== undefined) {
     if (!generation.config.outbound.allowUnsignedTenant) {

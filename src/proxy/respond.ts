@@ -26,10 +26,12 @@ export async function projectGrantedResponse(
   const projection = grant.fields;
   if (!projection) throw new Error("projectGrantedResponse needs a projecting grant");
   const body = await readAtMost(upstream.body, maxBytes);
-  if (body === undefined) throw new ProxyError("projection_refused", "response too large to project");
+  if (body === undefined)
+    throw new ProxyError("projection_refused", "response too large to project");
   const contentType = [upstream.headers["content-type"]].flat()[0];
   const result = projectResponseBody(body, contentType, projection, maxBytes);
-  if (!result.ok) throw new ProxyError("projection_refused", `response cannot be projected (${result.reason})`);
+  if (!result.ok)
+    throw new ProxyError("projection_refused", `response cannot be projected (${result.reason})`);
   const headers: HeaderMap = {};
   for (const name of allowedProjectedHeaders) {
     const value = upstream.headers[name];

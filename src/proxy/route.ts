@@ -17,10 +17,15 @@ export interface Route {
   target: string | undefined;
 }
 
-export function resolveRoute(rule: TargetRule, pathWithQuery: string, headers: RequestHeaders): Route {
+export function resolveRoute(
+  rule: TargetRule,
+  pathWithQuery: string,
+  headers: RequestHeaders,
+): Route {
   const canonical = canonicalPath(pathWithQuery);
   if (!canonical.ok) {
-    const code = rule.usesPath && canonical.reason !== "not_origin_form" ? "ambiguous_target" : "bad_request";
+    const code =
+      rule.usesPath && canonical.reason !== "not_origin_form" ? "ambiguous_target" : "bad_request";
     throw new ProxyError(code, `request path refused (${canonical.reason.replaceAll("_", " ")})`);
   }
   const result = rule.resolve({
@@ -28,8 +33,14 @@ export function resolveRoute(rule: TargetRule, pathWithQuery: string, headers: R
     host: headers.host,
     header: rule.header === undefined ? undefined : headerValues(headers, rule.header),
   });
-  if (!result.ok) throw new ProxyError("ambiguous_target", `target tenant is ${describe(result.reason)}`);
-  return { path: canonical.path, pathWithQuery, segments: canonical.segments, target: result.target };
+  if (!result.ok)
+    throw new ProxyError("ambiguous_target", `target tenant is ${describe(result.reason)}`);
+  return {
+    path: canonical.path,
+    pathWithQuery,
+    segments: canonical.segments,
+    target: result.target,
+  };
 }
 
 function headerValues(headers: RequestHeaders, name: string): string[] | undefined {

@@ -1,7 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { ContextTokens } from "./context-token.js";
 
-const context = { tenant: "acme", caller: "spiffe://mesh.local/tenant/acme/sa/web", requestId: "r1", expires: 2_000 };
+const context = {
+  tenant: "acme",
+  caller: "spiffe://mesh.local/tenant/acme/sa/web",
+  requestId: "r1",
+  expires: 2_000,
+};
 
 describe("ContextTokens", () => {
   it("round-trips a token it issued", () => {
@@ -22,12 +27,17 @@ describe("ContextTokens", () => {
   it("refuses a payload edited to another tenant", () => {
     const tokens = new ContextTokens();
     const [, mac] = tokens.issue(context).split(".");
-    const forged = Buffer.from(JSON.stringify({ t: "globex", c: "x", r: "r1", e: 2_000 })).toString("base64url");
+    const forged = Buffer.from(JSON.stringify({ t: "globex", c: "x", r: "r1", e: 2_000 })).toString(
+      "base64url",
+    );
     expect(tokens.verify(`${forged}.${mac}`, 1_000)).toEqual({ ok: false, reason: "signature" });
   });
 
-  it.each(["", ".", "a.b.c", "x".repeat(5000), "%%%.%%%"])("refuses malformed token %#", (token) => {
-    const result = new ContextTokens().verify(token, 1_000);
-    expect(result.ok).toBe(false);
-  });
+  it.each(["", ".", "a.b.c", "x".repeat(5000), "%%%.%%%"])(
+    "refuses malformed token %#",
+    (token) => {
+      const result = new ContextTokens().verify(token, 1_000);
+      expect(result.ok).toBe(false);
+    },
+  );
 });

@@ -19,7 +19,9 @@ export interface TenantContext {
   expires: number;
 }
 
-export type VerifyResult = { ok: true; context: TenantContext } | { ok: false; reason: "malformed" | "signature" | "expired" };
+export type VerifyResult =
+  | { ok: true; context: TenantContext }
+  | { ok: false; reason: "malformed" | "signature" | "expired" };
 
 const MAX_TOKEN_LENGTH = 2048;
 
@@ -32,7 +34,12 @@ export class ContextTokens {
 
   issue(context: TenantContext): string {
     const payload = Buffer.from(
-      JSON.stringify({ t: context.tenant, c: context.caller, r: context.requestId, e: context.expires }),
+      JSON.stringify({
+        t: context.tenant,
+        c: context.caller,
+        r: context.requestId,
+        e: context.expires,
+      }),
     ).toString("base64url");
     return `${payload}.${this.#mac(payload).toString("base64url")}`;
   }

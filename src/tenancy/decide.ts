@@ -6,15 +6,20 @@
 import type { CompiledGrant, GrantTable } from "./grants.js";
 
 export type Decision =
-  | { allow: true; grant: CompiledGrant | undefined }
-  | { allow: false; code: "cross_tenant_denied" };
+  { allow: true; grant: CompiledGrant | undefined } | { allow: false; code: "cross_tenant_denied" };
 
 const SAME_TENANT: Decision = { allow: true, grant: undefined };
 const DENIED: Decision = { allow: false, code: "cross_tenant_denied" };
 
 export function decideAccess(
   grants: GrantTable,
-  request: { caller: string; target: string | undefined; method: string; segments: readonly string[]; now: number },
+  request: {
+    caller: string;
+    target: string | undefined;
+    method: string;
+    segments: readonly string[];
+    now: number;
+  },
 ): Decision {
   if (request.target === undefined || request.target === request.caller) return SAME_TENANT;
   const grant = grants.match({

@@ -45,7 +45,8 @@ export function compileTargetRule(config: TargetRuleConfig): TargetRule {
         if (found === undefined) continue;
         if (!found.ok) return found;
         if (found.target === undefined) continue;
-        if (target !== undefined && target !== found.target) return { ok: false, reason: "disagree" };
+        if (target !== undefined && target !== found.target)
+          return { ok: false, reason: "disagree" };
         target = found.target;
       }
       return target === undefined ? NO_TARGET : { ok: true, target };
@@ -69,13 +70,16 @@ function compilePathPattern(pattern: string): (segments: readonly string[]) => T
   const parts = pattern.split("/").slice(1);
   const tenantIndex = parts.indexOf("{tenant}");
   const open = parts[parts.length - 1] === "**";
-  const literals = parts.map((p) => (p === "{tenant}" || p === "**" || p === "*" ? undefined : p.toLowerCase()));
+  const literals = parts.map((p) =>
+    p === "{tenant}" || p === "**" || p === "*" ? undefined : p.toLowerCase(),
+  );
   const fixed = open ? parts.length - 1 : parts.length;
   return (segments) => {
     if (segments.length < fixed || (!open && segments.length !== fixed)) return NO_TARGET;
     for (let i = 0; i < fixed; i++) {
       const literal = literals[i];
-      if (literal !== undefined && (segments[i] as string).toLowerCase() !== literal) return NO_TARGET;
+      if (literal !== undefined && (segments[i] as string).toLowerCase() !== literal)
+        return NO_TARGET;
     }
     const tenant = segments[tenantIndex] as string;
     return isTenantId(tenant) ? { ok: true, target: tenant } : INVALID;

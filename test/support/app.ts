@@ -2,7 +2,13 @@
  * A real app on a loopback port that records every request it sees, so tests can assert
  * that a refused request never reached it.
  */
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
 import type { AddressInfo } from "node:net";
 
 export interface SeenRequest {
@@ -24,7 +30,10 @@ export interface TestApp {
 /** Echoes the request as JSON unless a test installs another handler. */
 export const echo: AppHandler = (req, res, body) => {
   const text = JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body });
-  res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.writeHead(200, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+  });
   res.end(text);
 };
 

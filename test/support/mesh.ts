@@ -32,7 +32,12 @@ export async function makePki(tenants: string[], services: string[]): Promise<Pk
 }
 
 /** A config for `service` holding `tenants`' certificates from `pki`, listening on port 0. */
-export function baseConfig(pki: Pki, service: string, tenants: string[], app: string): Record<string, unknown> {
+export function baseConfig(
+  pki: Pki,
+  service: string,
+  tenants: string[],
+  app: string,
+): Record<string, unknown> {
   return {
     service,
     trustDomain: TRUST_DOMAIN,
@@ -42,7 +47,11 @@ export function baseConfig(pki: Pki, service: string, tenants: string[], app: st
     tenants: Object.fromEntries(
       tenants.map((t) => [
         t,
-        { ca: join(pki.dir, t, "ca.crt"), cert: join(pki.dir, t, `${service}.crt`), key: join(pki.dir, t, `${service}.key`) },
+        {
+          ca: join(pki.dir, t, "ca.crt"),
+          cert: join(pki.dir, t, `${service}.crt`),
+          key: join(pki.dir, t, `${service}.key`),
+        },
       ]),
     ),
     telemetry: { logs: { level: "info" } },

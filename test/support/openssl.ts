@@ -11,13 +11,31 @@ function openssl(args: string[], cwd: string): void {
 }
 
 /** Writes `<dir>/ca.crt|key` (EC P-256 CA) and one leaf per service with a single URI SAN. */
-export function opensslEcTenant(dir: string, trustDomain: string, tenant: string, services: string[]): void {
+export function opensslEcTenant(
+  dir: string,
+  trustDomain: string,
+  tenant: string,
+  services: string[],
+): void {
   openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca.key"], dir);
   openssl(
     [
-      "req", "-x509", "-new", "-key", "ca.key", "-sha256", "-days", "30", "-subj", `/CN=${tenant} CA`,
-      "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-      "-out", "ca.crt",
+      "req",
+      "-x509",
+      "-new",
+      "-key",
+      "ca.key",
+      "-sha256",
+      "-days",
+      "30",
+      "-subj",
+      `/CN=${tenant} CA`,
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign,cRLSign",
+      "-out",
+      "ca.crt",
     ],
     dir,
   );
@@ -32,13 +50,45 @@ export function opensslEcTenant(dir: string, trustDomain: string, tenant: string
         `subjectAltName=URI:spiffe://${trustDomain}/tenant/${tenant}/sa/${service}`,
       ].join("\n"),
     );
-    openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", `${service}.ec.key`], dir);
-    openssl(["pkcs8", "-topk8", "-nocrypt", "-in", `${service}.ec.key`, "-out", `${service}.key`], dir);
-    openssl(["req", "-new", "-key", `${service}.key`, "-subj", `/CN=${service}`, "-out", `${service}.csr`], dir);
+    openssl(
+      ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", `${service}.ec.key`],
+      dir,
+    );
+    openssl(
+      ["pkcs8", "-topk8", "-nocrypt", "-in", `${service}.ec.key`, "-out", `${service}.key`],
+      dir,
+    );
     openssl(
       [
-        "x509", "-req", "-in", `${service}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-        "-days", "30", "-sha256", "-extfile", ext, "-out", `${service}.crt`,
+        "req",
+        "-new",
+        "-key",
+        `${service}.key`,
+        "-subj",
+        `/CN=${service}`,
+        "-out",
+        `${service}.csr`,
+      ],
+      dir,
+    );
+    openssl(
+      [
+        "x509",
+        "-req",
+        "-in",
+        `${service}.csr`,
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "30",
+        "-sha256",
+        "-extfile",
+        ext,
+        "-out",
+        `${service}.crt`,
       ],
       dir,
     );

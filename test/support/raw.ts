@@ -6,7 +6,11 @@ import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
 import { connect as netConnect, type Socket } from "node:net";
 
 /** Writes `text` and resolves with everything the server sent before closing (bounded). */
-export function rawExchange(socket: Socket, text: string | Buffer, timeoutMs = 5_000): Promise<string> {
+export function rawExchange(
+  socket: Socket,
+  text: string | Buffer,
+  timeoutMs = 5_000,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const timer = setTimeout(() => {
@@ -23,11 +27,18 @@ export function rawExchange(socket: Socket, text: string | Buffer, timeoutMs = 5
   });
 }
 
-export function rawTls(port: number, options: ConnectionOptions, text: string | Buffer): Promise<string> {
+export function rawTls(
+  port: number,
+  options: ConnectionOptions,
+  text: string | Buffer,
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = tlsConnect({ host: "127.0.0.1", port, checkServerIdentity: () => undefined, ...options }, () => {
-      rawExchange(socket, text).then(resolve, reject);
-    });
+    const socket = tlsConnect(
+      { host: "127.0.0.1", port, checkServerIdentity: () => undefined, ...options },
+      () => {
+        rawExchange(socket, text).then(resolve, reject);
+      },
+    );
     socket.once("error", reject);
   });
 }
