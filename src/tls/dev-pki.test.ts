@@ -73,7 +73,10 @@ describe("initDevPki", () => {
   it("gives each leaf exactly one URI SAN, plus its server name as a DNS SAN", () => {
     const san = openssl("x509", "-noout", "-ext", "subjectAltName", "-in", file("acme", "web.crt"));
     const names = san.split("\n").slice(1).join("").trim().split(/,\s*/);
-    expect(names).toEqual(["URI:spiffe://mesh.local/tenant/acme/sa/web", "DNS:acme.web.mesh.local"]);
+    expect(names).toEqual([
+      "URI:spiffe://mesh.local/tenant/acme/sa/web",
+      "DNS:acme.web.mesh.local",
+    ]);
   });
 
   it("makes SHA-256 certificates with CA and leaf extensions as specified", () => {

@@ -213,7 +213,10 @@ export async function initDevPki(opts: DevPkiOptions): Promise<DevPkiResult> {
           const id = { trustDomain: opts.trustDomain, tenant, service };
           // A DNS SAN beside the one URI SAN (SPIFFE allows it) lets curl and browsers check
           // the server name in the demo; Palisade itself matches names and ids on its own.
-          const leaf = await issueSvid(issuer, id, { days, dnsNames: [`${tenant}.${service}.${opts.trustDomain}`] });
+          const leaf = await issueSvid(issuer, id, {
+            days,
+            dnsNames: [`${tenant}.${service}.${opts.trustDomain}`],
+          });
           const paths = { cert: join(dir, `${service}.crt`), key: join(dir, `${service}.key`) };
           await writeCertAndKey(leaf, paths.cert, paths.key);
           return {

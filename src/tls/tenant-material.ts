@@ -70,7 +70,8 @@ export async function loadTenantMaterial(opts: {
   } catch (err) {
     throw new TenantMaterialError(at("key"), (err as Error).message);
   }
-  if (!matches) throw new TenantMaterialError(at("key"), "private key does not match the certificate");
+  if (!matches)
+    throw new TenantMaterialError(at("key"), "private key does not match the certificate");
   const svid = checkSvid(leaf, opts.trustDomain);
   if (!svid.ok) throw new TenantMaterialError(at("cert"), `not a valid SVID (${svid.reason})`);
   if (svid.tenant !== tenant || svid.service !== opts.service) {
@@ -81,7 +82,10 @@ export async function loadTenantMaterial(opts: {
   }
   const verified = verifyTenantChain({ leaf, intermediates: chain.slice(1), roots, now: opts.now });
   if (!verified.ok) {
-    throw new TenantMaterialError(at("cert"), `does not chain to the tenant's CA (${verified.reason})`);
+    throw new TenantMaterialError(
+      at("cert"),
+      `does not chain to the tenant's CA (${verified.reason})`,
+    );
   }
   let serverContext: SecureContext;
   try {
