@@ -42,7 +42,7 @@ export function parseConfigText(text: string, file: string): Config {
   if (doc.errors.length > 0) {
     throw new ConfigError(
       file,
-      doc.errors.map((e) => e.message.split("\n")[0] ?? e.message),
+      doc.errors.map((e) => (e.message.split("\n")[0] ?? e.message).replace(/:$/, "")),
     );
   }
   const result = configSchema.safeParse(doc.toJS({ maxAliasCount: 100 }));

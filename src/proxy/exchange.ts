@@ -39,6 +39,8 @@ export class Exchange {
   decision: "allow" | "grant" | "deny" | undefined;
   cache: string | undefined;
   upstream: string | undefined;
+  /** Response body bytes sent, counted for audited (granted) requests only. */
+  bytes = 0;
   readonly span: Span | undefined;
 
   constructor(
@@ -82,6 +84,14 @@ export class Exchange {
     this.finish(refusal.status, refusal.code);
   }
 
+  /** Counts what leaves under a grant, for the audit record. */
+  countBytes(body: NodeJS.ReadableStream): void {
+    if (this.grantId === undefined) return;
+    body.on("data", (chunk: Buffer) => {
+      this.bytes += chunk.length;
+    });
+  }
+
   /** Writes the access line and the request metrics. */
   finish(status: number, error?: ErrorCode): void {
     const seconds = (performance.now() - this.started) / 1000;
@@ -111,7 +121,7 @@ export class Exchange {
           ...this.#auditFields(),
           grant: this.grantId,
           status,
-          bytes: this.res.getHeader("content-length"),
+          bytes: this.bytes,
         },
         "cross-tenant request allowed by grant",
       );

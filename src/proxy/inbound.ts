@@ -71,6 +71,8 @@ async function handleInbound(
     });
     forward[HEADER_REQUEST_ID] = exchange.requestId;
     exchange.propagate(forward);
+    // A projection has to read the body: ask the app for it uncompressed.
+    if (decision.grant?.fields) forward["accept-encoding"] = "identity";
     const body = requestBody(req, generation.config.inbound.limits.requestBody);
     const upstream = await fetchThroughCache(
       exchange,
@@ -100,9 +102,11 @@ async function handleInbound(
           upstream,
           decision.grant,
           generation.config.projection.maxBytes,
+          req.method ?? "GET",
         )
       : { ...upstream, headers: responseHeaders(upstream.headers, isReserved) };
     response.headers[HEADER_REQUEST_ID] = exchange.requestId;
+    exchange.countBytes(response.body);
     await writeResponse(res, response, response.headers);
     exchange.finish(response.statusCode);
   } catch (err) {

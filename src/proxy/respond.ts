@@ -22,23 +22,35 @@ export async function projectGrantedResponse(
   upstream: UpstreamResponse,
   grant: CompiledGrant,
   maxBytes: number,
+  method: string,
 ): Promise<UpstreamResponse & { headers: HeaderMap }> {
   const projection = grant.fields;
   if (!projection) throw new Error("projectGrantedResponse needs a projecting grant");
-  const body = await readAtMost(upstream.body, maxBytes);
-  if (body === undefined)
-    throw new ProxyError("projection_refused", "response too large to project");
-  const contentType = [upstream.headers["content-type"]].flat()[0];
-  const result = projectResponseBody(body, contentType, projection, maxBytes);
-  if (!result.ok)
-    throw new ProxyError("projection_refused", `response cannot be projected (${result.reason})`);
   const headers: HeaderMap = {};
   for (const name of allowedProjectedHeaders) {
     const value = upstream.headers[name];
     if (value !== undefined) headers[name] = value;
   }
-  headers["content-length"] = String(result.body.length);
-  return { statusCode: upstream.statusCode, headers, body: Readable.from([result.body]) };
+  const body = await readAtMost(upstream.body, maxBytes);
+  if (body === undefined)
+    throw new ProxyError("projection_refused", "response too large to project");
+  const success = upstream.statusCode >= 200 && upstream.statusCode < 300;
+  let projected: Buffer;
+  if (method === "HEAD" || upstream.statusCode === 204 || upstream.statusCode === 304) {
+    projected = Buffer.alloc(0);
+  } else {
+    const contentType = [upstream.headers["content-type"]].flat()[0];
+    const result = projectResponseBody(body, contentType, projection, maxBytes);
+    if (result.ok) projected = result.body;
+    // An error answer that cannot be projected keeps its status and loses its body: the
+    // caller learns that it failed, never what the target tenant's app said about it.
+    else if (!success) projected = Buffer.alloc(0);
+    else
+      throw new ProxyError("projection_refused", `response cannot be projected (${result.reason})`);
+  }
+  if (projected.length === 0) delete headers["content-type"];
+  headers["content-length"] = String(projected.length);
+  return { statusCode: upstream.statusCode, headers, body: Readable.from([projected]) };
 }
 
 async function readAtMost(body: Readable, maxBytes: number): Promise<Buffer | undefined> {
