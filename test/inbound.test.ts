@@ -298,3 +298,28 @@ describe("inbound upstream failures", () => {
     await slow.close();
   });
 });
+
+describe("slow clients", () => {
+  it("a client that never finishes its headers is cut off, and the sidecar keeps serving", async () => {
+    const config = baseConfig(pki, "orders", ["acme"], app.url);
+    (config["inbound"] as Record<string, unknown>)["timeouts"] = {
+      headers: "500ms",
+      request: "1s",
+    };
+    const sidecar = await startSidecar(config);
+    try {
+      const slowPort = Number(new URL(sidecar.inbound).port);
+      // Headers trickle in and never end; the server must close within the bound.
+      const response = await rawTls(
+        slowPort,
+        await tlsOptions(),
+        "GET /tenants/acme/orders HTTP/1.1\r\nHost: a\r\nX-Slow: 1",
+      );
+      expect(statusOf(response)).toBe(408);
+      expect(response).toContain('"error":"request_timeout"');
+      expect((await send(acme, `${sidecar.inbound}/tenants/acme/orders`)).status).toBe(200);
+    } finally {
+      await sidecar.stop();
+    }
+  });
+});

@@ -1,9 +1,16 @@
 /**
  * The inbound (mTLS) and outbound (plain, loopback) HTTP/1.1 servers: limits, timeouts,
  * parser errors answered with DESIGN.md's codes, and the connection bookkeeping that
- * graceful drain and revocation need.
+ * graceful drain and revocation need. SNI contexts are looked up in the current generation
+ * on every handshake and the no-SNI default is replaced on reload, so rotated certificates
+ * serve new handshakes at once while established connections carry on.
  */
-import { createServer as createHttpServer, type RequestListener, type Server } from "node:http";
+import {
+  createServer as createHttpServer,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { Socket } from "node:net";
 import type { SecureContext, Server as TlsServer, TLSSocket } from "node:tls";
@@ -19,6 +26,12 @@ import type { SuspiciousEvent } from "../anomaly/alert.js";
 /** DESIGN.md: headers over 16 KiB (Node's default) are refused with 431. */
 export const MAX_HEADER_BYTES = 16 * 1024;
 
+/**
+ * How often Node enforces header and request timeouts on open connections. Its default
+ * (30 s) lets a slow-headers client hold a socket far past `timeouts.headers`.
+ */
+const CONNECTION_CHECK_MS = 250;
+
 export interface ListenerDeps {
   generation(): Generation;
   metrics: Metrics;
@@ -27,15 +40,56 @@ export interface ListenerDeps {
   now(): number;
 }
 
-/** Open TLS connections of the inbound listener, so revocation can cut them. */
+/**
+ * A listener's open connections (TLS ones once the handshake is done), so that revocation
+ * can cut a tenant's connections and drain can close keep-alive ones.
+ */
 export class ConnectionSet {
   readonly sockets = new Set<Socket>();
-  track(server: Server): void {
-    server.on("secureConnection", (socket: Socket) => {
+
+  track(server: Server, event: "connection" | "secureConnection"): void {
+    server.on(event, (socket: Socket) => {
       this.sockets.add(socket);
       socket.once("close", () => this.sockets.delete(socket));
     });
   }
+
+  /**
+   * Closes the connections `predicate` picks: idle ones at once, busy ones as soon as
+   * their current response is written (that response is told `Connection: close` when its
+   * head has not gone out yet). Requests that arrive meanwhile are the handlers' to refuse.
+   */
+  closeWhere(predicate: (socket: Socket) => boolean): { idle: number; busy: number } {
+    const closed = { idle: 0, busy: 0 };
+    for (const socket of this.sockets) {
+      if (socket.destroyed || !predicate(socket)) continue;
+      const response = currentResponse(socket);
+      if (!response) {
+        closed.idle++;
+        socket.destroy();
+        continue;
+      }
+      closed.busy++;
+      closeAfter(response, socket);
+    }
+    return closed;
+  }
+}
+
+/** The response Node's HTTP server is writing on `socket`, if any (undefined: idle). */
+function currentResponse(socket: Socket): ServerResponse | undefined {
+  return (socket as unknown as { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
+}
+
+function closeAfter(response: ServerResponse, socket: Socket): void {
+  if (!response.headersSent) response.shouldKeepAlive = false;
+  response.once("finish", () =>
+    // After Node has moved on: a pipelined response still queued keeps the socket busy, and
+    // its handler has answered under the new rules (with `Connection: close`).
+    setImmediate(() => {
+      if (!socket.destroyed && !currentResponse(socket)) socket.destroySoon();
+    }),
+  );
 }
 
 export function createInboundServer(deps: ListenerDeps, handler: RequestListener): Server {
@@ -56,6 +110,7 @@ export function createInboundServer(deps: ListenerDeps, handler: RequestListener
         }
       },
       maxHeaderSize: MAX_HEADER_BYTES,
+      connectionsCheckingInterval: CONNECTION_CHECK_MS,
       ...deps.generation().defaultCredentials,
     },
     handler,
@@ -70,7 +125,10 @@ export function createInboundServer(deps: ListenerDeps, handler: RequestListener
       "peer refused at handshake",
     );
     if (check.claimedTenant !== undefined) {
-      deps.anomaly.record({ tenant: deps.metrics.label(check.claimedTenant), kind: "handshake_failure" });
+      deps.anomaly.record({
+        tenant: deps.metrics.label(check.claimedTenant),
+        kind: "handshake_failure",
+      });
     }
     socket.destroy();
   });
@@ -78,21 +136,29 @@ export function createInboundServer(deps: ListenerDeps, handler: RequestListener
     deps.metrics.handshakeFailure("handshake_error");
     deps.logs.event.debug({ err: err.message, code: err.code }, "TLS handshake failed");
   });
-  server.on("clientError", (err, socket) => answerClientError("inbound", deps, err, socket as Socket));
+  server.on("clientError", (err, socket) =>
+    answerClientError("inbound", deps, err, socket as Socket),
+  );
   return server;
 }
 
 export function createOutboundServer(deps: ListenerDeps, handler: RequestListener): Server {
-  const server = createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, handler);
+  const server = createHttpServer(
+    { maxHeaderSize: MAX_HEADER_BYTES, connectionsCheckingInterval: CONNECTION_CHECK_MS },
+    handler,
+  );
   applyTimeouts(server, deps.generation().config.outbound.timeouts);
-  server.on("clientError", (err, socket) => answerClientError("outbound", deps, err, socket as Socket));
+  server.on("clientError", (err, socket) =>
+    answerClientError("outbound", deps, err, socket as Socket),
+  );
   return server;
 }
 
 /** A new generation's credentials for clients without SNI; SNI contexts are looked up live. */
 export function applyDefaultCredentials(server: Server, generation: Generation): void {
   const credentials = generation.defaultCredentials;
-  if (credentials) (server as unknown as TlsServer).setSecureContext({ ...TLS_OPTIONS, ...credentials });
+  if (credentials)
+    (server as unknown as TlsServer).setSecureContext({ ...TLS_OPTIONS, ...credentials });
 }
 
 function serverContext(generation: Generation, name: string): SecureContext | undefined {
@@ -101,7 +167,10 @@ function serverContext(generation: Generation, name: string): SecureContext | un
   return generation.tenants.get(tenant)?.serverContext;
 }
 
-function applyTimeouts(server: Server, t: { headers: number; request: number; idle: number }): void {
+function applyTimeouts(
+  server: Server,
+  t: { headers: number; request: number; idle: number },
+): void {
   server.headersTimeout = t.headers;
   server.requestTimeout = t.request;
   server.keepAliveTimeout = t.idle;
@@ -109,14 +178,24 @@ function applyTimeouts(server: Server, t: { headers: number; request: number; id
 }
 
 /** Parser-level refusals (smuggling, oversized headers, garbage) before any request object. */
-function answerClientError(direction: Direction, deps: ListenerDeps, err: Error & { code?: string }, socket: Socket): void {
+function answerClientError(
+  direction: Direction,
+  deps: ListenerDeps,
+  err: Error & { code?: string },
+  socket: Socket,
+): void {
   const error =
     err.code === "HPE_HEADER_OVERFLOW"
       ? new ProxyError("headers_too_large")
-      : new ProxyError("bad_request", `malformed request (${err.code ?? "parse error"})`);
+      : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? new ProxyError("request_timeout")
+        : new ProxyError("bad_request", `malformed request (${err.code ?? "parse error"})`);
   const requestId = requestIdFrom(undefined);
   deps.metrics.request(direction, undefined, error.status, 0);
-  deps.logs.access.warn({ direction, requestId, status: error.status, error: error.code, detail: err.code }, "request refused by the parser");
+  deps.logs.access.warn(
+    { direction, requestId, status: error.status, error: error.code, detail: err.code },
+    "request refused by the parser",
+  );
   if (socket.writable && err.code !== "ECONNRESET") socket.end(rawErrorResponse(error, requestId));
   else socket.destroy();
 }
