@@ -102,12 +102,7 @@ export function responsePolicy(
   if (headers["set-cookie"] !== undefined) return { store: false, reason: "set-cookie" };
   const varyNames = parseVary(headers["vary"]);
   if (varyNames === "*") return { store: false, reason: "vary-star" };
-  if (
-    requestHeaders.authorization !== undefined &&
-    !cc.has("public") &&
-    !cc.has("s-maxage") &&
-    !cc.has("must-revalidate")
-  ) {
+  if (requestHeaders.authorization !== undefined && !sharedDespiteAuthorization(cc)) {
     return { store: false, reason: "authorization" };
   }
   const lifetimeMs = freshnessLifetime(cc, headers, defaultTtlMs, responseTimeMs);
@@ -115,6 +110,19 @@ export function responsePolicy(
   const initialAgeMs = (parseDeltaSeconds(first(headers["age"]) ?? "") ?? 0) * 1000;
   if (lifetimeMs <= initialAgeMs) return { store: false, reason: "stale" };
   return { store: true, lifetimeMs, initialAgeMs, varyNames };
+}
+
+/**
+ * Whether a response may be shared with requests that carry `Authorization`: stored from one
+ * (RFC 9111 §3.5) or served to one. Only `public` and `s-maxage` say so. RFC 9111 also lets
+ * `must-revalidate` through, trusting the origin to check credentials once the entry is
+ * stale; Palisade never revalidates, and apps send `must-revalidate` on per-user responses.
+ * Serving is as strict as storing: an entry stored for anonymous callers (often under the
+ * route's defaultTtl, which the app never asked for) is not what a credentialed request is
+ * owed, since the app may well have answered it differently.
+ */
+export function sharedDespiteAuthorization(cc: Directives): boolean {
+  return cc.has("public") || cc.has("s-maxage");
 }
 
 /** s-maxage > max-age > Expires − Date > the route's default; undefined when none applies. */

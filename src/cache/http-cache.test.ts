@@ -93,6 +93,25 @@ describe("TenantHttpCache: storing and serving", () => {
     expect((await serve(request("acme"), up.fetch)).outcome).toBe("hit");
   });
 
+  it("serves a credentialed request only what the upstream marked public or s-maxage", async () => {
+    const { serve } = harness();
+    const alice = request("acme", { headers: { authorization: "Bearer alice" } });
+    const anonymous = origin((n) => response({}, `anonymous ${n}`));
+    await consume(await serve(request("acme"), anonymous.fetch, 60_000));
+    expect((await serve(request("acme"), anonymous.fetch, 60_000)).outcome).toBe("hit");
+    const personal = await consume(await serve(alice, anonymous.fetch, 60_000));
+    expect(personal).toMatchObject({ outcome: "miss", text: "anonymous 2" });
+    expect(anonymous.calls()).toBe(2);
+
+    const shared = origin(() => response({ "cache-control": "s-maxage=60" }, "catalog"));
+    const url = "/catalog";
+    await consume(await serve(request("acme", { url }), shared.fetch));
+    const hit = await consume(
+      await serve(request("acme", { url, headers: { authorization: "Bearer a" } }), shared.fetch),
+    );
+    expect(hit).toMatchObject({ outcome: "hit", text: "catalog" });
+  });
+
   it("keeps Vary variants apart and serves each its own", async () => {
     const { serve } = harness();
     const up = origin((n) => response({ ...FRESH, vary: "X-User" }, `variant ${n}`));

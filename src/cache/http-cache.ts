@@ -8,7 +8,13 @@ import type { IncomingHttpHeaders } from "node:http";
 import { Readable } from "node:stream";
 import { captureBody } from "./capture-body.js";
 import { originForm, primaryKey, sameOriginKey, variantKey, type KeyScope } from "./cache-key.js";
-import { requestPolicy, responsePolicy, type RequestPolicy } from "./cacheability.js";
+import { parseCacheControl } from "./cache-control.js";
+import {
+  requestPolicy,
+  responsePolicy,
+  sharedDespiteAuthorization,
+  type RequestPolicy,
+} from "./cacheability.js";
 import { Flights } from "./flights.js";
 import { hitResponse } from "./hit-response.js";
 import type { HeaderRecord, UpstreamResponse } from "./message.js";
@@ -107,9 +113,15 @@ export class TenantHttpCache {
 
   #lookup(req: CacheRequest, primary: string, policy: Lookup): UpstreamResponse | undefined {
     const now = this.#cache.now();
+    const credentialed = req.headers.authorization !== undefined;
     for (const names of this.#cache.variants(req.tenant, primary)) {
       const entry = this.#cache.get(req.tenant, variantKey(primary, names, req.headers));
       if (!entry) continue;
+      if (
+        credentialed &&
+        !sharedDespiteAuthorization(parseCacheControl(entry.headers["cache-control"]))
+      )
+        continue;
       // The request's own limits (RFC 9111 §5.2.1): too old or too close to expiry is a miss.
       const ageSeconds = Math.floor(currentAgeMs(entry, now) / 1000);
       if (policy.maxAgeSeconds !== undefined && ageSeconds > policy.maxAgeSeconds) continue;

@@ -5,7 +5,7 @@
  * is never stored in the caller's partition.
  */
 import type { RouteCacheConfig } from "../config/schema.js";
-import { CACHE_HEADER } from "../cache/index.js";
+import { CACHE_HEADER, type CacheOutcome } from "../cache/index.js";
 import type { Exchange } from "./exchange.js";
 import type { UpstreamResponse } from "./forward.js";
 import type { HeaderMap } from "./headers.js";
@@ -26,13 +26,11 @@ export async function fetchThroughCache(
   step: CacheStep,
   fetch: () => Promise<UpstreamResponse>,
 ): Promise<UpstreamResponse> {
-  const { cache, metrics } = exchange.deps;
+  const { cache } = exchange.deps;
   if (!step.route.enabled) return fetch();
   if (step.granted) {
     const response = await fetch();
-    response.headers[CACHE_HEADER] = "bypass";
-    exchange.cache = "bypass";
-    metrics.cacheRequest(step.tenant, "bypass");
+    record(exchange, step.tenant, "bypass");
     return response;
   }
   const { response, outcome } = await cache.serve(
@@ -47,7 +45,18 @@ export async function fetchThroughCache(
     { defaultTtl: step.route.defaultTtl },
     fetch,
   );
-  exchange.cache = outcome;
-  metrics.cacheRequest(step.tenant, outcome);
+  record(exchange, step.tenant, outcome);
   return response;
+}
+
+/**
+ * Labels the client's response and counts the outcome. The label goes on the outgoing
+ * response itself, not on the upstream's headers: the paths drop every `x-palisade-*` name
+ * the upstream sent (an app or peer must not be able to forge the label), and a projected
+ * response keeps none of the upstream's headers at all.
+ */
+function record(exchange: Exchange, tenant: string, outcome: CacheOutcome): void {
+  exchange.cache = outcome;
+  exchange.res.setHeader(CACHE_HEADER, outcome);
+  exchange.deps.metrics.cacheRequest(tenant, outcome);
 }
