@@ -1,16 +1,25 @@
 /**
  * The composition root: one sidecar = one config generation at a time, three listeners,
  * and the shared parts (metrics, logs, tokens, pools, caches, anomaly detector) passed to
- * the request paths. Reloads swap the generation in one step; stop drains.
+ * the request paths. Reloads (file watch, SIGHUP) build a whole new generation and swap it
+ * in one step, then withdraw whatever the old one trusted and the new one does not; stop
+ * drains.
  */
 import { once } from "node:events";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { Agent } from "undici";
-import { buildGeneration, type Generation } from "./config/generation.js";
+import {
+  buildGeneration,
+  referencedFiles,
+  tenantChanges,
+  type Generation,
+  type TenantChanges,
+} from "./config/generation.js";
 import { parseListen } from "./config/listen.js";
-import { loadConfigFile } from "./config/load.js";
+import { loadConfigFile, type LoadedConfig } from "./config/load.js";
+import { watchConfig, type ConfigWatcher } from "./config/watch.js";
 import { ContextTokens } from "./tenancy/context-token.js";
 import { Metrics } from "./telemetry/metrics.js";
 import { createLogs, type Logs } from "./telemetry/logs.js";
@@ -25,9 +34,15 @@ import {
   createOutboundServer,
 } from "./proxy/listeners.js";
 import { UpstreamPools } from "./proxy/upstream-pools.js";
+import { TenantRateLimiter } from "./proxy/rate-limit.js";
 import { PartitionedCache, TenantHttpCache } from "./cache/index.js";
 import type { ProxyDeps } from "./proxy/deps.js";
 import { currentIdentity } from "./tls/peer-identity.js";
+import {
+  EXPIRY_CHECK_INTERVAL_MS,
+  EXPIRY_WARNING_MS,
+  expiringCertificates,
+} from "./tls/cert-expiry.js";
 import type { DestinationStream } from "pino";
 import { AnomalyAlerting } from "./anomaly/alerting.js";
 
@@ -36,6 +51,13 @@ export interface SidecarOptions {
   /** Log sink override (tests); defaults to the config's destination. */
   logStream?: DestinationStream;
   now?: () => number;
+  /**
+   * Reload when the config file or any certificate, key or CA file it names changes
+   * (Kubernetes `..data` swaps and plain edits). Off by default for embedders; `run` on.
+   */
+  watch?: boolean | { debounceMs: number };
+  /** How often certificate expiry is re-checked against the clock (default hourly). */
+  expiryCheckIntervalMs?: number;
 }
 
 export interface SidecarAddresses {
@@ -48,10 +70,18 @@ export class Sidecar {
   #generation: Generation;
   #ready = false;
   #draining = false;
-  #inFlight = 0;
+  #stopped: Promise<void> | undefined;
+  /** Reloads run one at a time, in order: generation ids never collide. */
+  #reloads: Promise<unknown> = Promise.resolve();
+  #watcher: ConfigWatcher | undefined;
+  /** The last refused reload's error, so repeated file events for it count once. */
+  #lastFailure: string | undefined;
+  #expiryTimer: NodeJS.Timeout | undefined;
+  readonly #inFlight = new Set<ServerResponse>();
   #idle: (() => void) | undefined;
   readonly #servers: { inbound: Server; outbound: Server; admin: Server };
   readonly #inboundConnections = new ConnectionSet();
+  readonly #outboundConnections = new ConnectionSet();
   readonly #pools: UpstreamPools;
   readonly #app: Agent;
   readonly #cacheStore: PartitionedCache;
@@ -86,6 +116,7 @@ export class Sidecar {
       anomaly,
       tracing: this.tracing,
       cache: this.#cache,
+      rateLimits: { inbound: new TenantRateLimiter(), outbound: new TenantRateLimiter() },
       app: this.#app,
       upstreamPool: (g, upstream, tenant) => this.#pools.get(g, upstream, tenant),
       now,
@@ -102,7 +133,8 @@ export class Sidecar {
         cacheBytes: (tenant) => this.#cacheStore.bytes(tenant),
       }),
     };
-    this.#inboundConnections.track(this.#servers.inbound);
+    this.#inboundConnections.track(this.#servers.inbound, "secureConnection");
+    this.#outboundConnections.track(this.#servers.outbound, "connection");
   }
 
   static async start(options: SidecarOptions): Promise<Sidecar> {
@@ -129,9 +161,18 @@ export class Sidecar {
     const sidecar = new Sidecar(generation, metrics, logs, anomaly, tracing, now);
     sidecar.#observe(generation);
     await sidecar.#listen();
+    if (options.watch) sidecar.#watch(options.watch === true ? 250 : options.watch.debounceMs);
+    const interval = options.expiryCheckIntervalMs ?? EXPIRY_CHECK_INTERVAL_MS;
+    sidecar.#expiryTimer = setInterval(() => sidecar.#checkExpiry(sidecar.#generation), interval);
+    sidecar.#expiryTimer.unref();
     sidecar.#ready = true;
     logs.event.info(
-      { generation: generation.id, tenants: generation.tenants.size, ...sidecar.addressesText() },
+      {
+        generation: generation.id,
+        tenants: generation.tenants.size,
+        watching: sidecar.#watcher?.directories,
+        ...sidecar.addressesText(),
+      },
       "palisade started",
     );
     return sidecar;
@@ -164,58 +205,117 @@ export class Sidecar {
 
   /**
    * Loads the config file again. The new generation is built and validated whole before
-   * it replaces the running one; on any error the running one stays. Listen addresses are
-   * fixed for the life of the process.
+   * it replaces the running one; on any error the running one stays. A watch event that
+   * changed nothing (same config text, same certificate, key and CA bytes) swaps nothing.
+   * Listen addresses are fixed for the life of the process.
    */
-  async reload(reason: string): Promise<boolean> {
+  reload(reason: string): Promise<boolean> {
+    const run = this.#reloads.then(() => this.#reload(reason));
+    this.#reloads = run.catch((err: Error) => {
+      this.metrics.reload("failure");
+      this.logs.event.error({ reason, err: err.message }, "config reload failed");
+    });
+    return run.catch(() => false);
+  }
+
+  async #reload(reason: string): Promise<boolean> {
+    if (this.#draining) return false;
     const current = this.#generation;
+    // Before reading: a directory replaced under its path is watched anew, so a change
+    // landing while this reload runs triggers the next one instead of being missed.
+    this.#watcher?.resync(current.files);
+    let loaded: LoadedConfig | undefined;
     let next: Generation;
     try {
-      const loaded = await loadConfigFile(current.loaded.file);
-      if (loaded.text === current.loaded.text && reason === "watch") return true;
+      loaded = await loadConfigFile(current.loaded.file);
       next = await buildGeneration(loaded, current.id + 1, new Date(this.now()));
     } catch (err) {
+      // A config that parsed may name certificate files that are still on their way.
+      if (loaded) this.#watcher?.resync([...current.files, ...referencedFiles(loaded)]);
+      const message = (err as Error).message;
+      // One broken update is one failure, however many file events it makes.
+      if (reason === "watch" && message === this.#lastFailure) return false;
+      this.#lastFailure = message;
       this.metrics.reload("failure");
       this.logs.event.error(
-        { reason, err: (err as Error).message },
+        { reason, generation: current.id, err: message },
         "config reload refused; keeping the running generation",
       );
       return false;
     }
+    this.#lastFailure = undefined;
+    if (next.digest === current.digest) {
+      if (reason === "watch") return true;
+      this.metrics.reload("success");
+      this.logs.event.info({ reason, generation: current.id }, "config reloaded, nothing changed");
+      return true;
+    }
+    if (this.#draining) return false;
+    this.#swap(next, reason);
+    return true;
+  }
+
+  /** One step: the new generation serves every request and handshake from here on. */
+  #swap(next: Generation, reason: string): void {
+    const previous = this.#generation;
     this.#generation = next;
+    applyDefaultCredentials(this.#servers.inbound, next);
     this.#observe(next);
     this.anomaly.reconfigure(next.config.anomaly);
-    applyDefaultCredentials(this.#servers.inbound, next);
+    const changes = tenantChanges(previous, next);
+    // Trust under a new CA starts clean: nothing kept from connections the old one proved.
+    for (const tenant of changes.caChanged) if (next.active.has(tenant)) this.#cache.purge(tenant);
     this.#pools.prune(next);
-    this.#cutUntrustedConnections(next);
+    const cut = this.#cutUntrustedConnections(next);
+    this.#watcher?.resync(next.files);
     this.metrics.reload("success");
     this.logs.event.info(
-      { reason, generation: next.id, tenants: next.tenants.size },
+      { reason, generation: next.id, tenants: next.tenants.size, ...changed(changes), cut },
       "config reloaded",
     );
-    return true;
+    if (changes.rotated.length > 0)
+      this.logs.event.info(
+        { generation: next.id, tenants: changes.rotated },
+        "certificates rotated; new handshakes use them",
+      );
   }
 
   /**
    * Graceful drain: readiness fails first, listeners stop accepting after `drainDelay`,
-   * keep-alive clients are told to close, in-flight requests get `drainTimeout`.
+   * keep-alive clients are told to close (`Connection: close` on every response not yet
+   * started), in-flight requests get `drainTimeout`, then whatever is left is cut.
    */
-  async stop(): Promise<void> {
-    if (this.#draining) return;
+  stop(): Promise<void> {
+    this.#stopped ??= this.#drain();
+    return this.#stopped;
+  }
+
+  async #drain(): Promise<void> {
     const { drainDelay, drainTimeout } = this.#generation.config;
     this.#ready = false;
     this.#draining = true;
-    this.logs.event.info({ inFlight: this.#inFlight, drainTimeout }, "draining");
+    this.#watcher?.close();
+    clearInterval(this.#expiryTimer);
+    for (const res of this.#inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
+    this.logs.event.info({ inFlight: this.#inFlight.size, drainDelay, drainTimeout }, "draining");
     if (drainDelay > 0) await new Promise((r) => setTimeout(r, drainDelay).unref());
-    const closed = [this.#servers.inbound, this.#servers.outbound].map((s) => {
-      const done = once(s, "close");
-      s.close();
-      s.closeIdleConnections();
+    const listeners = [
+      [this.#servers.inbound, this.#inboundConnections],
+      [this.#servers.outbound, this.#outboundConnections],
+    ] as const;
+    const closed = listeners.map(([server, connections]) => {
+      const done = once(server, "close");
+      server.close();
+      server.closeIdleConnections();
+      connections.closeWhere(() => true);
       return done;
     });
+    this.logs.event.info({ inFlight: this.#inFlight.size }, "listeners closed");
     await this.#waitIdle(drainTimeout);
-    for (const s of [this.#servers.inbound, this.#servers.outbound]) s.closeAllConnections();
+    const cut = this.#inFlight.size;
+    for (const [server] of listeners) server.closeAllConnections();
     await Promise.all(closed);
+    await this.#reloads;
     await Promise.all([
       this.#pools.close(),
       this.#app.close().catch(() => {}),
@@ -226,29 +326,38 @@ export class Sidecar {
     this.#servers.admin.close();
     this.#servers.admin.closeAllConnections();
     await admin;
-    this.logs.event.info({ inFlight: this.#inFlight }, "stopped");
+    this.logs.event.info({ cut }, "stopped");
     this.logs.root.flush();
   }
 
   #counted(handler: (req: IncomingMessage, res: ServerResponse) => void) {
     return (req: IncomingMessage, res: ServerResponse) => {
-      this.#inFlight++;
+      this.#inFlight.add(res);
       if (this.#draining) res.shouldKeepAlive = false;
       res.once("close", () => {
-        if (--this.#inFlight === 0) this.#idle?.();
+        this.#inFlight.delete(res);
+        if (this.#inFlight.size === 0) this.#idle?.();
       });
       handler(req, res);
     };
   }
 
   #waitIdle(timeout: number): Promise<void> {
-    if (this.#inFlight === 0) return Promise.resolve();
+    if (this.#inFlight.size === 0) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, timeout);
       this.#idle = () => {
         clearTimeout(timer);
         resolve();
       };
+    });
+  }
+
+  #watch(debounceMs: number): void {
+    this.#watcher = watchConfig(this.#generation.files, () => void this.reload("watch"), {
+      debounceMs,
+      onError: (dir, err) =>
+        this.logs.event.warn({ dir, err: err.message }, "cannot watch directory; SIGHUP reloads"),
     });
   }
 
@@ -284,22 +393,44 @@ export class Sidecar {
     this.#cacheStore.setTenants(
       new Map([...generation.active].map((t) => [t, generation.tenants.get(t)!.cache])),
     );
-    for (const tenant of generation.tenants.values())
-      this.metrics.certExpiry(tenant.id, tenant.expiresAt);
+    this.#checkExpiry(generation);
   }
 
-  /** Idle connections whose tenant lost trust are closed now; busy ones after their response. */
-  #cutUntrustedConnections(generation: Generation): void {
+  /** Exports every tenant's certificate expiry and warns about those close to it. */
+  #checkExpiry(generation: Generation): void {
+    for (const tenant of generation.tenants.values())
+      this.metrics.certExpiry(tenant.id, tenant.expiresAt);
     const now = new Date(this.now());
-    for (const socket of this.#inboundConnections.sockets) {
-      const tls = socket as TLSSocket;
-      if (!tls.encrypted || !tls.getPeerCertificate) continue;
-      const check = currentIdentity(tls, generation, now);
-      if (!check.ok && isIdle(socket)) socket.destroy();
+    for (const cert of expiringCertificates(generation, now, EXPIRY_WARNING_MS)) {
+      const msLeft = cert.expiresAt.getTime() - now.getTime();
+      this.logs.event.warn(
+        {
+          tenant: cert.tenant,
+          file: cert.file,
+          path: generation.config.tenants[cert.tenant]?.[cert.file],
+          subject: cert.subject,
+          expiresAt: cert.expiresAt.toISOString(),
+          daysLeft: Math.floor(msLeft / 86_400_000),
+        },
+        msLeft <= 0 ? "certificate expired" : "certificate expires soon",
+      );
     }
+  }
+
+  /**
+   * Connections whose peer the new generation no longer trusts (tenant removed or revoked,
+   * CA replaced): idle ones are closed now, busy ones once their response is written; a
+   * request that arrives on one meanwhile is refused `tenant_revoked` by the inbound path.
+   */
+  #cutUntrustedConnections(generation: Generation): { idle: number; busy: number } {
+    const now = new Date(this.now());
+    return this.#inboundConnections.closeWhere(
+      (socket) => !currentIdentity(socket as TLSSocket, generation, now).ok,
+    );
   }
 }
 
-function isIdle(socket: Socket): boolean {
-  return !(socket as unknown as { _httpMessage?: unknown })._httpMessage;
+/** Only the non-empty lists, for a short log line. */
+function changed(changes: TenantChanges): Partial<TenantChanges> {
+  return Object.fromEntries(Object.entries(changes).filter(([, list]) => list.length > 0));
 }

@@ -323,3 +323,25 @@ describe("slow clients", () => {
     }
   });
 });
+
+describe("rate limits", () => {
+  it("refuses a tenant over its rate with 429, and only that tenant", async () => {
+    const config = baseConfig(pki, "orders", ["acme", "globex"], app.url);
+    const tenants = config["tenants"] as Record<string, Record<string, unknown>>;
+    tenants["acme"]!["rateLimit"] = { requestsPerSecond: 0.001, burst: 2 };
+    const sidecar = await startSidecar(config);
+    const globex = await tenantClient(pki, "globex", "web", "orders");
+    try {
+      const url = `${sidecar.inbound}/tenants/acme/orders`;
+      const statuses = [];
+      for (let i = 0; i < 3; i++) statuses.push((await send(acme, url)).status);
+      expect(statuses).toEqual([200, 200, 429]);
+      const limited = await send(acme, url);
+      expect(limited.json()).toMatchObject({ error: "rate_limited" });
+      expect((await send(globex, `${sidecar.inbound}/tenants/globex/orders`)).status).toBe(200);
+    } finally {
+      await globex.close();
+      await sidecar.stop();
+    }
+  });
+});

@@ -114,6 +114,13 @@ const tenant = z.strictObject({
     })
     .default({ maxBytes: 16 * 1024 ** 2, maxEntries: 10_000 }),
   revoked: z.boolean().default(false),
+  /** Per-tenant request rate on each listener (token bucket); absent: unlimited. */
+  rateLimit: z
+    .strictObject({
+      requestsPerSecond: z.number().positive(),
+      burst: z.number().int().positive().optional(),
+    })
+    .optional(),
 });
 
 const method = z.enum(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);

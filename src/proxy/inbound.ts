@@ -43,6 +43,9 @@ async function handleInbound(
     const caller = callerIdentity(req, res, generation, deps.now());
     exchange.tenant = caller.tenant;
     exchange.callerId = caller.spiffeId;
+    const limit = generation.config.tenants[caller.tenant]?.rateLimit;
+    if (!deps.rateLimits.inbound.allow(caller.tenant, limit, deps.now()))
+      throw new ProxyError("rate_limited");
     if (headers.hostCount !== 1)
       throw new ProxyError("bad_request", "exactly one Host header is required");
     checkReservedHeaders(headers, caller, exchange);

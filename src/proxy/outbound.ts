@@ -46,6 +46,9 @@ async function handleOutbound(
     exchange.upstream = upstream.name;
     const tenant = callTenant(headers, generation, deps, exchange);
     exchange.tenant = tenant;
+    const limit = generation.config.tenants[tenant]?.rateLimit;
+    if (!deps.rateLimits.outbound.allow(tenant, limit, deps.now()))
+      throw new ProxyError("rate_limited");
     const route = resolveRoute(upstream.target, pathWithQuery, headers);
     exchange.path = route.path;
     exchange.target = route.target;

@@ -1,0 +1,32 @@
+import { describe, expect, it } from "vitest";
+import { TenantRateLimiter } from "./rate-limit.js";
+
+describe("TenantRateLimiter", () => {
+  it("allows a burst, then the refill rate", () => {
+    const limiter = new TenantRateLimiter();
+    const limit = { requestsPerSecond: 10, burst: 3 };
+    expect([1, 2, 3, 4].map(() => limiter.allow("acme", limit, 0))).toEqual([
+      true,
+      true,
+      true,
+      false,
+    ]);
+    expect(limiter.allow("acme", limit, 100)).toBe(true);
+    expect(limiter.allow("acme", limit, 100)).toBe(false);
+  });
+
+  it("keeps tenants apart", () => {
+    const limiter = new TenantRateLimiter();
+    const limit = { requestsPerSecond: 1, burst: 1 };
+    expect(limiter.allow("acme", limit, 0)).toBe(true);
+    expect(limiter.allow("acme", limit, 0)).toBe(false);
+    expect(limiter.allow("globex", limit, 0)).toBe(true);
+  });
+
+  it("never limits a tenant without a limit", () => {
+    const limiter = new TenantRateLimiter();
+    expect(
+      Array.from({ length: 1000 }, () => limiter.allow("acme", undefined, 0)).every(Boolean),
+    ).toBe(true);
+  });
+});

@@ -1,0 +1,36 @@
+/**
+ * Per-tenant token buckets (`tenants.T.rateLimit`), one per listener, so one tenant's
+ * flood is refused with 429 before it costs the app or the peer anything. Buckets live
+ * across config generations; a changed limit applies from the next request. Only proved
+ * tenants reach a bucket, so the map is bounded by the tenants ever configured.
+ */
+interface Bucket {
+  tokens: number;
+  updated: number;
+}
+
+export interface RateLimit {
+  requestsPerSecond: number;
+  burst?: number | undefined;
+}
+
+export class TenantRateLimiter {
+  readonly #buckets = new Map<string, Bucket>();
+
+  /** True when `tenant` may send one more request now. Tenants without a limit always may. */
+  allow(tenant: string, limit: RateLimit | undefined, now: number): boolean {
+    if (!limit) return true;
+    const capacity = limit.burst ?? Math.max(1, Math.ceil(limit.requestsPerSecond));
+    let bucket = this.#buckets.get(tenant);
+    if (!bucket) {
+      bucket = { tokens: capacity, updated: now };
+      this.#buckets.set(tenant, bucket);
+    }
+    const refill = ((now - bucket.updated) / 1000) * limit.requestsPerSecond;
+    bucket.tokens = Math.min(capacity, bucket.tokens + refill);
+    bucket.updated = now;
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
+}
