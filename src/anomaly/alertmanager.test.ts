@@ -183,7 +183,9 @@ describe("an unreachable Alertmanager", () => {
     );
     const kinds = ["cross_tenant_denied", "spoofed_header", "handshake_failure"] as const;
     const started = performance.now();
-    for (let i = 0; i < 100_000; i++) {
+    // 200 events per tenant: every tenant crosses every bar, with a wide margin on time even
+    // on a loaded 2-core CI runner (the bound below is about blocking, not speed).
+    for (let i = 0; i < 20_000; i++) {
       alerting.record({
         tenant: `t${i % 100}`,
         kind: kinds[i % 3] ?? "cross_tenant_denied",
@@ -191,7 +193,7 @@ describe("an unreachable Alertmanager", () => {
       });
     }
     const elapsed = performance.now() - started;
-    console.info(`100k record() calls against a dead Alertmanager: ${elapsed.toFixed(1)} ms`);
+    console.info(`20k record() calls against a dead Alertmanager: ${elapsed.toFixed(1)} ms`);
     expect(elapsed).toBeLessThan(5_000);
 
     const stats = alerting.deliveryStats().alertmanager;

@@ -205,7 +205,9 @@ describe("AnomalyDetector", () => {
     expect(stats.targets).toBeLessThanOrEqual(65 * 8);
     expect(stats.firing).toBeLessThanOrEqual(65 * 4);
     expect(h.fired.every((a) => (a.targets ?? []).every((t) => t.length <= 63))).toBe(true);
-    expect(elapsed).toBeLessThan(5_000);
+    // ~0.5 s on an idle 2-core machine. The bound catches per-event work that grows with
+    // history (quadratic: minutes), not a slow runner: a loaded CI box ran this at 5 s.
+    expect(elapsed).toBeLessThan(20_000);
     // Idle tenants are forgotten once their baselines have decayed.
     h.advance(20 * SETTINGS.window + SETTINGS.quietPeriod);
     h.detector.tick();

@@ -16,6 +16,34 @@ export interface RunningAlertmanager {
   stop(): Promise<void>;
 }
 
+/** The fields of Alertmanager's `GettableAlert` (API v2) that tests look at. */
+export interface GettableAlert {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  startsAt: string;
+  endsAt: string;
+  status: { state: string };
+}
+
+/**
+ * `GET /api/v2/alerts` narrowed by exact label matches (`filter=label="value"`), active
+ * ones only unless `active` is false.
+ */
+export async function listAlerts(
+  am: RunningAlertmanager,
+  labels: Record<string, string>,
+  { active = true }: { active?: boolean } = {},
+): Promise<GettableAlert[]> {
+  const query = new URLSearchParams({ active: String(active) });
+  for (const [name, value] of Object.entries(labels)) query.append("filter", `${name}="${value}"`);
+  const res = await fetch(`${am.url}/api/v2/alerts?${query}`, {
+    signal: AbortSignal.timeout(5_000),
+  });
+  if (res.status !== 200)
+    throw new Error(`Alertmanager answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as GettableAlert[];
+}
+
 const BINARIES = ["prometheus-alertmanager", "alertmanager"];
 const READY_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 5_000;
