@@ -46,6 +46,12 @@ import {
 import type { DestinationStream } from "pino";
 import { AnomalyAlerting } from "./anomaly/alerting.js";
 
+/**
+ * How long queued alerts get to reach Alertmanager after the drain. Short: a dead receiver
+ * must not push the pod past its termination grace period.
+ */
+const ALERT_FLUSH_MS = 2_000;
+
 export interface SidecarOptions {
   configFile: string;
   /** Log sink override (tests); defaults to the config's destination. */
@@ -258,8 +264,9 @@ export class Sidecar {
   /** One step: the new generation serves every request and handshake from here on. */
   #swap(next: Generation, reason: string): void {
     const previous = this.#generation;
-    this.#generation = next;
+    // First: the only step that can still fail, and it leaves the old context in place.
     applyDefaultCredentials(this.#servers.inbound, next);
+    this.#generation = next;
     this.#observe(next);
     this.anomaly.reconfigure(next.config.anomaly);
     const changes = tenantChanges(previous, next);
@@ -319,7 +326,7 @@ export class Sidecar {
     await Promise.all([
       this.#pools.close(),
       this.#app.close().catch(() => {}),
-      this.anomaly.close(5_000),
+      this.anomaly.close(ALERT_FLUSH_MS),
       this.tracing?.shutdown(),
     ]);
     const admin = once(this.#servers.admin, "close");

@@ -48,6 +48,8 @@ export class ProxyError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string = DEFAULT_MESSAGE[code],
+    /** False for refusals an honest client can cause (an expired token): no anomaly signal. */
+    readonly suspicious = true,
   ) {
     super(message);
     this.status = ERROR_STATUS[code];

@@ -167,8 +167,15 @@ function callTenant(
     if (tokens.length !== 1)
       throw new ProxyError("tenant_context_invalid", "x-palisade-context appears more than once");
     const verified = deps.tokens.verify(tokens[0] as string, deps.now());
-    if (!verified.ok)
-      throw new ProxyError("tenant_context_invalid", `tenant context ${verified.reason}`);
+    if (!verified.ok) {
+      // An expired token is an app holding a context too long, not an attack.
+      const suspicious = verified.reason !== "expired";
+      throw new ProxyError(
+        "tenant_context_invalid",
+        `tenant context ${verified.reason}`,
+        suspicious,
+      );
+    }
     tenant = verified.context.tenant;
     exchange.tenant = tenant;
     if (asserted !== undefined && asserted[0] !== tenant)
