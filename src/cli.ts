@@ -7,7 +7,6 @@
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { configSchema } from "./config/schema.js";
-import { watchConfig } from "./config/watch.js";
 import { Sidecar } from "./sidecar.js";
 import { initDevPki } from "./tls/dev-pki.js";
 import { runCheck } from "./check.js";
@@ -31,7 +30,10 @@ async function main(argv: string[]): Promise<number> {
     case "check": {
       const { values } = parseArgs({
         args: rest,
-        options: { config: { type: "string", short: "c" }, format: { type: "string", default: "human" } },
+        options: {
+          config: { type: "string", short: "c" },
+          format: { type: "string", default: "human" },
+        },
       });
       if (!values.config || (values.format !== "human" && values.format !== "json")) return usage();
       return runCheck(values.config, values.format);
@@ -41,24 +43,37 @@ async function main(argv: string[]): Promise<number> {
     case "demo":
       return runDemo();
     case "schema":
-      process.stdout.write(`${JSON.stringify(z.toJSONSchema(configSchema, { io: "input", unrepresentable: "any" }), null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify(z.toJSONSchema(configSchema, { io: "input", unrepresentable: "any" }), null, 2)}\n`,
+      );
       return 0;
     default:
       return usage();
   }
 }
 
+/**
+ * Runs until SIGTERM or SIGINT, then drains and exits 0. SIGHUP and changes to the config
+ * or any file it names reload. A second SIGINT skips the drain (an impatient terminal);
+ * a repeated SIGTERM changes nothing (the orchestrator's SIGKILL is the deadline).
+ */
 async function run(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { config: { type: "string", short: "c" } } });
   if (!values.config) return usage();
-  const sidecar = await Sidecar.start({ configFile: values.config });
-  const watcher = watchConfig(sidecar.generation.loaded.file, () => void sidecar.reload("watch"));
-  process.on("SIGHUP", () => void sidecar.reload("SIGHUP"));
-  await new Promise<void>((resolve) => {
-    process.once("SIGTERM", resolve);
-    process.once("SIGINT", resolve);
+  const starting = Sidecar.start({ configFile: values.config, watch: true });
+  // Installed at once: SIGHUP's default action would end the process.
+  process.on("SIGHUP", () => void starting.then((s) => s.reload("SIGHUP")).catch(() => {}));
+  const stopping = new Promise<void>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (signals++ === 0) resolve();
+      else if (signal === "SIGINT") process.exit(130);
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
   });
-  watcher.close();
+  const sidecar = await starting;
+  await stopping;
   await sidecar.stop();
   return 0;
 }
@@ -84,7 +99,9 @@ async function certs(args: string[]): Promise<number> {
     services: values.services.split(","),
     days: Number(values.days),
   });
-  process.stdout.write(`wrote a development PKI to ${values.out}: ${JSON.stringify(result.files ?? result)}\n`);
+  process.stdout.write(
+    `wrote a development PKI to ${values.out}: ${JSON.stringify(result.files ?? result)}\n`,
+  );
   return 0;
 }
 

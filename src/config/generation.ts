@@ -3,6 +3,8 @@
  * reads — secure contexts, trust per tenant, compiled route rules and grants. Built whole
  * and validated before it replaces the running one in one step; immutable afterwards.
  */
+import { createHash } from "node:crypto";
+import { resolve } from "node:path";
 import type { LoadedConfig } from "./load.js";
 import type { Config, RouteCacheConfig } from "./schema.js";
 import { compileTargetRule, type TargetRule } from "../tenancy/target.js";
@@ -48,9 +50,21 @@ export interface Generation {
   readonly grants: GrantTable;
   readonly stripHeaders: ReadonlySet<string>;
   readonly loadedAt: Date;
+  /** The config file and every certificate, key and CA file it names (absolute). */
+  readonly files: readonly string[];
+  /**
+   * Hash of everything the generation was built from: the config text and the bytes of
+   * every tenant file. Equal digests mean a reload would change nothing, even when a
+   * Secret rotation swapped certificate files under an unchanged config.
+   */
+  readonly digest: string;
 }
 
-export async function buildGeneration(loaded: LoadedConfig, id: number, now = new Date()): Promise<Generation> {
+export async function buildGeneration(
+  loaded: LoadedConfig,
+  id: number,
+  now = new Date(),
+): Promise<Generation> {
   const { config, baseDir } = loaded;
   const tenants = new Map<string, TenantRuntime>();
   await Promise.all(
@@ -63,7 +77,12 @@ export async function buildGeneration(loaded: LoadedConfig, id: number, now = ne
         service: config.service,
         now,
       });
-      tenants.set(tenant, { ...material, id: tenant, revoked: tenantConfig.revoked, cache: tenantConfig.cache });
+      tenants.set(tenant, {
+        ...material,
+        id: tenant,
+        revoked: tenantConfig.revoked,
+        cache: tenantConfig.cache,
+      });
     }),
   );
   const active = new Set([...tenants.values()].filter((t) => !t.revoked).map((t) => t.id));
@@ -84,10 +103,74 @@ export async function buildGeneration(loaded: LoadedConfig, id: number, now = ne
     grants: compileGrants(config.grants, { tenants: active }),
     stripHeaders: new Set(config.inbound.stripHeaders),
     loadedAt: now,
+    files: referencedFiles(loaded),
+    digest: sourceDigest(loaded, tenants),
   };
 }
 
-function expandName(pattern: string, tenant: string, config: Config, service = config.service): string {
+/** Every file a config reads: itself and each tenant's CA, certificate and key. */
+export function referencedFiles(loaded: LoadedConfig): string[] {
+  const files = new Set([loaded.file]);
+  for (const tenant of Object.values(loaded.config.tenants)) {
+    for (const key of ["ca", "cert", "key"] as const)
+      files.add(resolve(loaded.baseDir, tenant[key]));
+  }
+  return [...files];
+}
+
+function sourceDigest(loaded: LoadedConfig, tenants: ReadonlyMap<string, TenantRuntime>): string {
+  const hash = createHash("sha256").update(loaded.text);
+  for (const id of [...tenants.keys()].sort()) {
+    const t = tenants.get(id) as TenantRuntime;
+    for (const part of [id, t.caPem, t.certPem, t.keyPem]) hash.update("\0").update(part);
+  }
+  return hash.digest("hex");
+}
+
+/** What a reload changed about tenants' trust and credentials, for logs and cleanup. */
+export interface TenantChanges {
+  added: string[];
+  /** No longer configured. */
+  removed: string[];
+  /** Configured but revoked now, and active before. */
+  revoked: string[];
+  reinstated: string[];
+  /** Trusted under a different CA bundle: connections proved by the old one are cut. */
+  caChanged: string[];
+  /** Same tenant, new certificate or key for this sidecar (served on new handshakes). */
+  rotated: string[];
+}
+
+export function tenantChanges(previous: Generation, next: Generation): TenantChanges {
+  const changes: TenantChanges = {
+    added: [],
+    removed: [],
+    revoked: [],
+    reinstated: [],
+    caChanged: [],
+    rotated: [],
+  };
+  for (const id of previous.tenants.keys()) if (!next.tenants.has(id)) changes.removed.push(id);
+  for (const [id, t] of next.tenants) {
+    const old = previous.tenants.get(id);
+    if (!old) {
+      changes.added.push(id);
+      continue;
+    }
+    if (previous.active.has(id) && !next.active.has(id)) changes.revoked.push(id);
+    if (!previous.active.has(id) && next.active.has(id)) changes.reinstated.push(id);
+    if (old.caPem !== t.caPem) changes.caChanged.push(id);
+    if (old.certPem !== t.certPem || old.keyPem !== t.keyPem) changes.rotated.push(id);
+  }
+  return changes;
+}
+
+function expandName(
+  pattern: string,
+  tenant: string,
+  config: Config,
+  service = config.service,
+): string {
   return pattern
     .replaceAll("{tenant}", tenant)
     .replaceAll("{service}", service)
@@ -126,7 +209,10 @@ export interface DefaultCredentials {
  * client certificate from any tenant's CA. That list only shapes the handshake: the tenant
  * is decided afterwards from the client's SAN and that tenant's CA alone.
  */
-function defaultCredentials(tenants: Map<string, TenantRuntime>, active: Set<string>): DefaultCredentials | undefined {
+function defaultCredentials(
+  tenants: Map<string, TenantRuntime>,
+  active: Set<string>,
+): DefaultCredentials | undefined {
   const first = [...active].sort()[0];
   if (first === undefined) return undefined;
   const material = tenants.get(first) as TenantRuntime;

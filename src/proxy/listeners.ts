@@ -56,8 +56,9 @@ export class ConnectionSet {
 
   /**
    * Closes the connections `predicate` picks: idle ones at once, busy ones as soon as
-   * their current response is written (that response is told `Connection: close` when its
-   * head has not gone out yet). Requests that arrive meanwhile are the handlers' to refuse.
+   * their current response is written. Requests that arrive meanwhile (pipelined behind
+   * it, or sent before the close reaches the client) are the handlers' to answer: a
+   * revoked tenant's with `403 tenant_revoked` and `Connection: close`.
    */
   closeWhere(predicate: (socket: Socket) => boolean): { idle: number; busy: number } {
     const closed = { idle: 0, busy: 0 };
@@ -82,7 +83,6 @@ function currentResponse(socket: Socket): ServerResponse | undefined {
 }
 
 function closeAfter(response: ServerResponse, socket: Socket): void {
-  if (!response.headersSent) response.shouldKeepAlive = false;
   response.once("finish", () =>
     // After Node has moved on: a pipelined response still queued keeps the socket busy, and
     // its handler has answered under the new rules (with `Connection: close`).

@@ -10,38 +10,74 @@ import { Pool, type Dispatcher } from "undici";
 import type { Generation, TenantRuntime, UpstreamRuntime } from "../config/generation.js";
 import { checkSvid } from "../tls/verify-chain.js";
 import { TLS_OPTIONS } from "../tls/tenant-material.js";
+import { ProxyError } from "./errors.js";
 
 interface Entry {
   fingerprint: string;
+  /** The generation the fingerprint was last compared under: same one, same pool. */
+  generationId: number;
   pool: Pool;
 }
 
 export class UpstreamPools {
   readonly #pools = new Map<string, Entry>();
+  /** The newest generation seen: pools are only ever built from it. */
+  #latest: Generation | undefined;
 
   constructor(private readonly options: { keepAliveTimeout: number; connections: number }) {}
 
   get(generation: Generation, upstream: UpstreamRuntime, tenant: string): Dispatcher {
     const key = `${upstream.name}\0${tenant}`;
-    const material = generation.tenants.get(tenant) as TenantRuntime;
-    const fingerprint = `${generation.config.trustDomain}|${upstream.origin}|${upstream.sni(tenant)}|${upstream.service}|${material.leaf.fingerprint256}|${material.caPem}`;
     const entry = this.#pools.get(key);
-    if (entry?.fingerprint === fingerprint) return entry.pool;
+    if (entry?.generationId === generation.id) return entry.pool;
+    const latest = this.#latest;
+    if (latest && generation.id < latest.id) return this.#fromLatest(latest, upstream.name, tenant);
+    this.#latest = generation;
+    const fingerprint = poolFingerprint(generation, upstream, tenant);
+    if (entry?.fingerprint === fingerprint) {
+      entry.generationId = generation.id;
+      return entry.pool;
+    }
     if (entry) void entry.pool.close().catch(() => {});
+    const material = generation.tenants.get(tenant) as TenantRuntime;
     const pool = this.#create(generation.config.trustDomain, upstream, tenant, material);
-    this.#pools.set(key, { fingerprint, pool });
+    this.#pools.set(key, { fingerprint, generationId: generation.id, pool });
     return pool;
   }
 
-  /** Drops pools for upstreams or tenants that the new generation no longer has. */
+  /**
+   * After a reload: drops pools for upstreams or tenants the new generation no longer has,
+   * and pools built from credentials or trust it has replaced (rotation, CA change), so no
+   * keep-alive connection outlives the material that proved it. Closing lets in-flight
+   * requests finish.
+   */
   prune(generation: Generation): void {
+    this.#latest = generation;
     for (const [key, entry] of this.#pools) {
-      const [upstream, tenant] = key.split("\0") as [string, string];
-      if (!generation.upstreams.has(upstream) || !generation.active.has(tenant)) {
+      const [name, tenant] = key.split("\0") as [string, string];
+      const upstream = generation.upstreams.get(name);
+      const current =
+        upstream !== undefined &&
+        generation.active.has(tenant) &&
+        poolFingerprint(generation, upstream, tenant) === entry.fingerprint;
+      if (current) {
+        entry.generationId = generation.id;
+      } else {
         this.#pools.delete(key);
         void entry.pool.close().catch(() => {});
       }
     }
+  }
+
+  /**
+   * A request that began before a reload: it is served with what is current now, never by
+   * rebuilding a pool from superseded (perhaps withdrawn) credentials.
+   */
+  #fromLatest(latest: Generation, name: string, tenant: string): Dispatcher {
+    const upstream = latest.upstreams.get(name);
+    if (!upstream) throw new ProxyError("unknown_upstream");
+    if (!latest.active.has(tenant)) throw new ProxyError("tenant_revoked");
+    return this.get(latest, upstream, tenant);
   }
 
   async close(): Promise<void> {
@@ -50,7 +86,12 @@ export class UpstreamPools {
     await Promise.all(pools);
   }
 
-  #create(trustDomain: string, upstream: UpstreamRuntime, tenant: string, material: TenantRuntime): Pool {
+  #create(
+    trustDomain: string,
+    upstream: UpstreamRuntime,
+    tenant: string,
+    material: TenantRuntime,
+  ): Pool {
     const tls = upstream.tls
       ? {
           ...TLS_OPTIONS,
@@ -71,8 +112,30 @@ export class UpstreamPools {
   }
 }
 
+/** Everything a pool's connections were made with; a pool is reused only while it is equal. */
+function poolFingerprint(
+  generation: Generation,
+  upstream: UpstreamRuntime,
+  tenant: string,
+): string {
+  const material = generation.tenants.get(tenant) as TenantRuntime;
+  return [
+    generation.config.trustDomain,
+    upstream.origin,
+    upstream.sni(tenant),
+    upstream.service,
+    material.certPem,
+    material.caPem,
+  ].join("|");
+}
+
 /** The upstream must be the expected service of the same tenant, in our trust domain. */
-function checkUpstreamSvid(cert: PeerCertificate, trustDomain: string, tenant: string, service: string): Error | undefined {
+function checkUpstreamSvid(
+  cert: PeerCertificate,
+  trustDomain: string,
+  tenant: string,
+  service: string,
+): Error | undefined {
   if (!cert.raw) return new Error("upstream presented no certificate");
   const svid = checkSvid(new X509Certificate(cert.raw), trustDomain);
   if (!svid.ok) return new Error(`upstream certificate is not a valid SVID (${svid.reason})`);

@@ -1,11 +1,14 @@
 /**
  * Inbound peer identity. Settled once per connection from the client's chain (parsed
  * once), and re-checked against the current generation on every request, so a revoked
- * tenant or a withdrawn CA stops at once, open keep-alive connections included.
+ * tenant or a withdrawn CA stops at once, open keep-alive connections included. The
+ * re-check is free while the generation is the same and the chain is still valid; it runs
+ * the full verification again after a reload and once the chain's validity has run out.
  */
 import { X509Certificate } from "node:crypto";
 import type { PeerCertificate, TLSSocket } from "node:tls";
 import type { Generation } from "../config/generation.js";
+import { notAfter } from "./certs.js";
 import { resolvePeerIdentity, type HandshakeFailureReason } from "./verify-chain.js";
 
 export interface PeerIdentity {
@@ -22,6 +25,8 @@ interface ConnectionState {
   chain: X509Certificate[];
   expectedTenant: string | undefined;
   generationId: number;
+  /** Earliest expiry in the chain (ms): past it, the cached verdict is re-checked. */
+  validUntil: number;
   check: PeerCheck;
 }
 
@@ -31,8 +36,15 @@ const connections = new WeakMap<TLSSocket, ConnectionState>();
 export function verifyConnection(socket: TLSSocket, generation: Generation, now: Date): PeerCheck {
   const chain = peerChain(socket);
   const servername = typeof socket.servername === "string" ? socket.servername : undefined;
-  const expectedTenant = servername === undefined ? undefined : generation.serverNames.get(servername);
-  const state: ConnectionState = { chain, expectedTenant, generationId: generation.id, check: { ok: false, reason: "no_client_cert" } };
+  const expectedTenant =
+    servername === undefined ? undefined : generation.serverNames.get(servername);
+  const state: ConnectionState = {
+    chain,
+    expectedTenant,
+    generationId: generation.id,
+    validUntil: Math.min(...chain.map((c) => notAfter(c).getTime())),
+    check: { ok: false, reason: "no_client_cert" },
+  };
   state.check =
     servername !== undefined && expectedTenant === undefined
       ? { ok: false, reason: "no_sni_match" }
@@ -45,7 +57,7 @@ export function verifyConnection(socket: TLSSocket, generation: Generation, now:
 export function currentIdentity(socket: TLSSocket, generation: Generation, now: Date): PeerCheck {
   const state = connections.get(socket);
   if (!state) return verifyConnection(socket, generation, now);
-  if (state.generationId !== generation.id) {
+  if (state.generationId !== generation.id || now.getTime() > state.validUntil) {
     state.check = check(state, generation, now);
     state.generationId = generation.id;
   }
@@ -62,7 +74,10 @@ function check(state: ConnectionState, generation: Generation, now: Date): PeerC
     now,
   });
   if (!result.ok) return { ok: false, reason: result.reason, claimedTenant: result.claimedTenant };
-  return { ok: true, identity: { tenant: result.tenant, service: result.service, spiffeId: result.spiffeId } };
+  return {
+    ok: true,
+    identity: { tenant: result.tenant, service: result.service, spiffeId: result.spiffeId },
+  };
 }
 
 /** Leaf first, then the intermediates the client sent, each parsed once. */
@@ -73,7 +88,8 @@ function peerChain(socket: TLSSocket): X509Certificate[] {
   let cert: PeerCertificate | undefined = socket.getPeerCertificate(true) as PeerCertificate;
   const seen = new Set<string>([cert.fingerprint256]);
   for (let depth = 0; depth < 8; depth++) {
-    const issuer: PeerCertificate | undefined = (cert as { issuerCertificate?: PeerCertificate }).issuerCertificate;
+    const issuer: PeerCertificate | undefined = (cert as { issuerCertificate?: PeerCertificate })
+      .issuerCertificate;
     if (!issuer || !issuer.raw || seen.has(issuer.fingerprint256)) break;
     seen.add(issuer.fingerprint256);
     chain.push(new X509Certificate(issuer.raw));

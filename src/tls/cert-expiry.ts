@@ -1,0 +1,45 @@
+/**
+ * Certificate expiry, watched at run time: every generation exports each tenant's
+ * certificate expiry, and certificates close to expiry are named in a warning on each
+ * load and again on a timer, because a sidecar can run for weeks on one generation.
+ */
+import type { X509Certificate } from "node:crypto";
+import type { Generation } from "../config/generation.js";
+import { notAfter } from "./certs.js";
+
+/** Runtime warning horizon (`palisade check` lints at 30 days; this is the last call). */
+export const EXPIRY_WARNING_MS = 7 * 86_400_000;
+/** How often a running sidecar re-checks its certificates against the clock. */
+export const EXPIRY_CHECK_INTERVAL_MS = 3_600_000;
+
+export interface ExpiringCertificate {
+  tenant: string;
+  /** `cert`: this sidecar's own SVID (or an intermediate sent with it); `ca`: a trusted root. */
+  file: "cert" | "ca";
+  subject: string;
+  expiresAt: Date;
+}
+
+/** Certificates of active tenants that expire within `horizonMs` of `now` (or already have). */
+export function expiringCertificates(
+  generation: Generation,
+  now: Date,
+  horizonMs = EXPIRY_WARNING_MS,
+): ExpiringCertificate[] {
+  const limit = now.getTime() + horizonMs;
+  const found: ExpiringCertificate[] = [];
+  const check = (tenant: string, file: "cert" | "ca", certs: readonly X509Certificate[]) => {
+    for (const cert of certs) {
+      const expiresAt = notAfter(cert);
+      if (expiresAt.getTime() <= limit)
+        found.push({ tenant, file, subject: cert.subject, expiresAt });
+    }
+  };
+  for (const tenant of generation.active) {
+    const material = generation.tenants.get(tenant);
+    if (!material) continue;
+    check(tenant, "cert", material.chain);
+    check(tenant, "ca", material.roots);
+  }
+  return found;
+}
