@@ -9,7 +9,12 @@ import { ProxyError, sendError, type ErrorCode } from "./errors.js";
 import type { ProxyDeps } from "./deps.js";
 import type { SuspiciousEventKind as SuspiciousKind } from "../anomaly/alert.js";
 import type { Span } from "@opentelemetry/api";
-import { endRequestSpan, injectSpan, startRequestSpan } from "../telemetry/tracing.js";
+import {
+  endRequestSpan,
+  incomingTraceId,
+  injectSpan,
+  startRequestSpan,
+} from "../telemetry/tracing.js";
 import type { HeaderMap } from "./headers.js";
 
 /** Refusals that are isolation decisions: counted as denials and audited. */
@@ -58,14 +63,15 @@ export class Exchange {
     if (this.span) injectSpan(this.span, headers);
   }
 
+  /** This request's trace: its span's, or without tracing the one the caller sent, if any. */
   get traceId(): string | undefined {
-    return this.span?.spanContext().traceId;
+    return this.span ? this.span.spanContext().traceId : incomingTraceId(this.req.rawHeaders);
   }
 
   /** A reserved header arrived from where it must not come from: stripped, and remembered. */
   spoofed(header: string): void {
     this.deps.logs.audit.warn(
-      { direction: this.direction, requestId: this.requestId, tenant: this.tenant, header },
+      { ...this.#auditFields(), reason: "spoofed_header", header },
       "reserved header from the network stripped",
     );
     this.deps.anomaly.record({
@@ -107,7 +113,7 @@ export class Exchange {
           "palisade.cache": this.cache,
           "http.response.status_code": status,
           "url.path": this.path,
-          "http.route": this.upstream,
+          "palisade.upstream": this.upstream,
           "palisade.request_id": this.requestId,
         },
         error,
@@ -171,6 +177,7 @@ export class Exchange {
       caller: this.tenant,
       callerId: this.callerId,
       target: this.target,
+      decision: this.decision,
       method: this.req.method,
       path: this.path,
       traceId: this.traceId,

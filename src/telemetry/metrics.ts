@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { UNKNOWN_TENANT } from "../tenancy/tenant-id.js";
+import { ALERT_KINDS } from "../anomaly/alert.js";
 
 export type Direction = "inbound" | "outbound";
 export type CacheResult = "hit" | "miss" | "bypass";
@@ -109,17 +110,28 @@ export class Metrics {
     for (const result of ["success", "failure"]) this.#reloads.labels(result).inc(0);
   }
 
-  /** Called when a config generation loads: the tenants whose names may appear as labels. */
+  /**
+   * Called when a config generation loads: the tenants whose names may appear as labels.
+   * A removed tenant's gauges go (a stale "alert active" or expiry would mislead), and
+   * anomaly alert counters start at 0 for every tenant and kind: an alert typically fires
+   * once, and a series that first appears at 1 has an `increase()` of 0 in Prometheus.
+   */
   setTenants(tenants: Iterable<string>): void {
     const next = new Set(tenants);
     for (const tenant of this.#tenants) {
-      if (!next.has(tenant)) {
-        this.#cacheBytes.remove(tenant);
-        this.#certExpiry.remove(tenant);
+      if (next.has(tenant)) continue;
+      this.#cacheBytes.remove(tenant);
+      this.#certExpiry.remove(tenant);
+      for (const kind of ALERT_KINDS) {
+        this.#anomalyAlerts.remove(tenant, kind);
+        this.#anomalyActive.remove(tenant, kind);
       }
     }
     this.#tenants = next;
     this.#requestChildren.clear();
+    for (const tenant of [...next, UNKNOWN_TENANT]) {
+      for (const kind of ALERT_KINDS) this.#anomalyAlerts.labels(tenant, kind).inc(0);
+    }
   }
 
   /** The label value for a tenant name: configured tenants by name, anything else `unknown`. */

@@ -5,7 +5,7 @@
  */
 import {
   context,
-
+  ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
   trace,
@@ -31,12 +31,14 @@ export interface Tracing {
 }
 
 const propagator = new W3CTraceContextPropagator();
+const EXPORT_TIMEOUT_MS = 5_000;
 
 /** Reads `traceparent`/`tracestate` from raw header pairs without building a header object. */
 const rawHeaderGetter: TextMapGetter<readonly string[]> = {
   keys: (raw) => raw.filter((_, i) => i % 2 === 0).map((k) => k.toLowerCase()),
   get: (raw, key) => {
-    for (let i = 0; i + 1 < raw.length; i += 2) if ((raw[i] as string).toLowerCase() === key) return raw[i + 1];
+    for (let i = 0; i + 1 < raw.length; i += 2)
+      if ((raw[i] as string).toLowerCase() === key) return raw[i + 1];
     return undefined;
   },
 };
@@ -45,16 +47,30 @@ export function createTracing(config: Config): Tracing | undefined {
   const otlp = config.telemetry.otlp;
   if (!otlp) return undefined;
   const provider = new BasicTracerProvider({
-    resource: resourceFromAttributes({ "service.name": `palisade-${config.service}`, "palisade.service": config.service }),
+    resource: resourceFromAttributes({
+      "service.name": `palisade-${config.service}`,
+      "palisade.service": config.service,
+    }),
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(otlp.sampleRatio) }),
+    // Bounded everywhere: a slow or dead collector drops spans (queue full) and delays a
+    // drain by at most EXPORT_TIMEOUT_MS; it never slows the request path.
     spanProcessors: [
-      new BatchSpanProcessor(new OTLPTraceExporter({ url: otlp.endpoint, headers: otlp.headers }), {
-        scheduledDelayMillis: 500,
-        maxQueueSize: 4096,
-      }),
+      new BatchSpanProcessor(
+        new OTLPTraceExporter({
+          url: otlp.endpoint,
+          headers: otlp.headers,
+          timeoutMillis: EXPORT_TIMEOUT_MS,
+        }),
+        { scheduledDelayMillis: 500, maxQueueSize: 4096, exportTimeoutMillis: EXPORT_TIMEOUT_MS },
+      ),
     ],
   });
-  return { tracer: provider.getTracer("palisade"), shutdown: () => provider.shutdown() };
+  return {
+    tracer: provider.getTracer("palisade"),
+    // Flushes what is queued. Spans a dead collector cannot take are lost, and that is
+    // never a reason for a drain to fail.
+    shutdown: () => provider.shutdown().catch(() => undefined),
+  };
 }
 
 /** Starts the request's span as a child of the trace the caller sent, if any. */
@@ -64,7 +80,7 @@ export function startRequestSpan(
   method: string,
   rawHeaders: readonly string[],
 ): Span {
-  const parent = propagator.extract(context.active(), rawHeaders, rawHeaderGetter);
+  const parent = propagator.extract(ROOT_CONTEXT, rawHeaders, rawHeaderGetter);
   return tracer.startSpan(
     `palisade ${direction} ${method}`,
     {
@@ -86,9 +102,30 @@ export function injectSpan(span: Span, headers: HeaderMap): void {
   });
 }
 
-export function endRequestSpan(span: Span, attributes: Record<string, string | number | undefined>, error?: string): void {
-  for (const [key, value] of Object.entries(attributes)) if (value !== undefined) span.setAttribute(key, value);
-  if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: error });
-  span.end();
+/**
+ * The trace id the caller sent in a valid `traceparent`, for log lines when no tracer is
+ * configured: logs still correlate with the app's traces at the cost of one header scan.
+ */
+export function incomingTraceId(rawHeaders: readonly string[]): string | undefined {
+  const parent = propagator.extract(ROOT_CONTEXT, rawHeaders, rawHeaderGetter);
+  return trace.getSpanContext(parent)?.traceId;
 }
 
+/**
+ * Sets the attributes known at the end and ends the span. A refusal (`error`, one of
+ * DESIGN.md's codes) sets `error.type` and an ERROR status: Palisade's own refusals are
+ * what an operator searches traces for, 4xx or not.
+ */
+export function endRequestSpan(
+  span: Span,
+  attributes: Record<string, string | number | undefined>,
+  error?: string,
+): void {
+  for (const [key, value] of Object.entries(attributes))
+    if (value !== undefined) span.setAttribute(key, value);
+  if (error !== undefined) {
+    span.setAttribute("error.type", error);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: error });
+  }
+  span.end();
+}

@@ -1,0 +1,277 @@
+/**
+ * Traces end to end through a real OTLP/HTTP receiver: a client's `traceparent` enters
+ * web's inbound listener, the web app calls orders through web's outbound listener, and
+ * every hop is one span of the client's trace, parented hop by hop, with the tenant
+ * attributes DESIGN.md names. Without `telemetry.otlp` there is no tracer at all.
+ */
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Agent } from "undici";
+import { echo, startApp, type TestApp } from "./support/app.js";
+import {
+  baseConfig,
+  makePki,
+  send,
+  startSidecar,
+  tenantClient,
+  type Pki,
+  type RunningSidecar,
+} from "./support/mesh.js";
+import {
+  OTLP_SPAN_KIND,
+  OTLP_STATUS,
+  startOtlpReceiver,
+  type OtlpReceiver,
+  type ReceivedSpan,
+} from "./support/otlp-receiver.js";
+
+let pki: Pki;
+let receiver: OtlpReceiver;
+let ordersApp: TestApp;
+let webApp: TestApp;
+let orders: RunningSidecar;
+let web: RunningSidecar;
+let plain: RunningSidecar | undefined;
+let acme: Agent;
+const agents: Agent[] = [];
+
+/** W3C trace-context ids, fresh per test so traces never mix. */
+function newTraceparent(sampled = true) {
+  const traceId = randomBytes(16).toString("hex");
+  const spanId = randomBytes(8).toString("hex");
+  return { traceId, spanId, header: `00-${traceId}-${spanId}-${sampled ? "01" : "00"}` };
+}
+
+function parseTraceparent(value: unknown) {
+  const match = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(String(value));
+  if (!match) throw new Error(`not a traceparent: ${String(value)}`);
+  return { traceId: match[1] as string, spanId: match[2] as string, flags: match[3] as string };
+}
+
+function spansOf(traceId: string): ReceivedSpan[] {
+  return receiver.spans.filter((s) => s.traceId === traceId);
+}
+
+function only(spans: ReceivedSpan[], service: string, kind: number): ReceivedSpan {
+  const found = spans.filter((s) => s.resource["service.name"] === service && s.kind === kind);
+  expect(found, `${service} kind ${kind}: ${JSON.stringify(spans, null, 1)}`).toHaveLength(1);
+  return found[0] as ReceivedSpan;
+}
+
+beforeAll(async () => {
+  receiver = await startOtlpReceiver();
+  pki = await makePki(["acme", "globex"], ["orders", "web", "cli"]);
+  const otlp = { endpoint: receiver.endpoint, sampleRatio: 1 };
+
+  ordersApp = await startApp();
+  const ordersConfig = baseConfig(pki, "orders", ["acme", "globex"], ordersApp.url);
+  ordersConfig["telemetry"] = { logs: { level: "info" }, otlp };
+  orders = await startSidecar(ordersConfig);
+
+  // The web app does what an instrumented app does: it calls orders through its sidecar's
+  // outbound listener, passing on the trace context and the tenant context it was given.
+  webApp = await startApp((req, res, body) => {
+    if (req.url !== "/tenants/acme/checkout") return echo(req, res, body);
+    const headers: Record<string, string> = {
+      host: "orders",
+      "x-palisade-context": String(req.headers["x-palisade-context"]),
+    };
+    if (req.headers["traceparent"] !== undefined)
+      headers["traceparent"] = String(req.headers["traceparent"]);
+    send(undefined, `${web.outbound}/tenants/acme/orders`, { headers }).then(
+      (answer) => {
+        res.writeHead(answer.status, { "content-type": "application/json" });
+        res.end(answer.text);
+      },
+      (error: unknown) => {
+        res.writeHead(500);
+        res.end(String(error));
+      },
+    );
+  });
+  const webConfig = baseConfig(pki, "web", ["acme", "globex"], webApp.url);
+  webConfig["outbound"] = {
+    listen: "127.0.0.1:0",
+    upstreams: { orders: { url: orders.inbound, target: { path: "/tenants/{tenant}/**" } } },
+  };
+  webConfig["telemetry"] = { logs: { level: "info" }, otlp };
+  web = await startSidecar(webConfig);
+  acme = await tenantClient(pki, "acme", "cli", "web");
+  agents.push(acme);
+});
+
+afterAll(async () => {
+  await Promise.all(agents.map((a) => a.close()));
+  // Stopping flushes the span processors, so the receiver goes last.
+  await web?.stop();
+  await orders?.stop();
+  await plain?.stop();
+  await webApp?.close();
+  await ordersApp?.close();
+  await receiver?.close();
+});
+
+describe("traces across a two-sidecar chain", () => {
+  it("one trace spans client → web inbound → web outbound → orders inbound, parent by parent", async () => {
+    const client = newTraceparent();
+    const answer = await send(acme, `${web.inbound}/tenants/acme/checkout`, {
+      headers: { traceparent: client.header },
+    });
+    expect(answer.status, answer.text).toBe(200);
+
+    // What the apps saw: the client's trace, continued by each sidecar's own span.
+    const webSaw = parseTraceparent(webApp.seen.at(-1)?.headers["traceparent"]);
+    const ordersSeen = ordersApp.seen.at(-1);
+    expect(ordersSeen?.url).toBe("/tenants/acme/orders");
+    const ordersSaw = parseTraceparent(ordersSeen?.headers["traceparent"]);
+    expect(webSaw.traceId).toBe(client.traceId);
+    expect(ordersSaw.traceId).toBe(client.traceId);
+    expect(webSaw.flags).toBe("01");
+    expect(ordersSaw.flags).toBe("01");
+
+    await receiver.waitFor(
+      (all) => all.filter((s) => s.traceId === client.traceId).length >= 3,
+      "three spans of the chain's trace",
+    );
+    const spans = spansOf(client.traceId);
+    expect(spans).toHaveLength(3);
+    const webIn = only(spans, "palisade-web", OTLP_SPAN_KIND.SERVER);
+    const webOut = only(spans, "palisade-web", OTLP_SPAN_KIND.CLIENT);
+    const ordersIn = only(spans, "palisade-orders", OTLP_SPAN_KIND.SERVER);
+
+    // The fourth span of the trace is the client's own: web inbound's parent.
+    expect(webIn.parentSpanId).toBe(client.spanId);
+    expect(webSaw.spanId).toBe(webIn.spanId);
+    expect(webOut.parentSpanId).toBe(webIn.spanId);
+    expect(ordersIn.parentSpanId).toBe(webOut.spanId);
+    expect(ordersSaw.spanId).toBe(ordersIn.spanId);
+
+    for (const span of [webIn, webOut, ordersIn]) {
+      expect(span.attributes).toMatchObject({
+        "tenant.id": "acme",
+        "tenant.target": "acme",
+        "palisade.decision": "allow",
+        "http.request.method": "GET",
+        "http.response.status_code": 200,
+      });
+      expect(span.status.code).not.toBe(OTLP_STATUS.ERROR);
+    }
+    expect(webOut.attributes["url.path"]).toBe("/tenants/acme/orders");
+    expect(receiver.errors).toEqual([]);
+  });
+
+  it("starts a trace when the client sends none, and the apps still see one trace", async () => {
+    const answer = await send(acme, `${web.inbound}/tenants/acme/checkout`);
+    expect(answer.status, answer.text).toBe(200);
+    const webSaw = parseTraceparent(webApp.seen.at(-1)?.headers["traceparent"]);
+    const ordersSaw = parseTraceparent(ordersApp.seen.at(-1)?.headers["traceparent"]);
+    expect(ordersSaw.traceId).toBe(webSaw.traceId);
+    await receiver.waitFor(
+      (all) => all.filter((s) => s.traceId === webSaw.traceId).length >= 3,
+      "three spans of a trace the sidecar started",
+    );
+    const webIn = only(spansOf(webSaw.traceId), "palisade-web", OTLP_SPAN_KIND.SERVER);
+    expect(webIn.parentSpanId).toBe("");
+  });
+
+  it("records a denial on the span, and the app never sees the request", async () => {
+    const client = newTraceparent();
+    const before = webApp.seen.length;
+    const answer = await send(acme, `${web.inbound}/tenants/globex/orders?secret=1`, {
+      headers: { traceparent: client.header },
+    });
+    expect(answer.status).toBe(403);
+    expect(webApp.seen.length).toBe(before);
+    await receiver.waitFor(
+      (all) => all.some((s) => s.traceId === client.traceId),
+      "the denied request's span",
+    );
+    const span = only(spansOf(client.traceId), "palisade-web", OTLP_SPAN_KIND.SERVER);
+    expect(span.parentSpanId).toBe(client.spanId);
+    expect(span.attributes).toMatchObject({
+      "tenant.id": "acme",
+      "tenant.target": "globex",
+      "palisade.decision": "deny",
+      "http.request.method": "GET",
+      "http.response.status_code": 403,
+      "error.type": "cross_tenant_denied",
+    });
+    // The query string is not part of the recorded path.
+    expect(span.attributes["url.path"]).toBe("/tenants/globex/orders");
+    expect(span.status.code).toBe(OTLP_STATUS.ERROR);
+  });
+
+  it("honours an unsampled parent: nothing exported, the context still propagates", async () => {
+    const unsampled = newTraceparent(false);
+    const answer = await send(acme, `${web.inbound}/tenants/acme/checkout`, {
+      headers: { traceparent: unsampled.header },
+    });
+    expect(answer.status, answer.text).toBe(200);
+    const ordersSaw = parseTraceparent(ordersApp.seen.at(-1)?.headers["traceparent"]);
+    expect(ordersSaw.traceId).toBe(unsampled.traceId);
+    expect(ordersSaw.flags).toBe("00");
+    // A sampled request sent afterwards is exported by the same batch processors; once its
+    // spans are in, the unsampled request's would have been too.
+    const marker = newTraceparent();
+    await send(acme, `${web.inbound}/tenants/acme/checkout`, {
+      headers: { traceparent: marker.header },
+    });
+    await receiver.waitFor(
+      (all) => all.filter((s) => s.traceId === marker.traceId).length >= 3,
+      "the marker trace",
+    );
+    expect(spansOf(unsampled.traceId)).toEqual([]);
+  });
+});
+
+describe("a dead collector", () => {
+  it("neither fails requests nor holds up a stop for long", async () => {
+    const gone = await startOtlpReceiver();
+    await gone.close();
+    const app = await startApp();
+    const config = baseConfig(pki, "orders", ["acme"], app.url);
+    config["telemetry"] = { logs: { level: "info" }, otlp: { endpoint: gone.endpoint } };
+    const sidecar = await startSidecar(config);
+    try {
+      const agent = await tenantClient(pki, "acme", "web", "orders");
+      agents.push(agent);
+      for (let i = 0; i < 3; i++) {
+        const answer = await send(agent, `${sidecar.inbound}/tenants/acme/orders`);
+        expect(answer.status).toBe(200);
+      }
+    } finally {
+      const started = Date.now();
+      await sidecar.stop();
+      const stopMs = Date.now() - started;
+      await app.close();
+      // The last flush retries until the exporter's 5 s timeout, then gives up quietly.
+      expect(stopMs).toBeLessThan(8_000);
+    }
+  });
+});
+
+describe("no cost when not configured", () => {
+  it("creates no tracer without telemetry.otlp, and passes the caller's traceparent through", async () => {
+    const app = await startApp();
+    try {
+      plain = await startSidecar(baseConfig(pki, "orders", ["acme"], app.url));
+      expect(plain.sidecar.tracing).toBeUndefined();
+      expect(web.sidecar.tracing).toBeDefined();
+      const client = newTraceparent();
+      const agent = await tenantClient(pki, "acme", "web", "orders");
+      agents.push(agent);
+      const answer = await send(agent, `${plain.inbound}/tenants/acme/orders`, {
+        headers: { traceparent: client.header },
+      });
+      expect(answer.status).toBe(200);
+      expect(app.seen.at(-1)?.headers["traceparent"]).toBe(client.header);
+      // The audit and access logs still name the caller's trace.
+      const access = plain.logs.filter((l) => l.log === "access").at(-1);
+      expect(access?.["traceId"]).toBe(client.traceId);
+    } finally {
+      await plain?.stop();
+      plain = undefined;
+      await app.close();
+    }
+  });
+});
