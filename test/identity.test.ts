@@ -210,6 +210,9 @@ describe("identity", () => {
       await pki.ca("acme"),
       "nobody.orders.mesh.local",
     );
+    const generic = await handshakeFailures("handshake_error");
     await expectRefusedConnection(agent, "no_sni_match");
+    // Counted once, under its own reason.
+    expect(await handshakeFailures("handshake_error")).toBe(generic);
   });
 });

@@ -35,6 +35,8 @@ async function handleInbound(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
+  // A peer refused at the handshake: its socket is gone and the refusal already counted.
+  if (req.socket.destroyed) return;
   const generation = deps.generation();
   const exchange = new Exchange("inbound", req, res, deps);
   try {

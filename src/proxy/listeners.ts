@@ -106,7 +106,7 @@ export function createInboundServer(deps: ListenerDeps, handler: RequestListener
         if (context) done(null, context);
         else {
           deps.metrics.handshakeFailure("no_sni_match");
-          done(new Error("unknown server name"));
+          done(Object.assign(new Error("unknown server name"), { counted: true }));
         }
       },
       maxHeaderSize: MAX_HEADER_BYTES,
@@ -116,7 +116,8 @@ export function createInboundServer(deps: ListenerDeps, handler: RequestListener
     handler,
   );
   applyTimeouts(server, timeouts);
-  server.on("secureConnection", (socket: TLSSocket) => {
+  // Prepended: a refused peer's socket must be gone before the HTTP parser reads from it.
+  server.prependListener("secureConnection", (socket: TLSSocket) => {
     const check = verifyConnection(socket, deps.generation(), new Date(deps.now()));
     if (check.ok) return;
     deps.metrics.handshakeFailure(check.reason);
@@ -132,8 +133,9 @@ export function createInboundServer(deps: ListenerDeps, handler: RequestListener
     }
     socket.destroy();
   });
-  server.on("tlsClientError", (err: Error & { code?: string }) => {
-    deps.metrics.handshakeFailure("handshake_error");
+  server.on("tlsClientError", (err: Error & { code?: string; counted?: boolean }) => {
+    // An unknown server name was already counted as `no_sni_match` by the SNI callback.
+    if (!err.counted) deps.metrics.handshakeFailure("handshake_error");
     deps.logs.event.debug({ err: err.message, code: err.code }, "TLS handshake failed");
   });
   server.on("clientError", (err, socket) =>
