@@ -159,12 +159,14 @@ export class Exchange {
       { ...this.#auditFields(), reason: refusal.code, detail: refusal.message },
       "request denied",
     );
-    const kind = SUSPICIOUS[refusal.code];
+    const kind = refusal.suspicious ? SUSPICIOUS[refusal.code] : undefined;
     if (kind) {
       anomaly.record({
         tenant: metrics.label(this.tenant),
         kind,
-        ...(this.target === undefined ? {} : { target: metrics.label(this.target) }),
+        // The raw (validated) id, not the label: probing invented tenants is still probing.
+        // The detector bounds what it keeps per tenant; targets never become metric labels.
+        ...(this.target === undefined ? {} : { target: this.target }),
         requestId: this.requestId,
       });
     }
