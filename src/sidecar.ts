@@ -6,7 +6,7 @@
  * drains.
  */
 import { once } from "node:events";
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { Agent } from "undici";
@@ -17,7 +17,7 @@ import {
   type Generation,
   type TenantChanges,
 } from "./config/generation.js";
-import { parseListen } from "./config/listen.js";
+import { listenOn } from "./config/listen.js";
 import { loadConfigFile, type LoadedConfig } from "./config/load.js";
 import { watchConfig, type ConfigWatcher } from "./config/watch.js";
 import { ContextTokens } from "./tenancy/context-token.js";
@@ -34,15 +34,12 @@ import {
   createOutboundServer,
 } from "./proxy/listeners.js";
 import { UpstreamPools } from "./proxy/upstream-pools.js";
+import { InFlight } from "./proxy/in-flight.js";
 import { TenantRateLimiter } from "./proxy/rate-limit.js";
 import { PartitionedCache, TenantHttpCache } from "./cache/index.js";
 import type { ProxyDeps } from "./proxy/deps.js";
 import { currentIdentity } from "./tls/peer-identity.js";
-import {
-  EXPIRY_CHECK_INTERVAL_MS,
-  EXPIRY_WARNING_MS,
-  expiringCertificates,
-} from "./tls/cert-expiry.js";
+import { EXPIRY_CHECK_INTERVAL_MS, reportExpiry } from "./tls/cert-expiry.js";
 import type { DestinationStream } from "pino";
 import { AnomalyAlerting } from "./anomaly/alerting.js";
 
@@ -83,8 +80,7 @@ export class Sidecar {
   /** The last refused reload's error, so repeated file events for it count once. */
   #lastFailure: string | undefined;
   #expiryTimer: NodeJS.Timeout | undefined;
-  readonly #inFlight = new Set<ServerResponse>();
-  #idle: (() => void) | undefined;
+  readonly #inFlight = new InFlight();
   readonly #servers: { inbound: Server; outbound: Server; admin: Server };
   readonly #inboundConnections = new ConnectionSet();
   readonly #outboundConnections = new ConnectionSet();
@@ -128,8 +124,8 @@ export class Sidecar {
       now,
     };
     this.#servers = {
-      inbound: createInboundServer(deps, this.#counted(inboundHandler(deps))),
-      outbound: createOutboundServer(deps, this.#counted(outboundHandler(deps))),
+      inbound: createInboundServer(deps, this.#inFlight.wrap(inboundHandler(deps))),
+      outbound: createOutboundServer(deps, this.#inFlight.wrap(outboundHandler(deps))),
       admin: createAdminServer({
         generation: () => this.#generation,
         metrics,
@@ -301,9 +297,9 @@ export class Sidecar {
     const { drainDelay, drainTimeout } = this.#generation.config;
     this.#ready = false;
     this.#draining = true;
+    this.#inFlight.startDraining();
     this.#watcher?.close();
     clearInterval(this.#expiryTimer);
-    for (const res of this.#inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
     this.logs.event.info({ inFlight: this.#inFlight.size, drainDelay, drainTimeout }, "draining");
     if (drainDelay > 0) await new Promise((r) => setTimeout(r, drainDelay).unref());
     const listeners = [
@@ -318,7 +314,7 @@ export class Sidecar {
       return done;
     });
     this.logs.event.info({ inFlight: this.#inFlight.size }, "listeners closed");
-    await this.#waitIdle(drainTimeout);
+    await this.#inFlight.waitIdle(drainTimeout);
     const cut = this.#inFlight.size;
     for (const [server] of listeners) server.closeAllConnections();
     await Promise.all(closed);
@@ -337,29 +333,6 @@ export class Sidecar {
     this.logs.root.flush();
   }
 
-  #counted(handler: (req: IncomingMessage, res: ServerResponse) => void) {
-    return (req: IncomingMessage, res: ServerResponse) => {
-      this.#inFlight.add(res);
-      if (this.#draining) res.shouldKeepAlive = false;
-      res.once("close", () => {
-        this.#inFlight.delete(res);
-        if (this.#inFlight.size === 0) this.#idle?.();
-      });
-      handler(req, res);
-    };
-  }
-
-  #waitIdle(timeout: number): Promise<void> {
-    if (this.#inFlight.size === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, timeout);
-      this.#idle = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-  }
-
   #watch(debounceMs: number): void {
     this.#watcher = watchConfig(this.#generation.files, () => void this.reload("watch"), {
       debounceMs,
@@ -370,24 +343,11 @@ export class Sidecar {
 
   async #listen(): Promise<void> {
     const { config } = this.#generation;
-    await Promise.all(
-      (
-        [
-          [this.#servers.inbound, config.inbound.listen],
-          [this.#servers.outbound, config.outbound.listen],
-          [this.#servers.admin, config.admin.listen],
-        ] as const
-      ).map(([server, listen]) => {
-        const { host, port } = parseListen(listen);
-        return new Promise<void>((resolve, reject) => {
-          server.once("error", reject);
-          server.listen(port, host, () => {
-            server.off("error", reject);
-            resolve();
-          });
-        });
-      }),
-    );
+    await Promise.all([
+      listenOn(this.#servers.inbound, config.inbound.listen),
+      listenOn(this.#servers.outbound, config.outbound.listen),
+      listenOn(this.#servers.admin, config.admin.listen),
+    ]);
   }
 
   /**
@@ -403,25 +363,8 @@ export class Sidecar {
     this.#checkExpiry(generation);
   }
 
-  /** Exports every tenant's certificate expiry and warns about those close to it. */
   #checkExpiry(generation: Generation): void {
-    for (const tenant of generation.tenants.values())
-      this.metrics.certExpiry(tenant.id, tenant.expiresAt);
-    const now = new Date(this.now());
-    for (const cert of expiringCertificates(generation, now, EXPIRY_WARNING_MS)) {
-      const msLeft = cert.expiresAt.getTime() - now.getTime();
-      this.logs.event.warn(
-        {
-          tenant: cert.tenant,
-          file: cert.file,
-          path: generation.config.tenants[cert.tenant]?.[cert.file],
-          subject: cert.subject,
-          expiresAt: cert.expiresAt.toISOString(),
-          daysLeft: Math.floor(msLeft / 86_400_000),
-        },
-        msLeft <= 0 ? "certificate expired" : "certificate expires soon",
-      );
-    }
+    reportExpiry(generation, new Date(this.now()), { metrics: this.metrics, log: this.logs.event });
   }
 
   /**

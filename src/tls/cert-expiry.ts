@@ -43,3 +43,30 @@ export function expiringCertificates(
   }
   return found;
 }
+
+/** Exports every tenant's certificate expiry and warns about those close to it. */
+export function reportExpiry(
+  generation: Generation,
+  now: Date,
+  sinks: {
+    metrics: { certExpiry(tenant: string, expiresAt: Date): void };
+    log: { warn(fields: object, message: string): void };
+  },
+): void {
+  for (const tenant of generation.tenants.values())
+    sinks.metrics.certExpiry(tenant.id, tenant.expiresAt);
+  for (const cert of expiringCertificates(generation, now)) {
+    const msLeft = cert.expiresAt.getTime() - now.getTime();
+    sinks.log.warn(
+      {
+        tenant: cert.tenant,
+        file: cert.file,
+        path: generation.config.tenants[cert.tenant]?.[cert.file],
+        subject: cert.subject,
+        expiresAt: cert.expiresAt.toISOString(),
+        daysLeft: Math.floor(msLeft / 86_400_000),
+      },
+      msLeft <= 0 ? "certificate expired" : "certificate expires soon",
+    );
+  }
+}
