@@ -1,0 +1,107 @@
+/**
+ * Palisade sidecars as the benchmark runs them: `node dist/cli.js run -c FILE`, one child
+ * process each (its own event loop, like production), logs at warn, no access log, every
+ * listener on a free loopback port. Ready means the admin `/readyz` answers 200.
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { stringify } from "yaml";
+import { freePorts } from "./ports.mjs";
+import { pkiPaths, TRUST_DOMAIN } from "./pki.mjs";
+import { startProcess, waitForHttp } from "./processes.mjs";
+
+const CLI = resolve(import.meta.dirname, "../../dist/cli.js");
+export const TARGET_RULE = { path: "/tenants/{tenant}/**" };
+
+/**
+ * Writes a sidecar config. `certService` is whose SVID the tenants' certificates are (the
+ * sidecar's own service); `upstreams` maps a name to `{ port }` of a peer's inbound.
+ */
+export async function writeSidecarConfig(file, opts) {
+  const [inbound, outbound, admin] = await freePorts(3);
+  const tenants = Object.fromEntries(
+    opts.tenants.map((t) => [t, pkiPaths(opts.pkiDir, t, opts.certService ?? opts.service)]),
+  );
+  const upstreams = Object.fromEntries(
+    Object.entries(opts.upstreams ?? {}).map(([name, u]) => [
+      name,
+      {
+        url: `https://127.0.0.1:${u.port}`,
+        target: TARGET_RULE,
+        ...(u.service ? { service: u.service } : {}),
+      },
+    ]),
+  );
+  const config = {
+    service: opts.service,
+    trustDomain: TRUST_DOMAIN,
+    inbound: {
+      listen: `127.0.0.1:${inbound}`,
+      app: `http://127.0.0.1:${opts.appPort}`,
+      target: TARGET_RULE,
+      ...(opts.inboundCache ? { cache: opts.inboundCache } : {}),
+    },
+    outbound: {
+      listen: `127.0.0.1:${outbound}`,
+      allowUnsignedTenant: opts.allowUnsignedTenant ?? false,
+      upstreams,
+    },
+    admin: { listen: `127.0.0.1:${admin}` },
+    tenants,
+    telemetry: { logs: { level: "warn", access: false } },
+  };
+  await writeFile(file, stringify(config));
+  return { file, ports: { inbound, outbound, admin } };
+}
+
+/** Spawns a sidecar and waits for readiness; `startupMs` is spawn → first `/readyz` 200. */
+export async function startSidecar(name, config, { nodeArgs = [], cwd, timeoutMs = 120_000 } = {}) {
+  const spawned = performance.now();
+  const proc = startProcess(name, process.execPath, [...nodeArgs, CLI, "run", "-c", config.file], {
+    cwd,
+  });
+  await waitForHttp(`http://127.0.0.1:${config.ports.admin}/readyz`, {
+    proc,
+    timeoutMs,
+    intervalMs: 10,
+  });
+  return { proc, ports: config.ports, startupMs: performance.now() - spawned };
+}
+
+/**
+ * The benchmark mesh: caller sidecar (`web`, outbound upstream `orders` → callee inbound,
+ * unsigned tenant allowed) and callee sidecar (`orders`, inbound → app). `nodeArgs` is a
+ * list, or `(side) => list` with side "caller" | "callee".
+ */
+export async function startPalisadePair(
+  dir,
+  { pkiDir, tenants, appPort, callerService = "web", inboundCache, nodeArgs },
+) {
+  await mkdir(dir, { recursive: true });
+  const calleeConfig = await writeSidecarConfig(join(dir, "orders.yaml"), {
+    service: "orders",
+    tenants,
+    pkiDir,
+    appPort,
+    inboundCache,
+  });
+  const argsFor = (side) => (typeof nodeArgs === "function" ? nodeArgs(side) : (nodeArgs ?? []));
+  const callee = await startSidecar("palisade-orders", calleeConfig, {
+    nodeArgs: argsFor("callee"),
+    cwd: dir,
+  });
+  const callerConfig = await writeSidecarConfig(join(dir, "web.yaml"), {
+    service: callerService,
+    tenants,
+    pkiDir,
+    appPort,
+    allowUnsignedTenant: true,
+    upstreams: { orders: { port: calleeConfig.ports.inbound } },
+  });
+  const caller = await startSidecar("palisade-web", callerConfig, {
+    nodeArgs: argsFor("caller"),
+    cwd: dir,
+  });
+  return { caller, callee, configs: { caller: callerConfig, callee: calleeConfig } };
+}
