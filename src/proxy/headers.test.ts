@@ -48,6 +48,31 @@ describe("readRequestHeaders", () => {
   });
 });
 
+describe("look-alike and routing headers", () => {
+  it("treats underscore spellings as the dashed name, so they cannot slip past", () => {
+    const headers = readRequestHeaders(
+      ["Host", "a", "X-Palisade_Tenant", "acme", "x_tenant_id", "b"],
+      new Set(["x-tenant-id"]),
+    );
+    expect(headers.forward).toEqual({ host: "a" });
+    expect([...headers.reserved.keys()]).toEqual(["x-palisade-tenant", "x-tenant-id"]);
+  });
+
+  it("drops headers that could route the app elsewhere", () => {
+    const raw = [
+      "Host",
+      "a",
+      "X-Forwarded-Host",
+      "acme.api",
+      "X-HTTP-Method-Override",
+      "DELETE",
+      "X-Original-URL",
+      "/x",
+    ];
+    expect(readRequestHeaders(raw, new Set()).forward).toEqual({ host: "a" });
+  });
+});
+
 describe("responseHeaders", () => {
   it("removes hop-by-hop, Connection-named and dropped names", () => {
     const out = responseHeaders(

@@ -26,6 +26,20 @@ const HOP_BY_HOP = new Set([
   "expect",
 ]);
 
+/**
+ * Headers with which a client could make the app route differently from what Palisade
+ * decided on (another host, path or method). Dropped silently: they are common from
+ * ordinary clients and proxies, so they are not treated as spoofing.
+ */
+const ROUTING_OVERRIDES = new Set([
+  "x-forwarded-host",
+  "x-original-url",
+  "x-rewrite-url",
+  "x-http-method-override",
+  "x-http-method",
+  "x-method-override",
+]);
+
 export type HeaderMap = Record<string, string | string[]>;
 
 /** What one pass over the request's raw headers found. */
@@ -56,17 +70,19 @@ export function readRequestHeaders(
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = (raw[i] as string).toLowerCase();
     const value = raw[i + 1] as string;
+    // CGI-style servers read `x-palisade_tenant` as `x-palisade-tenant`: so does this check.
+    const dashed = name.includes("_") ? name.replaceAll("_", "-") : name;
     // Reserved names first: `Connection: x-palisade-tenant` must not hide a spoof.
-    if (name.startsWith(RESERVED_PREFIX) || strip.has(name)) {
-      const values = reserved.get(name);
+    if (dashed.startsWith(RESERVED_PREFIX) || strip.has(dashed)) {
+      const values = reserved.get(dashed);
       if (values) values.push(value);
-      else reserved.set(name, [value]);
+      else reserved.set(dashed, [value]);
       continue;
     }
     if (name === "host") {
       hostCount++;
       host = value;
-    } else if (HOP_BY_HOP.has(name) || connectionNamed?.has(name)) {
+    } else if (HOP_BY_HOP.has(name) || connectionNamed?.has(name) || ROUTING_OVERRIDES.has(name)) {
       continue;
     } else if (name === HEADER_REQUEST_ID) {
       requestIds++;

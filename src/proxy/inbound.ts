@@ -24,7 +24,7 @@ import {
 import type { ProxyDeps } from "./deps.js";
 import { resolveRoute } from "./route.js";
 import { fetchThroughCache } from "./cache-step.js";
-import { isReserved, projectGrantedResponse } from "./respond.js";
+import { isReserved, prepareForProjection, projectGrantedResponse } from "./respond.js";
 
 export function inboundHandler(deps: ProxyDeps): RequestListener {
   return (req, res) => void handleInbound(deps, req, res);
@@ -76,8 +76,7 @@ async function handleInbound(
     });
     forward[HEADER_REQUEST_ID] = exchange.requestId;
     exchange.propagate(forward);
-    // A projection has to read the body: ask the app for it uncompressed.
-    if (decision.grant?.fields) forward["accept-encoding"] = "identity";
+    if (decision.grant?.fields) prepareForProjection(forward);
     const body = requestBody(req, generation.config.inbound.limits.requestBody);
     const upstream = await fetchThroughCache(
       exchange,

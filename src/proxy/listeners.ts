@@ -17,7 +17,7 @@ import type { SecureContext, Server as TlsServer, TLSSocket } from "node:tls";
 import type { Generation } from "../config/generation.js";
 import type { Metrics, Direction } from "../telemetry/metrics.js";
 import type { Logs } from "../telemetry/logs.js";
-import { verifyConnection } from "../tls/peer-identity.js";
+import { verifyConnection, type PeerCheck } from "../tls/peer-identity.js";
 import { ProxyError, rawErrorResponse } from "./errors.js";
 import { requestIdFrom } from "./headers.js";
 import { TLS_OPTIONS } from "../tls/tenant-material.js";
@@ -118,7 +118,14 @@ export function createInboundServer(deps: ListenerDeps, handler: RequestListener
   applyTimeouts(server, timeouts);
   // Prepended: a refused peer's socket must be gone before the HTTP parser reads from it.
   server.prependListener("secureConnection", (socket: TLSSocket) => {
-    const check = verifyConnection(socket, deps.generation(), new Date(deps.now()));
+    let check: PeerCheck;
+    try {
+      check = verifyConnection(socket, deps.generation(), new Date(deps.now()));
+    } catch (err) {
+      // Nothing a peer sends may throw out of an event handler and take the process down.
+      deps.logs.event.error({ err: (err as Error).message }, "peer verification failed");
+      check = { ok: false, reason: "bad_certificate" };
+    }
     if (check.ok) return;
     deps.metrics.handshakeFailure(check.reason);
     deps.logs.event.warn(

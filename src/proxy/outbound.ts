@@ -61,6 +61,7 @@ async function handleOutbound(
     });
     if (!decision.allow) throw new ProxyError(decision.code);
     exchange.decision = decision.grant ? "grant" : "allow";
+    exchange.grantId = decision.grant?.id;
 
     const forward = headers.forward;
     delete forward["host"];
@@ -94,6 +95,7 @@ async function handleOutbound(
     );
     const out = responseHeaders(response.headers, isReserved);
     out[HEADER_REQUEST_ID] = exchange.requestId;
+    exchange.countBytes(response.body);
     await writeResponse(res, response, out);
     exchange.finish(response.statusCode);
   } catch (err) {
@@ -156,9 +158,8 @@ function callTenant(
 ): string {
   const tokens = headers.reserved.get(HEADER_CONTEXT);
   const asserted = headers.reserved.get(HEADER_TENANT);
-  for (const name of headers.reserved.keys()) {
-    if (name !== HEADER_CONTEXT && name !== HEADER_TENANT) exchange.spoofed(name);
-  }
+  // Other reserved headers from the app (`x-palisade-caller` copied from its inbound
+  // request by header propagation) are dropped: the app is inside the pod, not a spoofer.
   if (asserted !== undefined && asserted.length !== 1) {
     throw new ProxyError("tenant_context_invalid", "x-palisade-tenant appears more than once");
   }

@@ -14,6 +14,25 @@ export function isReserved(name: string): boolean {
 }
 
 /**
+ * A projection must see the whole document, uncompressed: a byte range could start inside
+ * a nested object and be projected as if it were the top level, and a conditional answer
+ * would tell whether the unprojected document changed.
+ */
+export function prepareForProjection(headers: HeaderMap): void {
+  for (const name of [
+    "range",
+    "if-range",
+    "if-none-match",
+    "if-modified-since",
+    "if-match",
+    "if-unmodified-since",
+  ]) {
+    delete headers[name];
+  }
+  headers["accept-encoding"] = "identity";
+}
+
+/**
  * Buffers the app's response (up to `maxBytes`), keeps only the grant's fields, and drops
  * every header that could carry data. Anything that cannot be projected is refused: an
  * unprojected response must never leave under a projecting grant.
@@ -34,6 +53,8 @@ export async function projectGrantedResponse(
   const body = await readAtMost(upstream.body, maxBytes);
   if (body === undefined)
     throw new ProxyError("projection_refused", "response too large to project");
+  if (upstream.statusCode === 206)
+    throw new ProxyError("projection_refused", "partial content cannot be projected");
   const success = upstream.statusCode >= 200 && upstream.statusCode < 300;
   let projected: Buffer;
   if (method === "HEAD" || upstream.statusCode === 204 || upstream.statusCode === 304) {

@@ -57,4 +57,38 @@ describe("compileTargetRule", () => {
   it("matches literal path segments case-insensitively", () => {
     expect(rule.resolve(input(["TENANTS", "globex"]))).toEqual({ ok: true, target: "globex" });
   });
+
+  it("reads the tenant when only what follows it differs from the pattern", () => {
+    const closed = compileTargetRule({ path: "/tenants/{tenant}" });
+    expect(closed.resolve(input(["tenants", "acme", ""]))).toEqual({ ok: true, target: "acme" });
+    expect(closed.resolve(input(["tenants", "acme", "x"]))).toEqual({ ok: true, target: "acme" });
+    const deep = compileTargetRule({ path: "/tenants/{tenant}/orders/**" });
+    expect(deep.resolve(input(["tenants", "acme", "invoices", "1"]))).toEqual({
+      ok: true,
+      target: "acme",
+    });
+  });
+
+  it("refuses encoded or parameterised segments up to the tenant", () => {
+    expect(rule.resolve(input(["%74enants", "acme", "orders"]))).toEqual({
+      ok: false,
+      reason: "invalid",
+    });
+    expect(rule.resolve(input(["tenants;x=1", "acme", "orders"]))).toEqual({
+      ok: false,
+      reason: "invalid",
+    });
+    expect(rule.resolve(input(["tenants", "acme;v=1", "orders"]))).toEqual({
+      ok: false,
+      reason: "invalid",
+    });
+  });
+
+  it("reads a host with a trailing dot", () => {
+    expect(rule.resolve(input(["x"], "acme.api.example."))).toEqual({ ok: true, target: "acme" });
+    expect(rule.resolve(input(["x"], "acme.api.example.:443"))).toEqual({
+      ok: true,
+      target: "acme",
+    });
+  });
 });

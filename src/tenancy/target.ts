@@ -62,36 +62,59 @@ function fromHeader(values: readonly string[] | undefined): TargetResult {
 }
 
 /**
- * `/tenants/{tenant}/**`: literal segments match ASCII case-insensitively, so that an app
+ * `/tenants/{tenant}/**`: the tenant is read whenever the segments up to and including
+ * `{tenant}` match, whatever follows, so a path that differs from the pattern only after
+ * the tenant segment (`/tenants/acme/`, `/tenants/acme/other`) still names `acme` — an app
+ * router may well accept it. Literal segments match ASCII case-insensitively, so an app
  * with a case-insensitive router cannot be reached at `/TENANTS/globex` as if no tenant
- * were named; the tenant segment itself is never case-folded.
+ * were named. A literal disguised by percent-encoding or a `;` parameter is refused: a
+ * decoding or matrix-parameter-stripping router could read `/%74enants/acme` or `/tenants;x/acme` as
+ * naming `acme`. The tenant segment itself is never case-folded or decoded.
  */
 function compilePathPattern(pattern: string): (segments: readonly string[]) => TargetResult {
   const parts = pattern.split("/").slice(1);
   const tenantIndex = parts.indexOf("{tenant}");
-  const open = parts[parts.length - 1] === "**";
-  const literals = parts.map((p) =>
-    p === "{tenant}" || p === "**" || p === "*" ? undefined : p.toLowerCase(),
-  );
-  const fixed = open ? parts.length - 1 : parts.length;
+  const literals = parts
+    .slice(0, tenantIndex)
+    .map((p) => (p === "*" || p === "**" ? undefined : p.toLowerCase()));
   return (segments) => {
-    if (segments.length < fixed || (!open && segments.length !== fixed)) return NO_TARGET;
-    for (let i = 0; i < fixed; i++) {
+    if (segments.length <= tenantIndex) return NO_TARGET;
+    let disguised = false;
+    for (let i = 0; i < tenantIndex; i++) {
       const literal = literals[i];
-      if (literal !== undefined && (segments[i] as string).toLowerCase() !== literal)
-        return NO_TARGET;
+      if (literal === undefined) continue;
+      const segment = (segments[i] as string).toLowerCase();
+      if (segment === literal) continue;
+      if (asRouterMaySee(segment) !== literal) return NO_TARGET;
+      disguised = true;
     }
     const tenant = segments[tenantIndex] as string;
-    return isTenantId(tenant) ? { ok: true, target: tenant } : INVALID;
+    return !disguised && isTenantId(tenant) ? { ok: true, target: tenant } : INVALID;
   };
 }
 
-/** `{tenant}.api.example`: the suffix matches case-insensitively (DNS), the label exactly. */
+/** A segment as a decoding, matrix-parameter-stripping router would read it. */
+function asRouterMaySee(segment: string): string {
+  const semicolon = segment.indexOf(";");
+  const bare = semicolon === -1 ? segment : segment.slice(0, semicolon);
+  if (!bare.includes("%")) return bare;
+  try {
+    return decodeURIComponent(bare).toLowerCase();
+  } catch {
+    return bare;
+  }
+}
+
+/**
+ * `{tenant}.api.example`: the suffix matches case-insensitively (DNS), the label exactly.
+ * A trailing dot (the absolute form of the same name) is removed first.
+ */
 function compileHostPattern(pattern: string): (host: string) => TargetResult {
   const suffix = pattern.slice(pattern.indexOf("{tenant}") + "{tenant}".length).toLowerCase();
   const prefix = pattern.slice(0, pattern.indexOf("{tenant}")).toLowerCase();
   return (rawHost) => {
-    const host = stripPort(rawHost);
+    let host = stripPort(rawHost);
+    if (host.endsWith(".")) host = host.slice(0, -1);
     const lower = host.toLowerCase();
     if (!lower.endsWith(suffix) || !lower.startsWith(prefix)) return NO_TARGET;
     if (host.length <= prefix.length + suffix.length) return NO_TARGET;

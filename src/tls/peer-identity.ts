@@ -34,7 +34,24 @@ const connections = new WeakMap<TLSSocket, ConnectionState>();
 
 /** Verifies a new connection against `generation`; the result is kept for its requests. */
 export function verifyConnection(socket: TLSSocket, generation: Generation, now: Date): PeerCheck {
-  const chain = peerChain(socket);
+  let chain: X509Certificate[];
+  let validUntil: number;
+  try {
+    chain = peerChain(socket);
+    validUntil = Math.min(...chain.map((c) => notAfter(c).getTime()));
+  } catch {
+    // A certificate Node can parse but whose fields (dates) cannot be read: refused, never
+    // allowed to throw out of a socket event handler.
+    const refused: PeerCheck = { ok: false, reason: "bad_certificate" };
+    connections.set(socket, {
+      chain: [],
+      expectedTenant: undefined,
+      generationId: Number.MAX_SAFE_INTEGER,
+      validUntil: Number.POSITIVE_INFINITY,
+      check: refused,
+    });
+    return refused;
+  }
   const servername = typeof socket.servername === "string" ? socket.servername : undefined;
   const expectedTenant =
     servername === undefined ? undefined : generation.serverNames.get(servername);
@@ -42,7 +59,7 @@ export function verifyConnection(socket: TLSSocket, generation: Generation, now:
     chain,
     expectedTenant,
     generationId: generation.id,
-    validUntil: Math.min(...chain.map((c) => notAfter(c).getTime())),
+    validUntil,
     check: { ok: false, reason: "no_client_cert" },
   };
   state.check =
@@ -57,6 +74,7 @@ export function verifyConnection(socket: TLSSocket, generation: Generation, now:
 export function currentIdentity(socket: TLSSocket, generation: Generation, now: Date): PeerCheck {
   const state = connections.get(socket);
   if (!state) return verifyConnection(socket, generation, now);
+  if (state.check.ok === false && state.check.reason === "bad_certificate") return state.check;
   if (state.generationId !== generation.id || now.getTime() > state.validUntil) {
     state.check = check(state, generation, now);
     state.generationId = generation.id;

@@ -22,6 +22,8 @@ export const HANDSHAKE_FAILURE_REASONS = [
   "tenant_mismatch",
   "revoked",
   "no_sni_match",
+  /** A certificate whose fields cannot be read (e.g. a malformed validity date). */
+  "bad_certificate",
 ] as const;
 
 export type HandshakeFailureReason = (typeof HANDSHAKE_FAILURE_REASONS)[number];
