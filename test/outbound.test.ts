@@ -5,6 +5,7 @@
 import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Agent } from "undici";
+import { rawTcp, statusOf } from "./support/raw.js";
 import { echo, startApp, type TestApp } from "./support/app.js";
 import {
   baseConfig,
@@ -173,5 +174,29 @@ describe("outbound refusals never leave the pod", () => {
     expect(answer.status).toBe(502);
     expect(answer.json()).toMatchObject({ error: "upstream_unavailable" });
     expect(ordersApp.seen.length).toBe(before);
+  });
+});
+
+describe("requests Palisade does not proxy", () => {
+  const port = () => Number(new URL(web.outbound).port);
+
+  it("CONNECT is a 400 bad_request, and the listener keeps serving", async () => {
+    const response = await rawTcp(
+      port(),
+      "CONNECT orders:443 HTTP/1.1\r\nHost: orders:443\r\n\r\n",
+    );
+    expect(statusOf(response)).toBe(400);
+    expect(response).toContain('"error":"bad_request"');
+    const answer = await viaOutbound("/tenants/acme/orders", { "x-palisade-context": lastContext });
+    expect(answer.status).toBe(200);
+  });
+
+  it("an unsupported Expect is a 400 bad_request", async () => {
+    const response = await rawTcp(
+      port(),
+      "GET /tenants/acme/orders HTTP/1.1\r\nHost: orders\r\nExpect: teapot\r\nConnection: close\r\n\r\n",
+    );
+    expect(statusOf(response)).toBe(400);
+    expect(response).toContain('"error":"bad_request"');
   });
 });

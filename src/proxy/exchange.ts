@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Direction } from "../telemetry/metrics.js";
 import { ProxyError, sendError, type ErrorCode } from "./errors.js";
 import type { ProxyDeps } from "./deps.js";
+import { isUndiciError, upstreamError } from "./forward.js";
 import type { SuspiciousEventKind as SuspiciousKind } from "../anomaly/alert.js";
 import type { Span } from "@opentelemetry/api";
 import {
@@ -83,6 +84,11 @@ export class Exchange {
 
   /** Answers with the JSON refusal and records it. */
   refuse(error: unknown): void {
+    if (!(error instanceof ProxyError) && (this.res.destroyed || this.req.destroyed)) {
+      // The client went away mid-exchange: nothing to answer, and not the upstream's fault.
+      this.finish(CLIENT_CLOSED);
+      return;
+    }
     const refusal = error instanceof ProxyError ? error : internalError(error, this);
     sendError(this.res, refusal, this.requestId);
     this.decision ??= ISOLATION_CODES.has(refusal.code) ? "deny" : undefined;
@@ -187,7 +193,13 @@ export class Exchange {
   }
 }
 
+/** nginx's convention for "client closed the request", so dashboards can tell it apart. */
+const CLIENT_CLOSED = 499;
+
 function internalError(error: unknown, exchange: Exchange): ProxyError {
+  // Upstream failures that surface after the headers (a body timeout, a reset).
+  const upstream = upstreamError(error);
+  if (upstream.code !== "upstream_unavailable" || isUndiciError(error)) return upstream;
   exchange.deps.logs.root.error(
     { err: error, requestId: exchange.requestId },
     "unexpected error on request path",

@@ -53,6 +53,10 @@ export function upstreamError(err: unknown): ProxyError {
   return new ProxyError("upstream_unavailable", `upstream unavailable (${errorCode(err)})`);
 }
 
+export function isUndiciError(err: unknown): boolean {
+  return err instanceof errors.UndiciError;
+}
+
 function errorCode(err: unknown): string {
   const code = (err as { code?: unknown })?.code;
   return typeof code === "string" ? code : "error";

@@ -18,7 +18,7 @@ import type { Generation } from "../config/generation.js";
 import type { Metrics, Direction } from "../telemetry/metrics.js";
 import type { Logs } from "../telemetry/logs.js";
 import { verifyConnection, type PeerCheck } from "../tls/peer-identity.js";
-import { ProxyError, rawErrorResponse } from "./errors.js";
+import { ProxyError, rawErrorResponse, sendError } from "./errors.js";
 import { requestIdFrom } from "./headers.js";
 import { TLS_OPTIONS } from "../tls/tenant-material.js";
 import type { SuspiciousEvent } from "../anomaly/alert.js";
@@ -145,6 +145,7 @@ export function createInboundServer(deps: ListenerDeps, handler: RequestListener
     if (!err.counted) deps.metrics.handshakeFailure("handshake_error");
     deps.logs.event.debug({ err: err.message, code: err.code }, "TLS handshake failed");
   });
+  refuseUnsupported("inbound", deps, server);
   server.on("clientError", (err, socket) =>
     answerClientError("inbound", deps, err, socket as Socket),
   );
@@ -157,6 +158,7 @@ export function createOutboundServer(deps: ListenerDeps, handler: RequestListene
     handler,
   );
   applyTimeouts(server, deps.generation().config.outbound.timeouts);
+  refuseUnsupported("outbound", deps, server);
   server.on("clientError", (err, socket) =>
     answerClientError("outbound", deps, err, socket as Socket),
   );
@@ -199,12 +201,56 @@ function answerClientError(
       : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
         ? new ProxyError("request_timeout")
         : new ProxyError("bad_request", `malformed request (${err.code ?? "parse error"})`);
+  refuseRaw(direction, deps, error, err.code, socket);
+}
+
+/**
+ * Requests Node would otherwise answer (or drop) itself: CONNECT tunnels, which Palisade
+ * never opens, and `Expect` values other than `100-continue` (Node's bare 417).
+ */
+function refuseUnsupported(direction: Direction, deps: ListenerDeps, server: Server): void {
+  server.on("connect", (_req, socket: Socket) =>
+    refuseRaw(
+      direction,
+      deps,
+      new ProxyError("bad_request", "CONNECT is not supported"),
+      "CONNECT",
+      socket,
+    ),
+  );
+  server.on("checkExpectation", (req, res) => {
+    const error = new ProxyError("bad_request", "unsupported Expect header");
+    const requestId = requestIdFrom(undefined);
+    deps.metrics.request(direction, undefined, error.status, 0);
+    deps.logs.access.warn(
+      {
+        direction,
+        requestId,
+        method: req.method,
+        status: error.status,
+        error: error.code,
+        detail: "expect",
+      },
+      "request refused",
+    );
+    res.shouldKeepAlive = false;
+    sendError(res, error, requestId);
+  });
+}
+
+function refuseRaw(
+  direction: Direction,
+  deps: ListenerDeps,
+  error: ProxyError,
+  detail: string | undefined,
+  socket: Socket,
+): void {
   const requestId = requestIdFrom(undefined);
   deps.metrics.request(direction, undefined, error.status, 0);
   deps.logs.access.warn(
-    { direction, requestId, status: error.status, error: error.code, detail: err.code },
+    { direction, requestId, status: error.status, error: error.code, detail },
     "request refused by the parser",
   );
-  if (socket.writable && err.code !== "ECONNRESET") socket.end(rawErrorResponse(error, requestId));
+  if (socket.writable && detail !== "ECONNRESET") socket.end(rawErrorResponse(error, requestId));
   else socket.destroy();
 }
