@@ -35,7 +35,7 @@ import {
 } from "./proxy/listeners.js";
 import { UpstreamPools } from "./proxy/upstream-pools.js";
 import { InFlight } from "./proxy/in-flight.js";
-import { TenantRateLimiter } from "./proxy/rate-limit.js";
+import { TenantConcurrency, TenantRateLimiter } from "./proxy/rate-limit.js";
 import { PartitionedCache, TenantHttpCache } from "./cache/index.js";
 import type { ProxyDeps } from "./proxy/deps.js";
 import { currentIdentity } from "./tls/peer-identity.js";
@@ -119,6 +119,7 @@ export class Sidecar {
       tracing: this.tracing,
       cache: this.#cache,
       rateLimits: { inbound: new TenantRateLimiter(), outbound: new TenantRateLimiter() },
+      concurrency: { inbound: new TenantConcurrency(), outbound: new TenantConcurrency() },
       app: this.#app,
       upstreamPool: (g, upstream, tenant) => this.#pools.get(g, upstream, tenant),
       now,

@@ -345,3 +345,31 @@ describe("rate limits", () => {
     }
   });
 });
+
+describe("fairness", () => {
+  it("one tenant holding requests open cannot take the app from another", async () => {
+    const held: Array<() => void> = [];
+    const slow = await startApp((req, res) => {
+      if (req.url?.includes("/slow")) held.push(() => res.end("late"));
+      else res.end("ok");
+    });
+    const config = baseConfig(pki, "orders", ["acme", "globex"], slow.url);
+    (config["inbound"] as Record<string, unknown>)["limits"] = { concurrentPerTenant: 2 };
+    const sidecar = await startSidecar(config);
+    const globex = await tenantClient(pki, "globex", "web", "orders");
+    try {
+      const pending = [1, 2].map((n) => send(acme, `${sidecar.inbound}/tenants/acme/slow/${n}`));
+      while (held.length < 2) await new Promise((r) => setImmediate(r));
+      const third = await send(acme, `${sidecar.inbound}/tenants/acme/slow/3`);
+      expect(third.status).toBe(429);
+      expect(third.json()).toMatchObject({ error: "rate_limited" });
+      expect((await send(globex, `${sidecar.inbound}/tenants/globex/fast`)).status).toBe(200);
+      held.forEach((release) => release());
+      expect((await Promise.all(pending)).map((a) => a.status)).toEqual([200, 200]);
+    } finally {
+      await globex.close();
+      await sidecar.stop();
+      await slow.close();
+    }
+  });
+});

@@ -70,8 +70,12 @@ const timeouts = z
   .default({ headers: 10_000, request: 300_000, idle: 60_000, upstream: 30_000 });
 
 const limits = z
-  .strictObject({ requestBody: size.default(16 * 1024 ** 2) })
-  .default({ requestBody: 16 * 1024 ** 2 });
+  .strictObject({
+    requestBody: size.default(16 * 1024 ** 2),
+    /** Requests one tenant may have in flight on this listener, so no tenant can starve the rest. */
+    concurrentPerTenant: z.number().int().positive().default(128),
+  })
+  .default({ requestBody: 16 * 1024 ** 2, concurrentPerTenant: 128 });
 
 const inbound = z.strictObject({
   listen: listen.default("0.0.0.0:15006"),

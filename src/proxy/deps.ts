@@ -10,7 +10,7 @@ import type { Logs } from "../telemetry/logs.js";
 import type { SuspiciousEvent } from "../anomaly/alert.js";
 import type { Tracing } from "../telemetry/tracing.js";
 import type { TenantHttpCache } from "../cache/index.js";
-import type { TenantRateLimiter } from "./rate-limit.js";
+import type { TenantConcurrency, TenantRateLimiter } from "./rate-limit.js";
 
 export interface ProxyDeps {
   /** The current config generation; read once at the start of each request. */
@@ -24,6 +24,8 @@ export interface ProxyDeps {
   cache: TenantHttpCache;
   /** Per-tenant token buckets, one per listener. */
   rateLimits: { inbound: TenantRateLimiter; outbound: TenantRateLimiter };
+  /** Per-tenant requests in flight, one per listener. */
+  concurrency: { inbound: TenantConcurrency; outbound: TenantConcurrency };
   /** Connection pool to the local app. */
   app: Dispatcher;
   /** mTLS pool for calls to `upstream` as `tenant`, built from `generation`. */

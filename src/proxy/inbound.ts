@@ -48,6 +48,13 @@ async function handleInbound(
     const limit = generation.config.tenants[caller.tenant]?.rateLimit;
     if (!deps.rateLimits.inbound.allow(caller.tenant, limit, deps.now()))
       throw new ProxyError("rate_limited");
+    const release = deps.concurrency.inbound.acquire(
+      caller.tenant,
+      generation.config.inbound.limits.concurrentPerTenant,
+    );
+    if (!release)
+      throw new ProxyError("rate_limited", "too many requests in flight for this tenant");
+    res.once("close", release);
     if (headers.hostCount !== 1)
       throw new ProxyError("bad_request", "exactly one Host header is required");
     checkReservedHeaders(headers, caller, exchange);

@@ -49,6 +49,13 @@ async function handleOutbound(
     const limit = generation.config.tenants[tenant]?.rateLimit;
     if (!deps.rateLimits.outbound.allow(tenant, limit, deps.now()))
       throw new ProxyError("rate_limited");
+    const release = deps.concurrency.outbound.acquire(
+      tenant,
+      generation.config.outbound.limits.concurrentPerTenant,
+    );
+    if (!release)
+      throw new ProxyError("rate_limited", "too many requests in flight for this tenant");
+    res.once("close", release);
     const route = resolveRoute(upstream.target, pathWithQuery, headers);
     exchange.path = route.path;
     exchange.target = route.target;

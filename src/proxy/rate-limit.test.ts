@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { TenantRateLimiter } from "./rate-limit.js";
+import { TenantConcurrency, TenantRateLimiter } from "./rate-limit.js";
 
 describe("TenantRateLimiter", () => {
   it("allows a burst, then the refill rate", () => {
@@ -28,5 +28,20 @@ describe("TenantRateLimiter", () => {
     expect(
       Array.from({ length: 1000 }, () => limiter.allow("acme", undefined, 0)).every(Boolean),
     ).toBe(true);
+  });
+});
+
+describe("TenantConcurrency", () => {
+  it("caps one tenant's requests in flight without touching another's", () => {
+    const slots = new TenantConcurrency();
+    const first = slots.acquire("acme", 2);
+    const second = slots.acquire("acme", 2);
+    expect(first && second).toBeTruthy();
+    expect(slots.acquire("acme", 2)).toBeUndefined();
+    expect(slots.acquire("globex", 2)).toBeDefined();
+    first?.();
+    first?.();
+    expect(slots.acquire("acme", 2)).toBeDefined();
+    expect(slots.acquire("acme", 2)).toBeUndefined();
   });
 });

@@ -34,3 +34,26 @@ export class TenantRateLimiter {
     return true;
   }
 }
+
+/**
+ * Requests in flight per tenant on one listener. The app's connection pool is shared, so
+ * without a cap one tenant holding slow requests open would queue every other tenant.
+ */
+export class TenantConcurrency {
+  readonly #inFlight = new Map<string, number>();
+
+  /** Takes a slot for `tenant`, or returns undefined when it already holds `max`. */
+  acquire(tenant: string, max: number): (() => void) | undefined {
+    const current = this.#inFlight.get(tenant) ?? 0;
+    if (current >= max) return undefined;
+    this.#inFlight.set(tenant, current + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.#inFlight.get(tenant) ?? 1) - 1;
+      if (left === 0) this.#inFlight.delete(tenant);
+      else this.#inFlight.set(tenant, left);
+    };
+  }
+}
