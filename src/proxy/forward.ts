@@ -82,14 +82,28 @@ function limitBytes(limit: number): Transform {
   });
 }
 
-/** Writes status, headers and a streamed body; resolves when the client has it all. */
+/**
+ * Writes status, headers and a streamed body; resolves when the client has it all.
+ * `pipe` with explicit error handling rather than `stream.pipeline`, which in Node 20
+ * builds an AbortSignal (and an error with a stack) for every response it finishes.
+ */
 export function writeResponse(
   res: ServerResponse,
   response: UpstreamResponse,
   headers: HeaderMap,
 ): Promise<void> {
   res.writeHead(response.statusCode, headers);
+  const body = response.body;
   return new Promise((resolve, reject) => {
-    pipeline(response.body, res, (err) => (err ? reject(err) : resolve()));
+    // The upstream failed mid-body: the caller resets the client (headers are out).
+    body.once("error", reject);
+    res.once("finish", resolve);
+    res.once("close", () => {
+      if (res.writableFinished) return;
+      // The client left: stop reading the upstream, which also keeps it out of any cache.
+      body.destroy();
+      reject(new Error("client closed the connection"));
+    });
+    body.pipe(res);
   });
 }

@@ -75,12 +75,6 @@ async function handleInbound(
     const forward = headers.forward;
     forward[HEADER_TENANT] = caller.tenant;
     forward[HEADER_CALLER] = caller.spiffeId;
-    forward[HEADER_CONTEXT] = deps.tokens.issue({
-      tenant: caller.tenant,
-      caller: caller.spiffeId,
-      requestId: exchange.requestId,
-      expires: deps.now() + generation.config.context.ttl,
-    });
     forward[HEADER_REQUEST_ID] = exchange.requestId;
     exchange.propagate(forward);
     if (decision.grant?.fields) prepareForProjection(forward);
@@ -97,8 +91,15 @@ async function handleInbound(
         pathWithQuery: route.pathWithQuery,
         headers: forward,
       },
-      () =>
-        sendUpstream({
+      () => {
+        // Signed only when the app will see it: a cache hit needs no token.
+        forward[HEADER_CONTEXT] = deps.tokens.issue({
+          tenant: caller.tenant,
+          caller: caller.spiffeId,
+          requestId: exchange.requestId,
+          expires: deps.now() + generation.config.context.ttl,
+        });
+        return sendUpstream({
           dispatcher: deps.app,
           origin: generation.config.inbound.app,
           method: req.method ?? "GET",
@@ -106,7 +107,8 @@ async function handleInbound(
           headers: forward,
           body,
           timeout: generation.config.inbound.timeouts.upstream,
-        }),
+        });
+      },
     );
     const response = decision.grant?.fields
       ? await projectGrantedResponse(

@@ -5,7 +5,7 @@
  * reloads while their material is unchanged; replaced pools drain their in-flight requests.
  */
 import { X509Certificate } from "node:crypto";
-import type { PeerCertificate } from "node:tls";
+import { createSecureContext, type PeerCertificate } from "node:tls";
 import { Pool, type Dispatcher } from "undici";
 import type { Generation, TenantRuntime, UpstreamRuntime } from "../config/generation.js";
 import { checkSvid } from "../tls/verify-chain.js";
@@ -94,10 +94,14 @@ export class UpstreamPools {
   ): Pool {
     const tls = upstream.tls
       ? {
-          ...TLS_OPTIONS,
-          cert: material.certPem,
-          key: material.keyPem,
-          ca: material.caPem,
+          // One context per pool: given only cert/key/ca, tls.connect would build (and
+          // parse the key for) a new context on every new connection.
+          secureContext: createSecureContext({
+            ...TLS_OPTIONS,
+            cert: material.certPem,
+            key: material.keyPem,
+            ca: material.caPem,
+          }),
           servername: upstream.sni(tenant),
           rejectUnauthorized: true,
           checkServerIdentity: (_host: string, cert: PeerCertificate) =>
