@@ -6,7 +6,6 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import type { Generation } from "../config/generation.js";
-import { decideAccess } from "../tenancy/decide.js";
 import { currentIdentity, type PeerIdentity } from "../tls/peer-identity.js";
 import { ProxyError } from "./errors.js";
 import { Exchange } from "./exchange.js";
@@ -23,6 +22,7 @@ import {
 } from "./headers.js";
 import type { ProxyDeps } from "./deps.js";
 import { resolveRoute } from "./route.js";
+import { admitTenant, authorize } from "./admission.js";
 import { fetchThroughCache } from "./cache-step.js";
 import { isReserved, prepareForProjection, projectGrantedResponse } from "./respond.js";
 
@@ -45,39 +45,19 @@ async function handleInbound(
     const caller = callerIdentity(req, res, generation, deps.now());
     exchange.tenant = caller.tenant;
     exchange.callerId = caller.spiffeId;
-    const limit = generation.config.tenants[caller.tenant]?.rateLimit;
-    if (!deps.rateLimits.inbound.allow(caller.tenant, limit, deps.now()))
-      throw new ProxyError("rate_limited");
-    const release = deps.concurrency.inbound.acquire(
-      caller.tenant,
-      generation.config.inbound.limits.concurrentPerTenant,
-    );
-    if (!release)
-      throw new ProxyError("rate_limited", "too many requests in flight for this tenant");
-    res.once("close", release);
+    admitTenant(deps, exchange, generation, caller.tenant, res);
     if (headers.hostCount !== 1)
       throw new ProxyError("bad_request", "exactly one Host header is required");
     checkReservedHeaders(headers, caller, exchange);
     const route = resolveRoute(generation.inboundTarget, req.url ?? "", headers);
-    exchange.path = route.path;
-    exchange.target = route.target;
-    const decision = decideAccess(generation.grants, {
-      caller: caller.tenant,
-      target: route.target,
-      method: req.method ?? "",
-      segments: route.segments,
-      now: deps.now(),
-    });
-    if (!decision.allow) throw new ProxyError(decision.code);
-    exchange.decision = decision.grant ? "grant" : "allow";
-    exchange.grantId = decision.grant?.id;
+    const grant = authorize(exchange, generation, caller.tenant, route, deps.now());
 
     const forward = headers.forward;
     forward[HEADER_TENANT] = caller.tenant;
     forward[HEADER_CALLER] = caller.spiffeId;
     forward[HEADER_REQUEST_ID] = exchange.requestId;
     exchange.propagate(forward);
-    if (decision.grant?.fields) prepareForProjection(forward);
+    if (grant?.fields) prepareForProjection(forward);
     const body = requestBody(req, generation.config.inbound.limits.requestBody);
     const upstream = await fetchThroughCache(
       exchange,
@@ -85,7 +65,7 @@ async function handleInbound(
         route: generation.config.inbound.cache,
         tenant: caller.tenant,
         target: route.target,
-        granted: decision.grant !== undefined,
+        granted: grant !== undefined,
         authority: headers.host ?? "",
         method: req.method ?? "GET",
         pathWithQuery: route.pathWithQuery,
@@ -110,10 +90,10 @@ async function handleInbound(
         });
       },
     );
-    const response = decision.grant?.fields
+    const response = grant?.fields
       ? await projectGrantedResponse(
           upstream,
-          decision.grant,
+          grant,
           generation.config.projection.maxBytes,
           req.method ?? "GET",
         )

@@ -6,7 +6,6 @@
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import type { Generation, UpstreamRuntime } from "../config/generation.js";
-import { decideAccess } from "../tenancy/decide.js";
 import { isTenantId } from "../tenancy/tenant-id.js";
 import { ProxyError } from "./errors.js";
 import { Exchange } from "./exchange.js";
@@ -22,6 +21,7 @@ import {
 } from "./headers.js";
 import type { ProxyDeps } from "./deps.js";
 import { resolveRoute } from "./route.js";
+import { admitTenant, authorize } from "./admission.js";
 import { fetchThroughCache } from "./cache-step.js";
 import { isReserved } from "./respond.js";
 
@@ -46,29 +46,9 @@ async function handleOutbound(
     exchange.upstream = upstream.name;
     const tenant = callTenant(headers, generation, deps, exchange);
     exchange.tenant = tenant;
-    const limit = generation.config.tenants[tenant]?.rateLimit;
-    if (!deps.rateLimits.outbound.allow(tenant, limit, deps.now()))
-      throw new ProxyError("rate_limited");
-    const release = deps.concurrency.outbound.acquire(
-      tenant,
-      generation.config.outbound.limits.concurrentPerTenant,
-    );
-    if (!release)
-      throw new ProxyError("rate_limited", "too many requests in flight for this tenant");
-    res.once("close", release);
+    admitTenant(deps, exchange, generation, tenant, res);
     const route = resolveRoute(upstream.target, pathWithQuery, headers);
-    exchange.path = route.path;
-    exchange.target = route.target;
-    const decision = decideAccess(generation.grants, {
-      caller: tenant,
-      target: route.target,
-      method: req.method ?? "",
-      segments: route.segments,
-      now: deps.now(),
-    });
-    if (!decision.allow) throw new ProxyError(decision.code);
-    exchange.decision = decision.grant ? "grant" : "allow";
-    exchange.grantId = decision.grant?.id;
+    const grant = authorize(exchange, generation, tenant, route, deps.now());
 
     const forward = headers.forward;
     delete forward["host"];
@@ -83,7 +63,7 @@ async function handleOutbound(
         route: upstream.cache,
         tenant,
         target: route.target,
-        granted: decision.grant !== undefined,
+        granted: grant !== undefined,
         authority: upstream.authority,
         method: req.method ?? "GET",
         pathWithQuery: route.pathWithQuery,
