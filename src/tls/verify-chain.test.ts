@@ -314,7 +314,7 @@ describe("resolvePeerIdentity", () => {
   });
 
   it("every reason is a lower_snake_case metric label", () => {
-    expect(HANDSHAKE_FAILURE_REASONS).toHaveLength(10);
+    expect(HANDSHAKE_FAILURE_REASONS).toHaveLength(11);
     for (const reason of HANDSHAKE_FAILURE_REASONS) expect(reason).toMatch(/^[a-z]+(_[a-z]+)*$/);
   });
 });
