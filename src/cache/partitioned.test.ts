@@ -198,4 +198,89 @@ describe("PartitionedCache", () => {
     expect(put("globex", "/g", 10)).toBe("unknown_tenant");
     expect(cache.totalBytes()).toBe(cache.bytes("acme") + cache.bytes("initech"));
   });
+
+  it("creates a tenant's partition on its first store, not when it is configured", () => {
+    const { cache, put, bytes } = setup({
+      acme: { maxBytes: 1_000, maxEntries: 3 },
+      globex: roomy,
+      initech: roomy,
+    });
+    expect(cache.partitionCount).toBe(0);
+    // Configured but empty: known, with its limits, reporting 0 bytes.
+    expect(cache.has("acme")).toBe(true);
+    expect(cache.objectLimit("acme")).toBe(1_000);
+    expect(bytes.get("acme")).toBe(0);
+    expect(cache.bytes("acme")).toBe(0);
+    expect(cache.entries("acme")).toBe(0);
+    expect(cache.get("acme", key("/a"))).toBeUndefined();
+    expect(cache.variants("acme", key("/a"))).toEqual([]);
+    expect(cache.purge("acme")).toBe(0);
+    expect(cache.deleteUrl("acme", key("/a"))).toBe(0);
+    expect(cache.delete("acme", key("/a"))).toBe(false);
+    // A refused store allocates nothing either.
+    expect(put("acme", "/big", 2_000)).toBe("too_large");
+    expect(put("nobody", "/a", 1)).toBe("unknown_tenant");
+    // A quota change before any store keeps it lazy.
+    cache.setTenants(
+      new Map([
+        ["acme", { maxBytes: 1_000, maxEntries: 3 }],
+        ["globex", { maxBytes: 50_000, maxEntries: 10 }],
+        ["initech", roomy],
+      ]),
+    );
+    expect(cache.partitionCount).toBe(0);
+    expect(bytes.get("globex")).toBe(0);
+    expect(cache.objectLimit("globex")).toBe(50_000);
+
+    expect(put("acme", "/a0", 100)).toBe("stored");
+    expect(cache.partitionCount).toBe(1);
+    // Quotas hold on the lazily created partition: entry count, then bytes.
+    for (let i = 1; i < 5; i++) put("acme", `/a${i}`, 100);
+    expect(cache.entries("acme")).toBe(3);
+    expect(cache.get("acme", key("/a4"))).toBeDefined();
+    expect(cache.get("acme", key("/a1"))).toBeUndefined();
+    for (let i = 0; i < 20; i++) put("acme", `/b${i}`, 300);
+    expect(cache.bytes("acme")).toBeLessThanOrEqual(1_000);
+    expect(cache.entries("acme")).toBe(3);
+    expect(cache.totalBytes()).toBe(cache.bytes("acme"));
+    expect(bytes.get("acme")).toBe(cache.bytes("acme"));
+    expect(cache.partitionCount).toBe(1);
+
+    // A removed tenant goes with its partition; one that never stored reports 0 too.
+    bytes.clear();
+    cache.setTenants(new Map([["globex", roomy]]));
+    expect(cache.partitionCount).toBe(0);
+    expect(cache.has("acme")).toBe(false);
+    expect(bytes.get("acme")).toBe(0);
+    expect(bytes.get("initech")).toBe(0);
+    expect(cache.totalBytes()).toBe(0);
+    expect(put("acme", "/a", 10)).toBe("unknown_tenant");
+  });
+
+  it("a tenant without a partition cannot take room from a full global cap, and gets none", () => {
+    const { cache, put } = setup(
+      { acme: roomy, globex: roomy },
+      { maxBytes: 300, maxObjectBytes: 1_000 },
+    );
+    put("acme", "/a", 250);
+    expect(put("globex", "/g", 100)).toBe("global_cap");
+    expect(cache.partitionCount).toBe(1);
+    expect(cache.has("globex")).toBe(true);
+  });
+
+  it("evicts for the entry count and keeps recency on a resize", () => {
+    const { cache, put, evictions } = setup({ acme: { maxBytes: 100_000, maxEntries: 5 } });
+    for (let i = 0; i < 5; i++) put("acme", `/a${i}`, 10);
+    cache.get("acme", key("/a0"));
+    put("acme", "/a5", 10);
+    expect(evictions).toEqual(["acme"]);
+    expect(cache.get("acme", key("/a0"))).toBeDefined();
+    expect(cache.get("acme", key("/a1"))).toBeUndefined();
+    cache.setTenants(new Map([["acme", { maxBytes: 100_000, maxEntries: 2 }]]));
+    expect(cache.entries("acme")).toBe(2);
+    expect(evictions).toHaveLength(4);
+    expect(cache.get("acme", key("/a5"))).toBeDefined();
+    expect(cache.get("acme", key("/a0"))).toBeDefined();
+    expect(cache.totalBytes()).toBe(cache.bytes("acme"));
+  });
 });

@@ -9,6 +9,10 @@
  * global pressure thus keeps turning over inside the share it already holds, and one tenant's
  * traffic never costs another tenant a hit. Keep the sum of tenant quotas at or below the
  * global cap and the cap is never the binding limit.
+ *
+ * A configured tenant's partition (its LRU and variant index) is created on its first store,
+ * not when the tenant is configured: most tenants of a large config may never cache anything.
+ * Until then the tenant is known (`has`, `objectLimit`) and simply holds nothing.
  */
 import { LRUCache } from "lru-cache";
 import { entrySize, matchesPrefix, type CachedResponse } from "./stored-response.js";
@@ -50,6 +54,9 @@ export class PartitionedCache {
   readonly now: () => number;
   #limits: GlobalCacheLimits;
   readonly #hooks: CacheHooks;
+  /** Every configured tenant's quota; a tenant is known here whether or not it has stored. */
+  readonly #tenants = new Map<string, TenantCacheLimits>();
+  /** Only tenants that have stored something (created on first store, kept until removed). */
   readonly #partitions = new Map<string, Partition>();
   #total = 0;
   #lastSweep = Number.NEGATIVE_INFINITY;
@@ -66,40 +73,48 @@ export class PartitionedCache {
   }
 
   /**
-   * Brings partitions in line with a config generation: new tenants get an empty cache,
-   * removed tenants' caches are dropped, changed quotas rebuild the partition keeping its
-   * most recently used entries that still fit.
+   * Brings tenants in line with a config generation: new tenants start empty (their partition
+   * is created on first store), removed tenants' caches are dropped, changed quotas rebuild the
+   * partition keeping its most recently used entries that still fit.
    */
   setTenants(tenants: ReadonlyMap<string, TenantCacheLimits>): void {
-    for (const [tenant, partition] of this.#partitions) {
+    for (const tenant of this.#tenants.keys()) {
       if (tenants.has(tenant)) continue;
-      this.#partitions.delete(tenant);
-      this.#total -= partition.lru.calculatedSize;
+      this.#tenants.delete(tenant);
+      const partition = this.#partitions.get(tenant);
+      if (partition) {
+        this.#partitions.delete(tenant);
+        this.#total -= partition.lru.calculatedSize;
+      }
       this.#hooks.onBytes?.(tenant, 0);
     }
     for (const [tenant, limits] of tenants) {
-      const old = this.#partitions.get(tenant);
-      if (
-        old &&
-        old.limits.maxBytes === limits.maxBytes &&
-        old.limits.maxEntries === limits.maxEntries
-      )
-        continue;
-      const partition = this.#makePartition(tenant, { ...limits });
-      this.#partitions.set(tenant, partition);
-      if (old) this.#refill(tenant, old, partition);
-      else this.#hooks.onBytes?.(tenant, 0);
+      const old = this.#tenants.get(tenant);
+      if (old && old.maxBytes === limits.maxBytes && old.maxEntries === limits.maxEntries) continue;
+      const next = { ...limits };
+      this.#tenants.set(tenant, next);
+      const oldPartition = this.#partitions.get(tenant);
+      if (oldPartition) {
+        const partition = this.#makePartition(tenant, next);
+        this.#partitions.set(tenant, partition);
+        this.#refill(tenant, oldPartition, partition);
+      } else this.#hooks.onBytes?.(tenant, 0);
     }
   }
 
   has(tenant: string): boolean {
-    return this.#partitions.has(tenant);
+    return this.#tenants.has(tenant);
+  }
+
+  /** How many tenants have a partition: those that stored since they were configured. */
+  get partitionCount(): number {
+    return this.#partitions.size;
   }
 
   /** Largest entry `tenant` may store, in bytes (0 for an unknown tenant). */
   objectLimit(tenant: string): number {
-    const partition = this.#partitions.get(tenant);
-    return partition ? Math.min(this.#limits.maxObjectBytes, partition.limits.maxBytes) : 0;
+    const limits = this.#tenants.get(tenant);
+    return limits ? Math.min(this.#limits.maxObjectBytes, limits.maxBytes) : 0;
   }
 
   /** A fresh entry (marking it recently used); a stale one is dropped and not returned. */
@@ -118,17 +133,18 @@ export class PartitionedCache {
   }
 
   set(tenant: string, key: string, entry: CachedResponse): SetResult {
-    const partition = this.#partitions.get(tenant);
-    if (!partition) return "unknown_tenant";
+    const limits = this.#tenants.get(tenant);
+    if (!limits) return "unknown_tenant";
     const size = entrySize(key, entry);
     if (size > this.objectLimit(tenant)) return "too_large";
+    const existing = this.#partitions.get(tenant);
     // A replaced version goes first, so room-making below counts the bytes it frees.
-    this.#change(tenant, partition, () => partition.lru.delete(key));
-    if (!this.#makeRoom(tenant, partition, size)) return "global_cap";
-    this.#change(tenant, partition, () => partition.lru.set(key, entry, { size }));
-    if (partition.lru.peek(key) !== entry) return "too_large";
-    partition.index.add(key, entry);
-    return "stored";
+    if (existing) this.#change(tenant, existing, () => existing.lru.delete(key));
+    if (!this.#makeRoom(tenant, existing, size)) return "global_cap";
+    const partition = existing ?? this.#makePartition(tenant, limits);
+    if (!existing) this.#partitions.set(tenant, partition);
+    const stored = this.#change(tenant, partition, () => this.#put(partition, key, entry, size));
+    return stored ? "stored" : "too_large";
   }
 
   delete(tenant: string, key: string): boolean {
@@ -181,7 +197,8 @@ export class PartitionedCache {
   #makePartition(tenant: string, limits: TenantCacheLimits): Partition {
     const index = new VariantIndex();
     const lru = new LRUCache<string, CachedResponse>({
-      max: limits.maxEntries,
+      // No `max`: lru-cache would preallocate `max` slots per partition up front (~320 KiB at
+      // 10,000). Without it its arrays grow with use; #put enforces maxEntries instead.
       // lru-cache needs a positive size; a 0-byte quota is enforced by objectLimit instead.
       maxSize: Math.max(1, limits.maxBytes),
       sizeCalculation: (entry, key) => entrySize(key, entry),
@@ -204,18 +221,33 @@ export class PartitionedCache {
         this.#hooks.onEvict?.(tenant);
         continue;
       }
-      partition.lru.set(key, entry);
-      if (partition.lru.peek(key) === entry) partition.index.add(key, entry);
+      this.#put(partition, key, entry, entrySize(key, entry));
     }
     this.#total += partition.lru.calculatedSize;
     this.#hooks.onBytes?.(tenant, partition.lru.calculatedSize);
   }
 
-  #makeRoom(tenant: string, partition: Partition, size: number): boolean {
+  /**
+   * Stores `entry` as the most recently used, evicting the least recently used beyond the
+   * tenant's entry count (byte quota evictions happen inside lru-cache). Whether it stayed.
+   * Byte accounting is the caller's (#change, or #refill's totals).
+   */
+  #put(partition: Partition, key: string, entry: CachedResponse, size: number): boolean {
+    partition.lru.set(key, entry, { size });
+    // The new entry is the most recent, so with maxEntries >= 1 these pops never take it.
+    while (partition.lru.size > partition.limits.maxEntries) partition.lru.pop();
+    if (partition.lru.peek(key) !== entry) return false;
+    partition.index.add(key, entry);
+    return true;
+  }
+
+  /** `partition` is undefined for a tenant that has no partition yet: it has nothing to give. */
+  #makeRoom(tenant: string, partition: Partition | undefined, size: number): boolean {
     const fits = (): boolean => this.#total + size <= this.#limits.maxBytes;
     if (fits()) return true;
     this.#sweepStale();
     if (fits()) return true;
+    if (!partition) return false;
     if (this.#total - partition.lru.calculatedSize + size > this.#limits.maxBytes) return false;
     this.#change(tenant, partition, () => {
       // #total is settled by #change afterwards; count what the pops have freed so far.
