@@ -5,12 +5,7 @@
  * `palisade demo` · `palisade schema`
  */
 import { parseArgs } from "node:util";
-import { z } from "zod";
-import { configSchema } from "./config/schema.js";
-import { Sidecar } from "./sidecar.js";
-import { initDevPki } from "./tls/dev-pki.js";
-import { runCheck } from "./check.js";
-import { runDemo } from "./demo.js";
+// Commands load what they need: `run` never pays for node-forge, the demo or the linter.
 
 const USAGE = `usage:
   palisade run -c FILE             run the sidecar (SIGHUP or a file change reloads, SIGTERM drains)
@@ -36,17 +31,23 @@ async function main(argv: string[]): Promise<number> {
         },
       });
       if (!values.config || (values.format !== "human" && values.format !== "json")) return usage();
+      const { runCheck } = await import("./check.js");
       return runCheck(values.config, values.format);
     }
     case "certs":
       return certs(rest);
     case "demo":
-      return runDemo();
-    case "schema":
+      return (await import("./demo.js")).runDemo();
+    case "schema": {
+      const [{ z }, { configSchema }] = await Promise.all([
+        import("zod"),
+        import("./config/schema.js"),
+      ]);
       process.stdout.write(
         `${JSON.stringify(z.toJSONSchema(configSchema, { io: "input", unrepresentable: "any" }), null, 2)}\n`,
       );
       return 0;
+    }
     default:
       return usage();
   }
@@ -60,6 +61,7 @@ async function main(argv: string[]): Promise<number> {
 async function run(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { config: { type: "string", short: "c" } } });
   if (!values.config) return usage();
+  const { Sidecar } = await import("./sidecar.js");
   const starting = Sidecar.start({ configFile: values.config, watch: true });
   // Installed at once: SIGHUP's default action would end the process.
   process.on("SIGHUP", () => void starting.then((s) => s.reload("SIGHUP")).catch(() => {}));
@@ -92,6 +94,7 @@ async function certs(args: string[]): Promise<number> {
     },
   });
   if (!values.tenants || !values.services) return usage();
+  const { initDevPki } = await import("./tls/dev-pki.js");
   const result = await initDevPki({
     out: values.out,
     trustDomain: values["trust-domain"],

@@ -150,7 +150,7 @@ export class Sidecar {
       options.logStream,
     );
     const metrics = new Metrics(config.service);
-    const tracing = createTracing(config);
+    const tracing = await createTracing(config);
     const anomaly = new AnomalyAlerting(config.anomaly, {
       service: config.service,
       logger: logs.event,

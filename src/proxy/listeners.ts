@@ -175,7 +175,11 @@ export function applyDefaultCredentials(server: Server, generation: Generation):
 function serverContext(generation: Generation, name: string): SecureContext | undefined {
   const tenant = generation.serverNames.get(name);
   if (tenant === undefined || !generation.active.has(tenant)) return undefined;
-  return generation.tenants.get(tenant)?.serverContext;
+  try {
+    return generation.tenants.get(tenant)?.serverContext();
+  } catch {
+    return undefined;
+  }
 }
 
 function applyTimeouts(

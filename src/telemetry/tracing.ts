@@ -14,14 +14,6 @@ import {
   type Tracer,
 } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { resourceFromAttributes } from "@opentelemetry/resources";
-import {
-  BasicTracerProvider,
-  BatchSpanProcessor,
-  ParentBasedSampler,
-  TraceIdRatioBasedSampler,
-} from "@opentelemetry/sdk-trace-base";
 import type { Config } from "../config/schema.js";
 import type { HeaderMap } from "../proxy/headers.js";
 
@@ -43,9 +35,20 @@ const rawHeaderGetter: TextMapGetter<readonly string[]> = {
   },
 };
 
-export function createTracing(config: Config): Tracing | undefined {
+/**
+ * The SDK and exporter are loaded only when tracing is configured: a sidecar without
+ * `telemetry.otlp` never pays their memory (about 17 MiB) or start-up time.
+ */
+export async function createTracing(config: Config): Promise<Tracing | undefined> {
   const otlp = config.telemetry.otlp;
   if (!otlp) return undefined;
+  const [{ OTLPTraceExporter }, { resourceFromAttributes }, sdk] = await Promise.all([
+    import("@opentelemetry/exporter-trace-otlp-http"),
+    import("@opentelemetry/resources"),
+    import("@opentelemetry/sdk-trace-base"),
+  ]);
+  const { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } =
+    sdk;
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({
       "service.name": `palisade-${config.service}`,

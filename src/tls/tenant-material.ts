@@ -32,7 +32,7 @@ export interface TenantMaterial {
   spiffeId: string;
   expiresAt: Date;
   /** Inbound server context for this tenant: its SVID, trusting only its own CA. */
-  serverContext: SecureContext;
+  serverContext(): SecureContext;
 }
 
 export class TenantMaterialError extends Error {
@@ -87,12 +87,10 @@ export async function loadTenantMaterial(opts: {
       `does not chain to the tenant's CA (${verified.reason})`,
     );
   }
-  let serverContext: SecureContext;
-  try {
-    serverContext = createSecureContext({ ...TLS_OPTIONS, cert: certPem, key: keyPem, ca: caPem });
-  } catch (err) {
-    throw new TenantMaterialError(at("cert"), (err as Error).message);
-  }
+  // Built on the tenant's first handshake, not here: with a thousand tenants, contexts made
+  // up front dominate startup. The key and certificate were already parsed and matched
+  // above, so OpenSSL accepts them; a failure would show as that tenant's handshakes failing.
+  let serverContext: SecureContext | undefined;
   return {
     caPem: caPem as string,
     roots,
@@ -102,7 +100,13 @@ export async function loadTenantMaterial(opts: {
     chain,
     spiffeId: svid.spiffeId,
     expiresAt: new Date(leaf.validTo),
-    serverContext,
+    serverContext: () =>
+      (serverContext ??= createSecureContext({
+        ...TLS_OPTIONS,
+        cert: certPem,
+        key: keyPem,
+        ca: caPem,
+      })),
   };
 }
 
