@@ -51,7 +51,6 @@ async function handleOutbound(
     const grant = authorize(exchange, generation, tenant, route, deps.now());
 
     const forward = headers.forward;
-    delete forward["host"];
     forward["host"] = upstream.authority;
     forward[HEADER_TENANT] = tenant;
     forward[HEADER_REQUEST_ID] = exchange.requestId;
