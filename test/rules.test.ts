@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { dashboardExpressions, substituteGrafanaVariables } from "./support/dashboards.js";
 import { findBinary, startPrometheus, type RunningPrometheus } from "./support/prometheus.js";
+import { CI, DESIGN_METRICS } from "./support/design.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const rulesDir = join(root, "config", "prometheus");
@@ -24,21 +25,6 @@ const DASHBOARDS = ["palisade-fleet.json", "palisade-isolation.json"].map((f) =>
   join(root, "dashboards", f),
 );
 
-/** DESIGN.md, "Telemetry". Keep in step with it. */
-const DESIGN_METRICS = [
-  "palisade_requests_total",
-  "palisade_request_duration_seconds",
-  "palisade_cross_tenant_denied_total",
-  "palisade_cross_tenant_granted_total",
-  "palisade_cache_requests_total",
-  "palisade_cache_bytes",
-  "palisade_cache_evictions_total",
-  "palisade_tls_handshake_failures_total",
-  "palisade_anomaly_alerts_total",
-  "palisade_anomaly_active",
-  "palisade_cert_expiry_timestamp_seconds",
-  "palisade_config_reloads_total",
-];
 const HISTOGRAMS = ["palisade_request_duration_seconds"];
 /** prom-client's default metrics under the `palisade_` prefix. */
 const PROCESS_METRIC = /^palisade_(process|nodejs)_[a-z0-9_]+$/;
@@ -55,7 +41,6 @@ function metricNames(expr: string): string[] {
   return [...expr.matchAll(/(?<![\w:])palisade_[a-z0-9_]+(?![\w:])/g)].map((m) => m[0]);
 }
 
-const CI = !["", "0", "false"].includes(process.env["CI"] ?? "");
 const promtool = findBinary(["promtool"]);
 const prometheus = findBinary(["prometheus"]);
 

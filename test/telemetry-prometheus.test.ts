@@ -28,33 +28,17 @@ import {
   type RunningSidecar,
 } from "./support/mesh.js";
 import { findBinary, startPrometheus, type RunningPrometheus } from "./support/prometheus.js";
+import { CI, DESIGN_METRICS } from "./support/design.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const DASHBOARDS = ["palisade-fleet.json", "palisade-isolation.json"].map((f) =>
   join(root, "dashboards", f),
 );
-const CI = !["", "0", "false"].includes(process.env["CI"] ?? "");
 const prometheusBinary = findBinary(["prometheus"]);
 const withPrometheus = prometheusBinary !== undefined || CI;
 if (!withPrometheus) {
   console.warn("telemetry-prometheus.test: prometheus not on PATH, skipping the dashboard queries");
 }
-
-/** DESIGN.md, "Telemetry". */
-const DESIGN_METRICS = [
-  "palisade_requests_total",
-  "palisade_request_duration_seconds",
-  "palisade_cross_tenant_denied_total",
-  "palisade_cross_tenant_granted_total",
-  "palisade_cache_requests_total",
-  "palisade_cache_bytes",
-  "palisade_cache_evictions_total",
-  "palisade_tls_handshake_failures_total",
-  "palisade_anomaly_alerts_total",
-  "palisade_anomaly_active",
-  "palisade_cert_expiry_timestamp_seconds",
-  "palisade_config_reloads_total",
-];
 
 /** Must never appear in a log line: a query string value and a response body. */
 const QUERY_MARKER = "query-secret-4d1f";
