@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Direction } from "../telemetry/metrics.js";
 import { ProxyError, sendError, type ErrorCode } from "./errors.js";
 import type { ProxyDeps } from "./deps.js";
-import { isUndiciError, upstreamError } from "./forward.js";
+import { isUndiciError, upstreamError, writeResponse, type UpstreamResponse } from "./forward.js";
 import type { SuspiciousEventKind as SuspiciousKind } from "../anomaly/alert.js";
 import type { Span } from "@opentelemetry/api";
 import {
@@ -16,7 +16,7 @@ import {
   injectSpan,
   startRequestSpan,
 } from "../telemetry/tracing.js";
-import type { HeaderMap } from "./headers.js";
+import { HEADER_REQUEST_ID, type HeaderMap } from "./headers.js";
 
 /** Refusals that are isolation decisions: counted as denials and audited. */
 const ISOLATION_CODES: ReadonlySet<ErrorCode> = new Set([
@@ -96,12 +96,19 @@ export class Exchange {
     this.finish(refusal.status, refusal.code);
   }
 
-  /** Counts what leaves under a grant, for the audit record. */
-  countBytes(body: NodeJS.ReadableStream): void {
-    if (this.grantId === undefined) return;
-    body.on("data", (chunk: Buffer) => {
-      this.bytes += chunk.length;
-    });
+  /**
+   * Step 5's last part on both paths: streams the response (with this request's id) to the
+   * client, counting what leaves under a grant for the audit record, then records it.
+   */
+  async respond(response: UpstreamResponse, headers: HeaderMap): Promise<void> {
+    headers[HEADER_REQUEST_ID] = this.requestId;
+    if (this.grantId !== undefined) {
+      response.body.on("data", (chunk: Buffer) => {
+        this.bytes += chunk.length;
+      });
+    }
+    await writeResponse(this.res, response, headers);
+    this.finish(response.statusCode);
   }
 
   /** Writes the access line and the request metrics. */

@@ -9,7 +9,7 @@ import type { Generation } from "../config/generation.js";
 import { currentIdentity, type PeerIdentity } from "../tls/peer-identity.js";
 import { ProxyError } from "./errors.js";
 import { Exchange } from "./exchange.js";
-import { requestBody, sendUpstream, writeResponse } from "./forward.js";
+import { requestBody, sendUpstream } from "./forward.js";
 import {
   HEADER_CALLER,
   HEADER_CONTEXT,
@@ -98,10 +98,7 @@ async function handleInbound(
           req.method ?? "GET",
         )
       : { ...upstream, headers: responseHeaders(upstream.headers, isReserved) };
-    response.headers[HEADER_REQUEST_ID] = exchange.requestId;
-    exchange.countBytes(response.body);
-    await writeResponse(res, response, response.headers);
-    exchange.finish(response.statusCode);
+    await exchange.respond(response, response.headers);
   } catch (err) {
     exchange.refuse(err);
   }

@@ -9,7 +9,7 @@ import type { Generation, UpstreamRuntime } from "../config/generation.js";
 import { isTenantId } from "../tenancy/tenant-id.js";
 import { ProxyError } from "./errors.js";
 import { Exchange } from "./exchange.js";
-import { requestBody, sendUpstream, writeResponse } from "./forward.js";
+import { requestBody, sendUpstream } from "./forward.js";
 import {
   HEADER_CONTEXT,
   HEADER_REQUEST_ID,
@@ -80,10 +80,7 @@ async function handleOutbound(
         }),
     );
     const out = responseHeaders(response.headers, isReserved);
-    out[HEADER_REQUEST_ID] = exchange.requestId;
-    exchange.countBytes(response.body);
-    await writeResponse(res, response, out);
-    exchange.finish(response.statusCode);
+    await exchange.respond(response, out);
   } catch (err) {
     exchange.refuse(err);
   }
