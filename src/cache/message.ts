@@ -1,4 +1,7 @@
-/** The response shape the cache takes from `fetch()` and hands back to the proxy. */
+/**
+ * The HTTP message vocabulary the cache and the proxy share: the response shape the cache
+ * takes from `fetch()` and hands back, and which fields are connection-specific.
+ */
 import type { Readable } from "node:stream";
 
 /** Lower-case names, as Node's http module and undici deliver them. */
@@ -8,4 +11,29 @@ export interface UpstreamResponse {
   statusCode: number;
   headers: HeaderRecord;
   body: Readable;
+}
+
+/** RFC 9110 §7.6.1 connection-specific fields: never forwarded, never stored. */
+export const HOP_BY_HOP_FIELDS: readonly string[] = [
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+];
+
+/** The field names that `Connection` header values list (also connection-specific). */
+export function connectionListedNames(values: readonly string[]): Set<string> {
+  const names = new Set<string>();
+  for (const value of values) {
+    for (const token of value.split(",")) {
+      const name = token.trim().toLowerCase();
+      if (name) names.add(name);
+    }
+  }
+  return names;
 }

@@ -2,7 +2,7 @@
  * What one cache entry holds, and how big it is. Entries are immutable once stored: a hit
  * shares the body Buffer with every reader.
  */
-import type { HeaderRecord } from "./message.js";
+import { connectionListedNames, HOP_BY_HOP_FIELDS, type HeaderRecord } from "./message.js";
 
 export type StoredHeaders = Readonly<Record<string, string | readonly string[]>>;
 
@@ -27,28 +27,14 @@ export interface CachedResponse {
 
 export const CACHE_HEADER = "x-palisade-cache";
 
-/** RFC 9110 §7.6.1 connection-specific fields; never valid for a later connection. */
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-]);
+const HOP_BY_HOP: ReadonlySet<string> = new Set(HOP_BY_HOP_FIELDS);
 
 /** Headers recomputed on every hit, so a stored copy would be wrong. */
 const RECOMPUTED = new Set(["age", CACHE_HEADER]);
 
 /** The end-to-end part of `headers`, including removal of every name `Connection` lists. */
 export function storableHeaders(headers: HeaderRecord): StoredHeaders {
-  const listed = new Set<string>();
-  for (const value of [headers["connection"] ?? []].flat()) {
-    for (const token of value.split(",")) listed.add(token.trim().toLowerCase());
-  }
+  const listed = connectionListedNames([headers["connection"] ?? []].flat());
   const out: Record<string, string | readonly string[]> = {};
   for (const [rawName, value] of Object.entries(headers)) {
     const name = rawName.toLowerCase();

@@ -4,6 +4,7 @@
  * request facts the later stages need, gathered in one pass over `rawHeaders`.
  */
 import { randomUUID } from "node:crypto";
+import { connectionListedNames, HOP_BY_HOP_FIELDS } from "../cache/message.js";
 
 export const RESERVED_PREFIX = "x-palisade-";
 export const HEADER_TENANT = "x-palisade-tenant";
@@ -12,16 +13,8 @@ export const HEADER_CONTEXT = "x-palisade-context";
 export const HEADER_CACHE = "x-palisade-cache";
 export const HEADER_REQUEST_ID = "x-request-id";
 
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
+const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  ...HOP_BY_HOP_FIELDS,
   // Node answers `100-continue` itself; undici refuses to send `expect`.
   "expect",
 ]);
@@ -101,7 +94,7 @@ export function responseHeaders(
   drop?: (name: string) => boolean,
 ): HeaderMap {
   const connection = headers["connection"];
-  const named = connection === undefined ? undefined : parseConnection([connection].flat());
+  const named = connection === undefined ? undefined : connectionListedNames([connection].flat());
   const out: HeaderMap = {};
   for (const name in headers) {
     const value = headers[name];
@@ -132,16 +125,5 @@ function namesListedInConnection(raw: readonly string[]): Set<string> | undefine
     if ((raw[i] as string).toLowerCase() === "connection")
       (values ??= []).push(raw[i + 1] as string);
   }
-  return values && parseConnection(values);
-}
-
-function parseConnection(values: string[]): Set<string> {
-  const names = new Set<string>();
-  for (const value of values) {
-    for (const token of value.split(",")) {
-      const name = token.trim().toLowerCase();
-      if (name) names.add(name);
-    }
-  }
-  return names;
+  return values && connectionListedNames(values);
 }
