@@ -2,6 +2,7 @@
 /**
  * `palisade run -c FILE` · `palisade check -c FILE [--format json]` ·
  * `palisade certs init --out DIR --trust-domain D --tenants a,b --services x,y` ·
+ * `palisade probe --target HOST:PORT --pki DIR --tenant T --other U` ·
  * `palisade demo` · `palisade schema`
  */
 import { parseArgs } from "node:util";
@@ -13,6 +14,11 @@ const USAGE = `usage:
                                    validate the config and lint the policy (exit 0 clean, 1 errors, 2 unusable)
   palisade certs init --out DIR --trust-domain D --tenants a,b --services x,y [--days N]
                                    write a development PKI: one CA per tenant, one SVID per tenant and service
+  palisade probe --target HOST:PORT --pki DIR --tenant T --other U
+                 [--service S] [--server-name NAME] [--prefix /tenants/{tenant}]
+                 [--format human|json] [--allow-writes] [--timeout 5s] [--deadline 30s]
+                                   attack a running sidecar's inbound listener as tenant T and as forged
+                                   identities; exit 0 when every case held, 1 on any failure or leak
   palisade demo                    run a demo mesh on loopback (what npm start does)
   palisade schema                  print the config's JSON Schema
 `;
@@ -36,6 +42,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case "certs":
       return certs(rest);
+    case "probe":
+      return probe(rest);
     case "demo":
       return (await import("./demo.js")).runDemo();
     case "schema": {
@@ -106,6 +114,45 @@ async function certs(args: string[]): Promise<number> {
     `wrote a development PKI to ${values.out}: ${JSON.stringify(result.files ?? result)}\n`,
   );
   return 0;
+}
+
+async function probe(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      target: { type: "string" },
+      pki: { type: "string" },
+      tenant: { type: "string" },
+      other: { type: "string" },
+      service: { type: "string" },
+      "server-name": { type: "string" },
+      prefix: { type: "string", default: "/tenants/{tenant}" },
+      format: { type: "string", default: "human" },
+      "allow-writes": { type: "boolean", default: false },
+      timeout: { type: "string", default: "5s" },
+      deadline: { type: "string", default: "30s" },
+    },
+  });
+  const { parseDuration } = await import("./config/units.js");
+  const timeoutMs = parseDuration(values.timeout);
+  const deadlineMs = parseDuration(values.deadline);
+  const { target, pki, tenant, other, format } = values;
+  if (!target || !pki || !tenant || !other || tenant === other) return usage();
+  if ((format !== "human" && format !== "json") || !timeoutMs || !deadlineMs) return usage();
+  const { runProbe } = await import("./probe/index.js");
+  return runProbe({
+    target,
+    pki,
+    tenant,
+    other,
+    ...(values.service ? { service: values.service } : {}),
+    ...(values["server-name"] ? { serverName: values["server-name"] } : {}),
+    prefix: values.prefix,
+    format,
+    allowWrites: values["allow-writes"],
+    timeoutMs,
+    deadlineMs,
+  });
 }
 
 function usage(): number {
