@@ -107,7 +107,17 @@ beforeAll(async () => {
     allowUnsignedTenant: true,
     upstreams: upstreams(),
   };
-  ordersConfig["grants"] = grants;
+  ordersConfig["grants"] = [
+    ...grants,
+    {
+      from: "globex",
+      to: "acme",
+      methods: ["GET"],
+      paths: ["/tenants/acme/projected/**"],
+      fields: ["url"],
+      expires: "2099-01-01T00:00:00Z",
+    },
+  ];
   ordersConfig["telemetry"] = { logs: { level: "warn" } };
   orders = await startSidecar(ordersConfig);
   for (const tenant of TENANTS) peers[tenant] = await tenantClient(pki, tenant, "web", "orders");
@@ -206,6 +216,16 @@ describe("inbound and outbound are two key spaces", () => {
     expect([label(peerAgain), served(peerAgain).from]).toEqual(["hit", "orders"]);
   });
 
+  it("inbound-post-invalidates-outbound-entry: a peer's unsafe request with an upstream's Host leaves the app's calls cached", async () => {
+    const path = "/tenants/acme/orders";
+    expect(label(await toUpstream("acme", "billing", path))).toBe("miss");
+    const post = await fromPeer("acme", path, { host: billingAuthority, method: "POST" });
+    expect([post.status, label(post), served(post).from]).toEqual([200, "bypass", "orders"]);
+    const call = await toUpstream("acme", "billing", path);
+    expect([label(call), served(call).from]).toEqual(["hit", "billing"]);
+    expect(seen(billingApp, path)).toBe(1);
+  });
+
   it("inbound-host-splits-nothing: the local app is one origin whatever Host a peer sends", async () => {
     const path = "/tenants/acme/catalog";
     expect(label(await fromPeer("acme", path, { host: "10.0.0.1" }))).toBe("miss");
@@ -260,6 +280,23 @@ describe("upstreams are key spaces of their own", () => {
     const ownAgain = await toUpstream("acme", "billing", path);
     expect([label(ownAgain), ownAgain.text]).toEqual(["hit", own.text]);
     expect(label(await toUpstream("globex", "billing", path))).toBe("bypass");
+  });
+
+  it("inbound-projected-grant-shares-nothing: a projected read neither reads nor plants the target's full entries", async () => {
+    const path = "/tenants/acme/projected/r1";
+    const full = await fromPeer("acme", path);
+    expect([label(full), served(full).from]).toEqual(["miss", "orders"]);
+    expect(label(await fromPeer("acme", path))).toBe("hit");
+    const projected = await fromPeer("globex", path);
+    expect([projected.status, label(projected), projected.json()]).toEqual([
+      200,
+      "bypass",
+      { url: path },
+    ]);
+    const fullAgain = await fromPeer("acme", path);
+    expect([label(fullAgain), fullAgain.text]).toEqual(["hit", full.text]);
+    const projectedAgain = await fromPeer("globex", path);
+    expect([label(projectedAgain), projectedAgain.json()]).toEqual(["bypass", { url: path }]);
   });
 
   it("absolute-form and Host name one upstream entry; the query is part of the key", async () => {
