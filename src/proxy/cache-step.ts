@@ -67,7 +67,7 @@ export type CacheSource =
  */
 function keySpace(source: CacheSource, tenant: string): Pick<CacheRequest, "space" | "base"> {
   if (source.direction === "inbound") {
-    // The app is called by origin alone (a path in `inbound.app` is not sent).
+    // The app is called at its origin: `inbound.app` names no base path.
     return { space: "inbound", base: new URL(source.app).origin };
   }
   const { upstream } = source;
