@@ -42,6 +42,22 @@ describe("TenantHttpCache: coalescing", () => {
     expect((await consume(g)).text).toBe("globex data");
   });
 
+  it("never coalesces across key spaces: an inbound miss does not wait on an upstream's fill", async () => {
+    const { serve } = harness();
+    const up = gatedOrigin(() => FRESH);
+    const outbound = { space: "outbound billing", base: "https://billing:15006" };
+    const fromUpstream = serve({ ...request("acme"), ...outbound }, up.fetch);
+    // The same URL, as a peer naming the upstream's host:port would spell it inbound.
+    const fromPeer = serve({ ...request("acme"), base: outbound.base }, up.fetch);
+    // A miss calls fetch() before its first wait: a parked waiter would not have.
+    expect(up.calls()).toBe(2);
+    const [u, p] = [await fromUpstream, await fromPeer];
+    up.bodies[0]!.end("billing data");
+    up.bodies[1]!.end("app data");
+    expect((await consume(u)).text).toBe("billing data");
+    expect((await consume(p)).text).toBe("app data");
+  });
+
   it("never shares a response that was not stored: each waiter fetches its own", async () => {
     const { serve } = harness();
     const up = origin((n) => response({ "cache-control": "private, max-age=60" }, `private ${n}`));

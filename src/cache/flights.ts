@@ -4,11 +4,11 @@
  * leader or not, can be doomed by an invalidation so that a response fetched before a
  * `POST`/purge is not stored after it.
  */
+import type { PurgeNames } from "./stored-response.js";
 
-export interface Fill {
+export interface Fill extends PurgeNames {
   readonly tenant: string;
   readonly primary: string;
-  readonly target: string;
   /** Set by an invalidation that happened while this fill was in flight: do not store. */
   doomed: boolean;
   /** Ends the fill; waiters on a leader learn whether its response is now in the cache. */
@@ -29,7 +29,7 @@ export class Flights {
   }
 
   /** Starts a fill; `lead` makes it the one others wait on (ignored if there already is one). */
-  begin(tenant: string, primary: string, target: string, lead: boolean): Fill {
+  begin(tenant: string, primary: string, names: PurgeNames, lead: boolean): Fill {
     const key = flightKey(tenant, primary);
     let resolve: (stored: boolean) => void = () => {};
     let leader: Leader | undefined;
@@ -43,7 +43,8 @@ export class Flights {
     const fill: Fill = {
       tenant,
       primary,
-      target,
+      target: names.target,
+      url: names.url,
       doomed: false,
       settle: (stored) => {
         if (settled) return;

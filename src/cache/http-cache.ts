@@ -7,7 +7,14 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { Readable } from "node:stream";
 import { captureBody } from "./capture-body.js";
-import { originForm, primaryKey, sameOriginKey, variantKey, type KeyScope } from "./cache-key.js";
+import {
+  originForm,
+  originUrl,
+  primaryKey,
+  sameOriginKey,
+  variantKey,
+  type KeyScope,
+} from "./cache-key.js";
 import { parseCacheControl } from "./cache-control.js";
 import {
   requestPolicy,
@@ -19,7 +26,13 @@ import { Flights } from "./flights.js";
 import { hitResponse } from "./hit-response.js";
 import type { HeaderRecord, UpstreamResponse } from "./message.js";
 import type { PartitionedCache } from "./partitioned.js";
-import { CACHE_HEADER, currentAgeMs, matchesPrefix, storableHeaders } from "./stored-response.js";
+import {
+  CACHE_HEADER,
+  currentAgeMs,
+  matchesPrefix,
+  storableHeaders,
+  type PurgeNames,
+} from "./stored-response.js";
 
 export interface CacheRequest {
   /** The partition: the tenant the response is delivered to (the verified caller). */
@@ -28,10 +41,13 @@ export interface CacheRequest {
   method: string;
   /** Request-target: origin-form (`/path?query`) or absolute-form. */
   url: string;
-  /** Host the request addressed; part of the key. */
-  authority: string;
-  /** Part of the key; default `https`. */
-  scheme?: string;
+  /**
+   * The key space (see KeyScope): the direction and the origin's name, so that the inbound
+   * side and each upstream never answer for one another. Never from the request.
+   */
+  space: string;
+  /** Origin and base path the request is sent to (see KeyScope); part of the key. */
+  base: string;
   /**
    * The target tenant the route rule read (when it read one); part of the key. Pass it
    * always: with a header target rule it is the only thing telling a granted cross-tenant
@@ -80,11 +96,7 @@ export class TenantHttpCache {
     const target = originForm(req.url);
     if (target === undefined || !this.#cache.has(req.tenant))
       return labelled(await fetch(), "bypass");
-    const scope = {
-      scheme: req.scheme ?? "https",
-      authority: req.authority,
-      targetTenant: req.targetTenant,
-    };
+    const scope: KeyScope = { space: req.space, base: req.base, targetTenant: req.targetTenant };
     const primary = primaryKey(scope, target);
     const policy = requestPolicy(req.method, req.headers);
     if (policy.kind === "bypass") {
@@ -102,7 +114,8 @@ export class TenantHttpCache {
       if (!(await leader)) mayWait = false;
     }
     if (policy.kind === "lookup" && policy.onlyIfCached) return onlyIfCachedMiss();
-    return this.#fill(req, route, target, primary, fetch, mayWait);
+    const names = { target, url: originUrl(scope, target) };
+    return this.#fill(req, route, names, primary, fetch, mayWait);
   }
 
   /** Removes `tenant`'s entries (see PartitionedCache.purge) and stops in-flight fills. */
@@ -134,13 +147,13 @@ export class TenantHttpCache {
   async #fill(
     req: CacheRequest,
     route: CacheRoute,
-    target: string,
+    names: PurgeNames,
     primary: string,
     fetch: () => Promise<UpstreamResponse>,
     lead: boolean,
   ): Promise<CacheResult> {
     // Only a GET can be stored, so only a GET is worth waiting for.
-    const fill = this.#flights.begin(req.tenant, primary, target, lead && req.method === "GET");
+    const fill = this.#flights.begin(req.tenant, primary, names, lead && req.method === "GET");
     let upstream: UpstreamResponse;
     try {
       upstream = await fetch();
@@ -173,7 +186,7 @@ export class TenantHttpCache {
         }
         const entry = {
           primary,
-          target,
+          ...names,
           varyNames: decision.varyNames,
           statusCode,
           headers,

@@ -8,6 +8,7 @@ function entry(path: string, bodyBytes: number, expiresAt = 1_000_000): CachedRe
   return {
     primary: `https://h${path}`,
     target: path,
+    url: `https://h${path}`,
     varyNames: [],
     statusCode: 200,
     headers: {},

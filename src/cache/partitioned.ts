@@ -166,7 +166,8 @@ export class PartitionedCache {
 
   /**
    * Removes `tenant`'s entries, all of them or those whose path starts with `prefix` (when it
-   * starts with `/`) or whose full URL does (otherwise). Returns how many were removed.
+   * starts with `/`) or whose URL as called does (otherwise; see matchesPrefix). Returns how
+   * many were removed.
    */
   purge(tenant: string, prefix?: string): number {
     const partition = this.#partitions.get(tenant);

@@ -6,11 +6,17 @@ import { connectionListedNames, HOP_BY_HOP_FIELDS, type HeaderRecord } from "./m
 
 export type StoredHeaders = Readonly<Record<string, string | readonly string[]>>;
 
-export interface CachedResponse {
-  /** `scheme://authority/path?query`: the URL this is a variant of. */
-  readonly primary: string;
-  /** Origin-form path and query, for purges by path prefix. */
+/** What a purge prefix is matched against (see matchesPrefix). */
+export interface PurgeNames {
+  /** Origin-form path and query as the client asked for it. */
   readonly target: string;
+  /** The URL it was sent to: origin, the upstream's base path, path and query. */
+  readonly url: string;
+}
+
+export interface CachedResponse extends PurgeNames {
+  /** The primary key (see cache-key.ts) this is a variant of. */
+  readonly primary: string;
   /** The response's `Vary` names (lower-case, sorted): how to compute a request's variant. */
   readonly varyNames: readonly string[];
   readonly statusCode: number;
@@ -66,13 +72,11 @@ export function currentAgeMs(entry: CachedResponse, now: number): number {
 }
 
 /**
- * Purge selection: a prefix starting with `/` matches the path and query, anything else
- * the full `scheme://authority/path?query`; no prefix matches everything.
+ * Purge selection: a prefix starting with `/` matches the path and query as the client asked
+ * for it (inbound and outbound alike), anything else the URL it was sent to
+ * (`https://billing:15006/v1/path?query`); no prefix matches everything.
  */
-export function matchesPrefix(
-  url: { readonly primary: string; readonly target: string },
-  prefix: string | undefined,
-): boolean {
+export function matchesPrefix(names: PurgeNames, prefix: string | undefined): boolean {
   if (prefix === undefined) return true;
-  return (prefix.startsWith("/") ? url.target : url.primary).startsWith(prefix);
+  return (prefix.startsWith("/") ? names.target : names.url).startsWith(prefix);
 }

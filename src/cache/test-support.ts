@@ -39,7 +39,8 @@ export function request(
     tenant,
     method: options.method ?? "GET",
     url: options.url ?? "/tenants/x/report",
-    authority: "api.local",
+    space: "inbound",
+    base: "http://api.local",
     headers: options.headers ?? {},
   };
 }

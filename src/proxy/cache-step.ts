@@ -2,10 +2,16 @@
  * Step 5's cache, the same on both paths: on a route with `cache.enabled`, the caller
  * tenant's partition answers or is filled; elsewhere the upstream is called directly.
  * Cross-tenant requests under a grant bypass it, so another tenant's data (even projected)
- * is never stored in the caller's partition.
+ * is never stored in the caller's partition, and nothing the target tenant's own requests
+ * stored is served to a granted caller (its grant may project, or cover fewer paths).
+ *
+ * Within a partition, the inbound side (the local app) and each outbound upstream are key
+ * spaces of their own, named by configuration: what one origin answered is never served
+ * for another, whatever `Host` a peer sends or host:port two upstreams share.
  */
+import type { UpstreamRuntime } from "../config/generation.js";
 import type { RouteCacheConfig } from "../config/schema.js";
-import { CACHE_HEADER, type CacheOutcome } from "../cache/index.js";
+import { CACHE_HEADER, type CacheOutcome, type CacheRequest } from "../cache/index.js";
 import type { Exchange } from "./exchange.js";
 import type { UpstreamResponse } from "./forward.js";
 import type { HeaderMap } from "./headers.js";
@@ -15,7 +21,8 @@ export interface CacheStep {
   tenant: string;
   target: string | undefined;
   granted: boolean;
-  authority: string;
+  /** The origin the request goes to; it names the key space. */
+  source: CacheSource;
   method: string;
   pathWithQuery: string;
   headers: HeaderMap;
@@ -38,7 +45,7 @@ export async function fetchThroughCache(
       tenant: step.tenant,
       method: step.method,
       url: step.pathWithQuery,
-      authority: step.authority,
+      ...keySpace(step.source, step.tenant),
       ...(step.target === undefined ? {} : { targetTenant: step.target }),
       headers: step.headers,
     },
@@ -47,6 +54,27 @@ export async function fetchThroughCache(
   );
   record(exchange, step.tenant, outcome);
   return response;
+}
+
+/** Where a cached route's responses come from: the local app, or one configured upstream. */
+export type CacheSource =
+  { direction: "inbound"; app: string } | { direction: "outbound"; upstream: UpstreamRuntime };
+
+/**
+ * The key space and base URL of a source. An upstream's space also names what picks the
+ * server behind its URL (TLS server name, expected service): a reload changing them must not
+ * serve what the old server answered.
+ */
+function keySpace(source: CacheSource, tenant: string): Pick<CacheRequest, "space" | "base"> {
+  if (source.direction === "inbound") {
+    // The app is called at its origin: `inbound.app` names no base path.
+    return { space: "inbound", base: new URL(source.app).origin };
+  }
+  const { upstream } = source;
+  return {
+    space: `outbound ${upstream.name} ${upstream.service} ${upstream.sni(tenant)}`,
+    base: upstream.origin + upstream.basePath,
+  };
 }
 
 /**

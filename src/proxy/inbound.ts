@@ -66,7 +66,7 @@ async function handleInbound(
         tenant: caller.tenant,
         target: route.target,
         granted: grant !== undefined,
-        authority: headers.host ?? "",
+        source: { direction: "inbound", app: generation.config.inbound.app },
         method: req.method ?? "GET",
         pathWithQuery: route.pathWithQuery,
         headers: forward,

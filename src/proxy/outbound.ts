@@ -63,7 +63,7 @@ async function handleOutbound(
         tenant,
         target: route.target,
         granted: grant !== undefined,
-        authority: upstream.authority,
+        source: { direction: "outbound", upstream },
         method: req.method ?? "GET",
         pathWithQuery: route.pathWithQuery,
         headers: forward,
