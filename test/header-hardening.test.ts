@@ -285,7 +285,11 @@ describe("routing headers", () => {
 
     it("allowed-routing-header-passes: only the named one, only in its dashed spelling", async () => {
       const answer = await send(acme, `${allowing.inbound}/tenants/acme/orders`, {
-        headers: { "x-forwarded-proto": "https", x_forwarded_proto: "http", "x-forwarded-host": "g" },
+        headers: {
+          "x-forwarded-proto": "https",
+          x_forwarded_proto: "http",
+          "x-forwarded-host": "g",
+        },
       });
       expect(answer.status).toBe(200);
       const headers = app.seen.at(-1)!.headers;
