@@ -123,19 +123,25 @@ describe("header count", () => {
     expect(answer.json()).toMatchObject({ error: "headers_too_large" });
   });
 
-  it("header-flood-hides-content-length: a body framed past the parser's field limit", async () => {
-    const before = app.seen.length;
-    const response = await rawInbound(
-      orders,
-      "POST /tenants/acme/orders HTTP/1.1",
-      "acme.orders.mesh.local",
-      [...flood(2100), "Content-Length: 5"],
-      "hello",
-    );
-    expect(statusOf(response)).toBe(431);
-    expect(errorOf(response)).toBe("headers_too_large");
-    expect(app.seen.length).toBe(before);
-  });
+  it.each([
+    ["Content-Length: 5", "hello"],
+    ["Transfer-Encoding: chunked", "5\r\nhello\r\n0\r\n\r\n"],
+  ])(
+    "header-flood-hides-content-length: %s past the parser's field limit",
+    async (framing, body) => {
+      const before = app.seen.length;
+      const response = await rawInbound(
+        orders,
+        "POST /tenants/acme/orders HTTP/1.1",
+        "acme.orders.mesh.local",
+        [...flood(2100), framing],
+        body,
+      );
+      expect(statusOf(response)).toBe(431);
+      expect(errorOf(response)).toBe("headers_too_large");
+      expect(app.seen.length).toBe(before);
+    },
+  );
 
   it("header-count-over-limit: 101 fields refused, 100 accepted (Host and Connection count)", async () => {
     const before = app.seen.length;
@@ -217,11 +223,15 @@ describe("authority grammar", () => {
     },
   );
 
-  it("outbound refuses a malformed Host too", async () => {
+  it.each([
+    ["GET /x HTTP/1.1", "direct:1@elsewhere"],
+    ["GET http://elsewhere@direct/x HTTP/1.1", "direct"],
+    ["GET http://direct\\@elsewhere/x HTTP/1.1", "direct"],
+  ])("outbound refuses a malformed authority too: %s, Host %s", async (line, host) => {
     const before = upstreamApp.seen.length;
     const text = [
-      "GET /x HTTP/1.1",
-      "Host: direct:1@elsewhere",
+      line,
+      `Host: ${host}`,
       "x-palisade-tenant: acme",
       "Connection: close",
       "",

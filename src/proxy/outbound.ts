@@ -117,6 +117,10 @@ function pickUpstream(
     // resolving must be refused by the route check, not silently repaired.
     const rest = url.slice("http://".length);
     const start = rest.search(/[/?]/);
+    // The raw authority, as for Host: userinfo (`http://a@b/`) or backslashes that the URL
+    // parser quietly reads some way are refused, not guessed at.
+    if (!/^http:\/\//i.test(url) || !isAuthority(start === -1 ? rest : rest.slice(0, start)))
+      throw new ProxyError("bad_request", "absolute URI authority is not an RFC 3986 host[:port]");
     pathWithQuery =
       start === -1 ? "/" : rest[start] === "?" ? `/${rest.slice(start)}` : rest.slice(start);
   }
