@@ -188,6 +188,14 @@ describe("header count", () => {
     expect(ok.status).toBe(200);
   });
 
+  it("prototype-named-field: a field named constructor is an ordinary field", async () => {
+    const answer = await send(acme, `${orders.inbound}/tenants/acme/orders`, {
+      headers: { constructor: "x", tostring: "y" },
+    });
+    expect(answer.status).toBe(200);
+    expect(app.seen.at(-1)!.headers["constructor"]).toBe("x");
+  });
+
   it("counts header-count refusals by status", async () => {
     const metrics = await (await fetch(`${orders.admin}/metrics`)).text();
     expect(metrics).toMatch(
