@@ -5,7 +5,6 @@
  * over `rawHeaders`. See docs/hardening-headers.md.
  */
 import { randomUUID } from "node:crypto";
-import { isIPv6 } from "node:net";
 import { connectionListedNames, HOP_BY_HOP_FIELDS } from "../cache/message.js";
 import { ProxyError } from "./errors.js";
 
@@ -179,33 +178,6 @@ export function wireHeaders(headers: HeaderMap): string[] {
     if (!(STAMPED as readonly string[]).includes(name)) push(name);
   }
   return out;
-}
-
-const PORT = /^\d{1,5}$/;
-const REG_NAME = /^[A-Za-z0-9._~-]+$/;
-/** IPv6 text without a zone id (RFC 6874's `%25` form is not part of `host`). */
-const IPV6_CHARS = /^[0-9A-Fa-f:.]+$/;
-
-/**
- * DESIGN.md "Authority": `host [":" port]` of RFC 3986, with a reg-name limited to its
- * unreserved characters. Percent-encoding and sub-delimiters are refused too: a URL
- * parser decodes `%2E` and some frameworks split on `,`, so either could show the app a
- * host Palisade never read. Userinfo (`a:1@b`), paths and zone ids are malformed.
- */
-export function isAuthority(value: string): boolean {
-  let host = value;
-  const close = value.startsWith("[") ? value.indexOf("]") : -1;
-  const colon = close === -1 ? value.indexOf(":") : value.indexOf(":", close);
-  if (colon !== -1) {
-    const port = value.slice(colon + 1);
-    if (!PORT.test(port) || Number(port) > 65535) return false;
-    host = value.slice(0, colon);
-  }
-  if (host.startsWith("[")) {
-    const inside = host.slice(1, -1);
-    return host.endsWith("]") && IPV6_CHARS.test(inside) && isIPv6(inside);
-  }
-  return REG_NAME.test(host);
 }
 
 /** Response headers to pass on: hop-by-hop removed; `drop` names (e.g. reserved) removed too. */

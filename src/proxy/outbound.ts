@@ -7,6 +7,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import type { Generation, UpstreamRuntime } from "../config/generation.js";
 import { isTenantId } from "../tenancy/tenant-id.js";
+import { isAuthority } from "./authority.js";
 import { ProxyError } from "./errors.js";
 import { Exchange } from "./exchange.js";
 import { requestBody, sendUpstream } from "./forward.js";
@@ -16,7 +17,6 @@ import {
   HEADER_CONTEXT,
   HEADER_REQUEST_ID,
   HEADER_TENANT,
-  isAuthority,
   readRequestHeaders,
   requestIdFrom,
   responseHeaders,
