@@ -49,6 +49,8 @@ export interface Generation {
   readonly upstreams: ReadonlyMap<string, UpstreamRuntime>;
   readonly grants: GrantTable;
   readonly stripHeaders: ReadonlySet<string>;
+  /** Routing headers the inbound path forwards to the app (all others are stripped). */
+  readonly allowHeaders: ReadonlySet<string>;
   readonly loadedAt: Date;
   /** The config file and every certificate, key and CA file it names (absolute). */
   readonly files: readonly string[];
@@ -102,6 +104,7 @@ export async function buildGeneration(
     upstreams: compileUpstreams(config),
     grants: compileGrants(config.grants, { tenants: active }),
     stripHeaders: new Set(config.inbound.stripHeaders),
+    allowHeaders: new Set(config.inbound.allowHeaders),
     loadedAt: now,
     files: referencedFiles(loaded),
     digest: sourceDigest(loaded, tenants),

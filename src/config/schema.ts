@@ -74,8 +74,10 @@ const limits = z
     requestBody: size.default(16 * 1024 ** 2),
     /** Requests one tenant may have in flight on this listener, so no tenant can starve the rest. */
     concurrentPerTenant: z.number().int().positive().default(128),
+    /** Request header fields (HTTP/2 pseudo-headers not counted); more is a 431. Envoy's default. */
+    headersCount: z.number().int().positive().default(100),
   })
-  .default({ requestBody: 16 * 1024 ** 2, concurrentPerTenant: 128 });
+  .default({ requestBody: 16 * 1024 ** 2, concurrentPerTenant: 128, headersCount: 100 });
 
 const inbound = z.strictObject({
   listen: listen.default("0.0.0.0:15006"),
@@ -86,6 +88,21 @@ const inbound = z.strictObject({
   cache: routeCache,
   /** Tenant headers besides `x-palisade-*` that must never reach the app from the network. */
   stripHeaders: z.array(headerName).default([]),
+  /**
+   * Routing headers (`forwarded`, `x-forwarded-*`, …) the app may receive from the network;
+   * every other one is stripped. Dashed spelling only: underscore spellings are always stripped.
+   */
+  allowHeaders: z
+    .array(
+      headerName
+        .refine((name) => !name.includes("_"), {
+          message: "write the dashed spelling; underscore spellings are always stripped",
+        })
+        .refine((name) => !name.startsWith("x-palisade-"), {
+          message: "x-palisade-* headers never reach the app from the network",
+        }),
+    )
+    .default([]),
   timeouts,
   limits,
 });

@@ -69,11 +69,25 @@ export class Exchange {
     return this.span ? this.span.spanContext().traceId : incomingTraceId(this.req.rawHeaders);
   }
 
-  /** A reserved header arrived from where it must not come from: stripped, and remembered. */
-  spoofed(header: string): void {
+  /**
+   * Reserved headers arrived from where they must not come from: stripped, and remembered
+   * once per request, so a request padded with hundreds of reserved-looking names costs one
+   * audit line (listing the first few, cut short) and one anomaly event, not one per name.
+   */
+  spoofed(headers: readonly string[]): void {
+    const listed = headers
+      .slice(0, SPOOFED_LISTED)
+      .map((name) => name.slice(0, SPOOFED_NAME_CHARS));
     this.deps.logs.audit.warn(
-      { ...this.#auditFields(), reason: "spoofed_header", header },
-      "reserved header from the network stripped",
+      {
+        ...this.#auditFields(),
+        reason: "spoofed_header",
+        // `header` (the first name) as before, for readers of the one-name line.
+        header: listed[0],
+        headers: listed,
+        headerCount: headers.length,
+      },
+      "reserved headers from the network stripped",
     );
     this.deps.anomaly.record({
       tenant: this.deps.metrics.label(this.tenant),
@@ -199,6 +213,10 @@ export class Exchange {
     };
   }
 }
+
+/** Reserved names one audit line lists, and the characters kept of each. */
+const SPOOFED_LISTED = 8;
+const SPOOFED_NAME_CHARS = 64;
 
 /** nginx's convention for "client closed the request", so dashboards can tell it apart. */
 const CLIENT_CLOSED = 499;

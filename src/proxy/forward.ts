@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Transform, type Readable, pipeline } from "node:stream";
 import { errors, type Dispatcher } from "undici";
 import { ProxyError } from "./errors.js";
-import type { HeaderMap } from "./headers.js";
+import { wireHeaders, type HeaderMap } from "./headers.js";
 import type { UpstreamResponse } from "../cache/index.js";
 
 export type { UpstreamResponse } from "../cache/index.js";
@@ -30,7 +30,7 @@ export async function sendUpstream(request: ForwardRequest): Promise<UpstreamRes
       origin: request.origin,
       path: request.path,
       method: request.method as Dispatcher.HttpMethod,
-      headers: request.headers,
+      headers: wireHeaders(request.headers),
       body: request.body,
       headersTimeout: request.timeout,
       bodyTimeout: request.timeout,

@@ -1,10 +1,12 @@
 /**
  * Header hygiene for both directions: hop-by-hop removal (RFC 9110 §7.6.1, including
- * every name the `Connection` header lists), reserved-header stripping, and the
- * request facts the later stages need, gathered in one pass over `rawHeaders`.
+ * every name the `Connection` header lists), reserved-header stripping, routing-header
+ * stripping (inbound), and the request facts the later stages need, gathered in one pass
+ * over `rawHeaders`. See docs/hardening-headers.md.
  */
 import { randomUUID } from "node:crypto";
 import { connectionListedNames, HOP_BY_HOP_FIELDS } from "../cache/message.js";
+import { ProxyError } from "./errors.js";
 
 export const RESERVED_PREFIX = "x-palisade-";
 export const HEADER_TENANT = "x-palisade-tenant";
@@ -20,27 +22,59 @@ const HOP_BY_HOP: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Headers with which a client could make the app route differently from what Palisade
- * decided on (another host, path or method). Dropped silently: they are common from
- * ordinary clients and proxies, so they are not treated as spoofing.
+ * Headers with which a client could make the app see another host, path, scheme, method
+ * or client than Palisade decided on (DESIGN.md "Routing headers"). On the inbound path
+ * they are stripped unless `inbound.allowHeaders` names one: they are common from ordinary
+ * clients and proxies, so they are not treated as spoofing. Matched on the dashed name.
  */
-const ROUTING_OVERRIDES = new Set([
-  "x-forwarded-host",
-  "x-original-url",
+const ROUTING_NAMES: ReadonlySet<string> = new Set([
+  "forwarded",
+  "x-forwarded",
+  "x-host",
   "x-rewrite-url",
   "x-http-method-override",
   "x-http-method",
   "x-method-override",
+  "x-http-destinationurl",
+  "x-envoy-original-path",
+  "x-envoy-original-host",
+  "x-scheme",
+  "x-url-scheme",
+  "front-end-https",
+  "x-real-ip",
+  "x-client-ip",
+  "client-ip",
+  "true-client-ip",
+  "x-cluster-client-ip",
 ]);
+const ROUTING_PREFIXES = ["x-forwarded-", "x-original-"] as const;
+
+export function isRoutingHeader(dashed: string): boolean {
+  return ROUTING_NAMES.has(dashed) || ROUTING_PREFIXES.some((p) => dashed.startsWith(p));
+}
+
+/** The headers Palisade stamps, written before any client header (see `wireHeaders`). */
+const STAMPED = [
+  HEADER_TENANT,
+  HEADER_CALLER,
+  HEADER_CONTEXT,
+  HEADER_REQUEST_ID,
+  "traceparent",
+  "tracestate",
+] as const;
 
 export type HeaderMap = Record<string, string | string[]>;
 
 /** What one pass over the request's raw headers found. */
 export interface RequestHeaders {
-  /** Headers to forward: hop-by-hop and reserved names removed. */
+  /** Headers to forward: hop-by-hop, reserved and (inbound) routing names removed. */
   forward: HeaderMap;
-  /** Reserved headers that arrived from the network, by lower-case name (all values). */
+  /** Reserved headers that arrived from the network, by dashed lower-case name (all values). */
   reserved: Map<string, string[]>;
+  /** Routing headers stripped, by received lower-case name (one entry per field). */
+  routing: string[];
+  /** Header fields received, HTTP/2 pseudo-headers not counted. */
+  count: number;
   hostCount: number;
   host: string | undefined;
   requestId: string | undefined;
@@ -48,14 +82,21 @@ export interface RequestHeaders {
 
 /**
  * @param strip extra names (configured aliases such as `x-tenant-id`) treated like `x-palisade-*`.
+ * @param allowRouting undefined: routing headers pass (outbound, where the app is trusted and
+ *   the peer's sidecar decides). A set: routing headers are stripped unless it names them in
+ *   their dashed spelling; an underscore spelling is always stripped.
  */
 export function readRequestHeaders(
   raw: readonly string[],
   strip: ReadonlySet<string>,
+  allowRouting?: ReadonlySet<string>,
 ): RequestHeaders {
   const connectionNamed = namesListedInConnection(raw);
-  const forward: HeaderMap = {};
+  // No prototype: a field named `constructor` or `__proto__` is just a field.
+  const forward: HeaderMap = Object.create(null) as HeaderMap;
   const reserved = new Map<string, string[]>();
+  const routing: string[] = [];
+  let count = 0;
   let hostCount = 0;
   let host: string | undefined;
   let requestId: string | undefined;
@@ -63,6 +104,7 @@ export function readRequestHeaders(
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = (raw[i] as string).toLowerCase();
     const value = raw[i + 1] as string;
+    if (!name.startsWith(":")) count++;
     // CGI-style servers read `x-palisade_tenant` as `x-palisade-tenant`: so does this check.
     const dashed = name.includes("_") ? name.replaceAll("_", "-") : name;
     // Reserved names first: `Connection: x-palisade-tenant` must not hide a spoof.
@@ -75,7 +117,10 @@ export function readRequestHeaders(
     if (name === "host") {
       hostCount++;
       host = value;
-    } else if (HOP_BY_HOP.has(name) || connectionNamed?.has(name) || ROUTING_OVERRIDES.has(name)) {
+    } else if (HOP_BY_HOP.has(name) || connectionNamed?.has(name)) {
+      continue;
+    } else if (allowRouting && isRoutingHeader(dashed) && !allowRouting.has(name)) {
+      routing.push(name);
       continue;
     } else if (name === HEADER_REQUEST_ID) {
       requestIds++;
@@ -85,7 +130,54 @@ export function readRequestHeaders(
     appendHeader(forward, name, value);
   }
   if (requestIds > 1) requestId = undefined;
-  return { forward, reserved, hostCount, host, requestId };
+  return { forward, reserved, routing, count, hostCount, host, requestId };
+}
+
+/** DESIGN.md "Limits": more header fields than `limit` is a 431, whatever their size. */
+export function checkHeaderCount(count: number, limit: number): void {
+  if (count > limit)
+    throw new ProxyError("headers_too_large", `more than ${limit} request header fields`);
+}
+
+/** Field lines a header map is sent as (a repeated field is one line per value). */
+export function fieldCount(headers: HeaderMap): number {
+  let count = 0;
+  for (const name in headers) {
+    const value = headers[name] as string | string[];
+    count += typeof value === "string" ? 1 : value.length;
+  }
+  return count;
+}
+
+/**
+ * The values of one header under every spelling a CGI-style app reads as that name
+ * (`x_target_tenant` is `x-target-tenant`), reserved or forwarded; undefined when absent.
+ */
+export function valuesByDashedName(headers: RequestHeaders, name: string): string[] | undefined {
+  let values = headers.reserved.get(name)?.slice();
+  for (const key in headers.forward) {
+    if (key !== name && !(key.includes("_") && key.replaceAll("_", "-") === name)) continue;
+    (values ??= []).push(...[headers.forward[key] as string | string[]].flat());
+  }
+  return values;
+}
+
+/**
+ * A header map as the flat `[name, value, …]` list sent on the wire, Palisade's stamped
+ * headers first: an app server that keeps only its first N fields must never lose the
+ * tenant to a client's padding. A list, not the map, because a JS object enumerates
+ * integer-like keys (a field named `1`) before every other.
+ */
+export function wireHeaders(headers: HeaderMap): string[] {
+  const out: string[] = [];
+  const push = (name: string) => {
+    for (const value of [headers[name] as string | string[]].flat()) out.push(name, value);
+  };
+  for (const name of STAMPED) if (Object.hasOwn(headers, name)) push(name);
+  for (const name of Object.keys(headers)) {
+    if (!(STAMPED as readonly string[]).includes(name)) push(name);
+  }
+  return out;
 }
 
 /** Response headers to pass on: hop-by-hop removed; `drop` names (e.g. reserved) removed too. */
@@ -106,7 +198,7 @@ export function responseHeaders(
 }
 
 export function appendHeader(headers: HeaderMap, name: string, value: string): void {
-  const existing = headers[name];
+  const existing = Object.hasOwn(headers, name) ? headers[name] : undefined;
   if (existing === undefined) headers[name] = value;
   else if (typeof existing === "string") headers[name] = [existing, value];
   else existing.push(value);

@@ -7,10 +7,12 @@ import type { IncomingMessage, RequestListener, ServerResponse } from "node:http
 import type { TLSSocket } from "node:tls";
 import type { Generation } from "../config/generation.js";
 import { currentIdentity, type PeerIdentity } from "../tls/peer-identity.js";
+import { isAuthority } from "./authority.js";
 import { ProxyError } from "./errors.js";
 import { Exchange } from "./exchange.js";
 import { requestBody, sendUpstream } from "./forward.js";
 import {
+  checkHeaderCount,
   HEADER_CALLER,
   HEADER_CONTEXT,
   HEADER_REQUEST_ID,
@@ -40,18 +42,27 @@ async function handleInbound(
   const generation = deps.generation();
   const exchange = new Exchange("inbound", req, res, deps);
   try {
-    const headers = readRequestHeaders(req.rawHeaders, generation.stripHeaders);
+    const headers = readRequestHeaders(
+      req.rawHeaders,
+      generation.stripHeaders,
+      generation.allowHeaders,
+    );
     exchange.requestId = requestIdFrom(headers.requestId);
     const caller = callerIdentity(req, res, generation, deps.now());
     exchange.tenant = caller.tenant;
     exchange.callerId = caller.spiffeId;
+    checkHeaderCount(headers.count, generation.config.inbound.limits.headersCount);
     admitTenant(deps, exchange, generation, caller.tenant, res);
     if (headers.hostCount !== 1)
       throw new ProxyError("bad_request", "exactly one Host header is required");
+    if (!isAuthority(headers.host ?? ""))
+      throw new ProxyError("bad_request", "Host is not an RFC 3986 host[:port]");
     checkReservedHeaders(headers, caller, exchange);
+    logStrippedRouting(deps, exchange, headers.routing);
     const route = resolveRoute(generation.inboundTarget, req.url ?? "", headers);
     const grant = authorize(exchange, generation, caller.tenant, route, deps.now());
 
+    // Key order is irrelevant: forward.ts writes the stamped headers first on the wire.
     const forward = headers.forward;
     forward[HEADER_TENANT] = caller.tenant;
     forward[HEADER_CALLER] = caller.spiffeId;
@@ -130,6 +141,7 @@ function checkReservedHeaders(
   caller: PeerIdentity,
   exchange: Exchange,
 ): void {
+  const spoofed: string[] = [];
   for (const [name, values] of headers.reserved) {
     if (name === HEADER_TENANT) {
       if (values.length !== 1 || values[0] !== caller.tenant) {
@@ -139,7 +151,17 @@ function checkReservedHeaders(
         );
       }
     } else {
-      exchange.spoofed(name);
+      spoofed.push(name);
     }
   }
+  if (spoofed.length > 0) exchange.spoofed(spoofed);
+}
+
+/** Routing headers are ordinary client noise, not spoofing: a debug line, bounded, and no event. */
+function logStrippedRouting(deps: ProxyDeps, exchange: Exchange, names: readonly string[]): void {
+  if (names.length === 0 || !deps.logs.access.isLevelEnabled("debug")) return;
+  deps.logs.access.debug(
+    { requestId: exchange.requestId, headers: names.slice(0, 8), headerCount: names.length },
+    "routing headers from the network stripped",
+  );
 }

@@ -190,6 +190,9 @@ function applyTimeouts(
   server.requestTimeout = t.request;
   server.keepAliveTimeout = t.idle;
   server.timeout = t.idle;
+  // Every field reaches the handler's count (bytes stay bounded by maxHeaderSize): Node's
+  // default cut at 2000 would hide a Content-Length or a flood from the count.
+  server.maxHeadersCount = 0;
 }
 
 /** Parser-level refusals (smuggling, oversized headers, garbage) before any request object. */

@@ -7,10 +7,13 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import type { Generation, UpstreamRuntime } from "../config/generation.js";
 import { isTenantId } from "../tenancy/tenant-id.js";
+import { isAuthority } from "./authority.js";
 import { ProxyError } from "./errors.js";
 import { Exchange } from "./exchange.js";
 import { requestBody, sendUpstream } from "./forward.js";
 import {
+  checkHeaderCount,
+  fieldCount,
   HEADER_CONTEXT,
   HEADER_REQUEST_ID,
   HEADER_TENANT,
@@ -42,10 +45,14 @@ async function handleOutbound(
     const headers = readRequestHeaders(req.rawHeaders, NO_ALIASES);
     exchange.requestId = requestIdFrom(headers.requestId);
     if (headers.hostCount > 1) throw new ProxyError("bad_request", "more than one Host header");
+    if (headers.host !== undefined && !isAuthority(headers.host))
+      throw new ProxyError("bad_request", "Host is not an RFC 3986 host[:port]");
     const { upstream, pathWithQuery } = pickUpstream(generation, req.url ?? "", headers);
     exchange.upstream = upstream.name;
     const tenant = callTenant(headers, generation, deps, exchange);
     exchange.tenant = tenant;
+    const maxHeaders = generation.config.outbound.limits.headersCount;
+    checkHeaderCount(headers.count, maxHeaders);
     admitTenant(deps, exchange, generation, tenant, res);
     const route = resolveRoute(upstream.target, pathWithQuery, headers);
     const grant = authorize(exchange, generation, tenant, route, deps.now());
@@ -55,6 +62,8 @@ async function handleOutbound(
     forward[HEADER_TENANT] = tenant;
     forward[HEADER_REQUEST_ID] = exchange.requestId;
     exchange.propagate(forward);
+    // With Palisade's own fields added the call must still fit the peer's inbound limit.
+    checkHeaderCount(fieldCount(forward), maxHeaders);
     const body = requestBody(req, generation.config.outbound.limits.requestBody);
     const response = await fetchThroughCache(
       exchange,
@@ -108,6 +117,10 @@ function pickUpstream(
     // resolving must be refused by the route check, not silently repaired.
     const rest = url.slice("http://".length);
     const start = rest.search(/[/?]/);
+    // The raw authority, as for Host: userinfo (`http://a@b/`) or backslashes that the URL
+    // parser quietly reads some way are refused, not guessed at.
+    if (!/^http:\/\//i.test(url) || !isAuthority(start === -1 ? rest : rest.slice(0, start)))
+      throw new ProxyError("bad_request", "absolute URI authority is not an RFC 3986 host[:port]");
     pathWithQuery =
       start === -1 ? "/" : rest[start] === "?" ? `/${rest.slice(start)}` : rest.slice(start);
   }

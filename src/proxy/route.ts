@@ -6,7 +6,7 @@
 import { canonicalPath } from "../tenancy/request-path.js";
 import type { TargetRule } from "../tenancy/target.js";
 import { ProxyError } from "./errors.js";
-import type { RequestHeaders } from "./headers.js";
+import { valuesByDashedName, type RequestHeaders } from "./headers.js";
 
 export interface Route {
   /** Canonical path without the query: what logs, grants and caches see. */
@@ -31,7 +31,9 @@ export function resolveRoute(
   const result = rule.resolve({
     segments: canonical.segments,
     host: headers.host,
-    header: rule.header === undefined ? undefined : headerValues(headers, rule.header),
+    // Every spelling an app may read as the target header is one source: `x_target_tenant`
+    // next to `x-target-tenant` is a repeated source, not a second header Palisade ignores.
+    header: rule.header === undefined ? undefined : valuesByDashedName(headers, rule.header),
   });
   if (!result.ok)
     throw new ProxyError("ambiguous_target", `target tenant is ${describe(result.reason)}`);
@@ -41,11 +43,6 @@ export function resolveRoute(
     segments: canonical.segments,
     target: result.target,
   };
-}
-
-function headerValues(headers: RequestHeaders, name: string): string[] | undefined {
-  const value = headers.reserved.get(name) ?? headers.forward[name];
-  return value === undefined ? undefined : [value].flat();
 }
 
 function describe(reason: "disagree" | "repeated" | "invalid"): string {

@@ -1,0 +1,43 @@
+import { describe, expect, it } from "vitest";
+import { isAuthority } from "./authority.js";
+
+describe("isAuthority", () => {
+  it.each([
+    "acme.orders.example",
+    "acme.orders.example.",
+    "acme.orders.example:15006",
+    "localhost:0",
+    "127.0.0.1:80",
+    "[::1]",
+    "[2001:db8::1]:443",
+    "under_score.example",
+  ])("accepts %s", (value) => {
+    expect(isAuthority(value)).toBe(true);
+  });
+
+  it.each([
+    "",
+    ":80",
+    "acme.orders.example:",
+    "acme.orders.example:1@globex.orders.example",
+    "user@acme.orders.example",
+    "acme.orders.example:80:81",
+    "acme.orders.example:65536",
+    "acme.orders.example:+80",
+    "globex.orders.example/:443",
+    "globex.orders.example/x",
+    "globex%2Eorders.example",
+    "globex.orders.example\\x",
+    "a,b",
+    "a b",
+    "a;b",
+    "[::1",
+    "[::1]x",
+    "[::1%25eth0]",
+    "[v1.fe]",
+    "[127.0.0.1]",
+    "::1",
+  ])("refuses %s", (value) => {
+    expect(isAuthority(value)).toBe(false);
+  });
+});
