@@ -143,6 +143,8 @@ beforeAll(async () => {
     subject: "/CN=initech issuing",
     issuer: initechRoot,
     extensions: caExtensions(["nameConstraints=critical,permitted;URI:mesh.local"], 0),
+    // Expires before the leaves: the tenant's chain stops working when this one does.
+    days: 20,
   });
   for (const service of ["orders", "web", "billing"]) {
     const cert = opensslCert(initech, `${service}.leaf`, {
@@ -190,6 +192,16 @@ describe("chains through intermediates", () => {
     });
     agents.push(agent);
     await expectAccepted(agent, "initech");
+  });
+
+  it("chain-intermediate-expiry-hidden-by-leaf: the expiry gauge follows the served intermediate", async () => {
+    const int = new X509Certificate(await readFile(join(pki.dir, "initech", "int.crt"), "utf8"));
+    const leafCert = new X509Certificate(await readFile(join(pki.dir, "initech", "orders.crt")));
+    expect(new Date(int.validTo) < new Date(leafCert.validTo)).toBe(true);
+    const gauge = await metric(orders, "palisade_cert_expiry_timestamp_seconds", {
+      tenant: "initech",
+    });
+    expect(gauge).toBe(Math.floor(new Date(int.validTo).getTime() / 1000));
   });
 
   it("name-constraint-violating-leaf-accepted: a sub-CA limited to another trust domain", async () => {
