@@ -12,6 +12,8 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Agent } from "undici";
+import { stringify } from "yaml";
+import { checkConfig } from "../src/check.js";
 import { startApp, type TestApp } from "./support/app.js";
 import {
   baseConfig,
@@ -202,6 +204,33 @@ describe("chains through intermediates", () => {
       tenant: "initech",
     });
     expect(gauge).toBe(Math.floor(new Date(int.validTo).getTime() / 1000));
+  });
+
+  it("check-disagrees-with-listener-on-chains: `palisade check` reads chains as the listener does", async () => {
+    const served = await checkConfig(orders.configFile, new Date());
+    expect(served.findings.filter((f) => f.level === "error")).toEqual([]);
+    // A served chain through a sub-CA limited to another trust domain: refused by both.
+    const int = ca("acme-own-nc", rootOf("acme"), [
+      "nameConstraints=critical,permitted;URI:other.local",
+    ]);
+    const own = leaf("acme-orders-nc", int, svid("acme", "orders"));
+    await writeFile(join(dir, "acme-orders-nc.chain.crt"), own.certPem + int.certPem);
+    const config = baseConfig(pki, "orders", ["acme"], app.url);
+    (config["tenants"] as Record<string, Record<string, string>>)["acme"] = {
+      ca: rootOf("acme").crt,
+      cert: join(dir, "acme-orders-nc.chain.crt"),
+      key: own.key,
+    };
+    const file = join(dir, "constrained.yaml");
+    await writeFile(file, stringify(config));
+    const report = await checkConfig(file, new Date());
+    expect(report.findings).toContainEqual(
+      expect.objectContaining({
+        level: "error",
+        path: "tenants.acme.cert",
+        message: expect.stringContaining("name_constraint_violation"),
+      }),
+    );
   });
 
   it("name-constraint-violating-leaf-accepted: a sub-CA limited to another trust domain", async () => {
