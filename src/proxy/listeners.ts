@@ -128,15 +128,15 @@ export function createInboundServer(deps: ListenerDeps, handler: RequestListener
     }
     if (check.ok) return;
     deps.metrics.handshakeFailure(check.reason);
+    // `claimedTenant` is what the certificate says, unverified: logged, never attributed.
+    // Only a tenant whose CA verified the chain is blamed, so a forged SAN raises no alert.
+    const { reason, claimedTenant, verifiedTenant: tenant } = check;
     deps.logs.event.warn(
-      { reason: check.reason, claimedTenant: check.claimedTenant, remote: socket.remoteAddress },
+      { reason, tenant, claimedTenant, remote: socket.remoteAddress },
       "peer refused at handshake",
     );
-    if (check.claimedTenant !== undefined) {
-      deps.anomaly.record({
-        tenant: deps.metrics.label(check.claimedTenant),
-        kind: "handshake_failure",
-      });
+    if (tenant !== undefined) {
+      deps.anomaly.record({ tenant: deps.metrics.label(tenant), kind: "handshake_failure" });
     }
     socket.destroy();
   });

@@ -4,11 +4,11 @@
  * the upstream only if its SVID names that tenant and the expected service. Pools survive
  * reloads while their material is unchanged; replaced pools drain their in-flight requests.
  */
-import { X509Certificate } from "node:crypto";
 import { createSecureContext, type PeerCertificate } from "node:tls";
 import { Pool, type Dispatcher } from "undici";
 import type { Generation, TenantRuntime, UpstreamRuntime } from "../config/generation.js";
-import { checkSvid } from "../tls/verify-chain.js";
+import { chainOf } from "../tls/peer-chain.js";
+import { checkSvid, verifyTenantChain } from "../tls/verify-chain.js";
 import { TLS_OPTIONS } from "../tls/tenant-material.js";
 import { ProxyError } from "./errors.js";
 
@@ -104,8 +104,9 @@ export class UpstreamPools {
           }),
           servername: upstream.sni(tenant),
           rejectUnauthorized: true,
+          // Node passes the detailed certificate, issuer links included.
           checkServerIdentity: (_host: string, cert: PeerCertificate) =>
-            checkUpstreamSvid(cert, trustDomain, tenant, upstream.service),
+            checkUpstreamSvid(cert, trustDomain, tenant, upstream.service, material),
         }
       : {};
     return new Pool(upstream.origin, {
@@ -133,18 +134,32 @@ function poolFingerprint(
   ].join("|");
 }
 
-/** The upstream must be the expected service of the same tenant, in our trust domain. */
+/**
+ * The upstream must be the expected service of the same tenant, in our trust domain, and
+ * its chain must pass the same checks as an inbound peer's (OpenSSL has already verified it
+ * against this tenant's CA alone; name constraints, pathLen and critical extensions are
+ * Palisade's own rules, applied on both sides alike).
+ */
 function checkUpstreamSvid(
   cert: PeerCertificate,
   trustDomain: string,
   tenant: string,
   service: string,
+  material: TenantRuntime,
 ): Error | undefined {
-  if (!cert.raw) return new Error("upstream presented no certificate");
-  const svid = checkSvid(new X509Certificate(cert.raw), trustDomain);
+  const [leaf, ...intermediates] = chainOf(cert);
+  if (!leaf) return new Error("upstream presented no certificate");
+  const svid = checkSvid(leaf, trustDomain);
   if (!svid.ok) return new Error(`upstream certificate is not a valid SVID (${svid.reason})`);
   if (svid.tenant !== tenant || svid.service !== service) {
     return new Error(`upstream is ${svid.spiffeId}, expected tenant ${tenant} service ${service}`);
   }
+  const verified = verifyTenantChain({
+    leaf,
+    intermediates,
+    roots: material.roots,
+    now: new Date(),
+  });
+  if (!verified.ok) return new Error(`upstream chain refused (${verified.reason})`);
   return undefined;
 }

@@ -166,8 +166,50 @@ export interface BasicConstraints {
   pathLen?: number;
 }
 
+/** One X.509 v3 extension as written: its OID, criticality and the DER of its value. */
+export interface CertExtension {
+  oid: string;
+  critical: boolean;
+  /** The extnValue's contents (DER), as forge's binary string. */
+  der: string;
+}
+
 const BASIC_CONSTRAINTS_OID = "2.5.29.19";
-const basicConstraintsCache = new WeakMap<X509Certificate, BasicConstraints | undefined>();
+const extensionsCache = new WeakMap<X509Certificate, readonly CertExtension[]>();
+
+/**
+ * Every extension of `cert`, read from DER once per certificate object (Node exposes no
+ * criticality and no unknown extension). Throws on DER it cannot walk.
+ */
+export function certExtensions(cert: X509Certificate): readonly CertExtension[] {
+  let found = extensionsCache.get(cert);
+  if (found === undefined) {
+    found = readExtensions(cert.raw);
+    extensionsCache.set(cert, found);
+  }
+  return found;
+}
+
+function readExtensions(der: Buffer): CertExtension[] {
+  const { asn1 } = forge;
+  const tbs = children(fromDerStrict(der.toString("binary")))[0];
+  // Extensions are the tbsCertificate's explicit [3], always its last element.
+  const explicit = children(tbs).find(
+    (n) => n.tagClass === asn1.Class.CONTEXT_SPECIFIC && n.type === 3,
+  );
+  if (!explicit) return [];
+  return children(children(explicit)[0]).map((ext) => {
+    const parts = children(ext);
+    const [oid, flag] = parts;
+    const octets = parts[parts.length - 1];
+    if (!oid || !octets || parts.length > 3) throw new Error("unexpected extension structure");
+    return {
+      oid: asn1.derToOid(forge.util.createBuffer(oid.value as string)),
+      critical: parts.length === 3 && flag?.type === asn1.Type.BOOLEAN && flag.value !== "\x00",
+      der: octets.value as string,
+    };
+  });
+}
 
 /**
  * The basicConstraints extension read from DER, `undefined` when absent. Node's `ca`
@@ -175,41 +217,16 @@ const basicConstraintsCache = new WeakMap<X509Certificate, BasicConstraints | un
  * there; this is the flag as written. Throws on DER it cannot walk.
  */
 export function basicConstraints(cert: X509Certificate): BasicConstraints | undefined {
-  if (basicConstraintsCache.has(cert)) return basicConstraintsCache.get(cert);
-  const found = readBasicConstraints(cert.raw);
-  basicConstraintsCache.set(cert, found);
-  return found;
-}
-
-function readBasicConstraints(der: Buffer): BasicConstraints | undefined {
+  const ext = certExtensions(cert).find((e) => e.oid === BASIC_CONSTRAINTS_OID);
+  if (!ext) return undefined;
   const { asn1 } = forge;
-  const root = fromDerStrict(der.toString("binary"));
-  const tbs = children(root)[0];
-  // Extensions are the tbsCertificate's explicit [3], always its last element.
-  const explicit = children(tbs).find(
-    (n) => n.tagClass === asn1.Class.CONTEXT_SPECIFIC && n.type === 3,
-  );
-  if (!explicit) return undefined;
-  for (const ext of children(children(explicit)[0])) {
-    const parts = children(ext);
-    const oid = parts[0];
-    if (
-      !oid ||
-      asn1.derToOid(forge.util.createBuffer(oid.value as string)) !== BASIC_CONSTRAINTS_OID
-    ) {
-      continue;
-    }
-    const octets = parts[parts.length - 1];
-    const value = fromDerStrict(octets?.value as string);
-    let ca = false;
-    let pathLen: number | undefined;
-    for (const field of children(value)) {
-      if (field.type === asn1.Type.BOOLEAN) ca = (field.value as string) !== "\x00";
-      if (field.type === asn1.Type.INTEGER) pathLen = asn1.derToInteger(field.value as string);
-    }
-    return pathLen === undefined ? { ca } : { ca, pathLen };
+  let ca = false;
+  let pathLen: number | undefined;
+  for (const field of children(fromDerStrict(ext.der))) {
+    if (field.type === asn1.Type.BOOLEAN) ca = (field.value as string) !== "\x00";
+    if (field.type === asn1.Type.INTEGER) pathLen = asn1.derToInteger(field.value as string);
   }
-  return undefined;
+  return pathLen === undefined ? { ca } : { ca, pathLen };
 }
 
 /** forge's typings lack the options object; bit strings stay opaque, trailing bytes fail. */
@@ -218,11 +235,11 @@ const fromDer = forge.asn1.fromDer as unknown as (
   options: { strict: boolean; parseAllBytes: boolean; decodeBitStrings: boolean },
 ) => forge.asn1.Asn1;
 
-function fromDerStrict(bytes: string): forge.asn1.Asn1 {
+export function fromDerStrict(bytes: string): forge.asn1.Asn1 {
   return fromDer(bytes, { strict: true, parseAllBytes: true, decodeBitStrings: false });
 }
 
-function children(node: forge.asn1.Asn1 | undefined): forge.asn1.Asn1[] {
+export function children(node: forge.asn1.Asn1 | undefined): forge.asn1.Asn1[] {
   if (!node || !Array.isArray(node.value)) throw new Error("unexpected certificate structure");
   return node.value;
 }

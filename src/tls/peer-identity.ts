@@ -5,10 +5,11 @@
  * re-check is free while the generation is the same and the chain is still valid; it runs
  * the full verification again after a reload and once the chain's validity has run out.
  */
-import { X509Certificate } from "node:crypto";
-import type { PeerCertificate, TLSSocket } from "node:tls";
+import type { X509Certificate } from "node:crypto";
+import type { TLSSocket } from "node:tls";
 import type { Generation } from "../config/generation.js";
 import { notAfter } from "./certs.js";
+import { peerChain } from "./peer-chain.js";
 import { resolvePeerIdentity, type HandshakeFailureReason } from "./verify-chain.js";
 
 export interface PeerIdentity {
@@ -19,7 +20,14 @@ export interface PeerIdentity {
 
 export type PeerCheck =
   | { ok: true; identity: PeerIdentity }
-  | { ok: false; reason: HandshakeFailureReason; claimedTenant?: string | undefined };
+  | {
+      ok: false;
+      reason: HandshakeFailureReason;
+      /** The tenant the SAN names, unverified: for logs only, never for attribution. */
+      claimedTenant?: string | undefined;
+      /** The tenant whose CA verified the chain: the only one a refusal is attributed to. */
+      verifiedTenant?: string | undefined;
+    };
 
 interface ConnectionState {
   chain: X509Certificate[];
@@ -91,27 +99,12 @@ function check(state: ConnectionState, generation: Generation, now: Date): PeerC
     ...(state.expectedTenant === undefined ? {} : { expectedTenant: state.expectedTenant }),
     now,
   });
-  if (!result.ok) return { ok: false, reason: result.reason, claimedTenant: result.claimedTenant };
+  if (!result.ok) {
+    const { reason, claimedTenant, verifiedTenant } = result;
+    return { ok: false, reason, claimedTenant, verifiedTenant };
+  }
   return {
     ok: true,
     identity: { tenant: result.tenant, service: result.service, spiffeId: result.spiffeId },
   };
-}
-
-/** Leaf first, then the intermediates the client sent, each parsed once. */
-function peerChain(socket: TLSSocket): X509Certificate[] {
-  const leaf = socket.getPeerX509Certificate();
-  if (!leaf) return [];
-  const chain = [leaf];
-  let cert: PeerCertificate | undefined = socket.getPeerCertificate(true) as PeerCertificate;
-  const seen = new Set<string>([cert.fingerprint256]);
-  for (let depth = 0; depth < 8; depth++) {
-    const issuer: PeerCertificate | undefined = (cert as { issuerCertificate?: PeerCertificate })
-      .issuerCertificate;
-    if (!issuer || !issuer.raw || seen.has(issuer.fingerprint256)) break;
-    seen.add(issuer.fingerprint256);
-    chain.push(new X509Certificate(issuer.raw));
-    cert = issuer;
-  }
-  return chain;
 }

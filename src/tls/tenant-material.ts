@@ -9,7 +9,7 @@ import { constants, type X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { TenantConfig } from "../config/schema.js";
-import { keyMatchesCert, readPemBundle } from "./certs.js";
+import { keyMatchesCert, notAfter, readPemBundle } from "./certs.js";
 import { checkSvid, verifyTenantChain } from "./verify-chain.js";
 
 /**
@@ -30,6 +30,7 @@ export interface TenantMaterial {
   /** Leaf first, then any intermediates from the cert file. */
   chain: X509Certificate[];
   spiffeId: string;
+  /** When the served chain stops working: the earliest expiry of the leaf and its intermediates. */
   expiresAt: Date;
   /** Inbound server context for this tenant: its SVID, trusting only its own CA. */
   serverContext(): SecureContext;
@@ -99,7 +100,7 @@ export async function loadTenantMaterial(opts: {
     leaf,
     chain,
     spiffeId: svid.spiffeId,
-    expiresAt: new Date(leaf.validTo),
+    expiresAt: new Date(Math.min(...chain.map((c) => notAfter(c).getTime()))),
     serverContext: () =>
       (serverContext ??= createSecureContext({
         ...TLS_OPTIONS,

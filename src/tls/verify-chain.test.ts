@@ -239,20 +239,30 @@ describe("resolvePeerIdentity", () => {
     });
   });
 
-  it("tenant_mismatch: SNI tenant differs from the SAN tenant", async () => {
+  it("tenant_mismatch: SNI tenant differs from the SAN tenant (verified: attributed)", async () => {
     expect(resolve([await leaf(acme)], { expectedTenant: "globex" })).toEqual({
       ok: false,
       reason: "tenant_mismatch",
       claimedTenant: "acme",
+      verifiedTenant: "acme",
     });
   });
 
-  it("tenant_mismatch: globex's CA signed a SAN naming acme", async () => {
+  it("forged-san-on-other-sni-attributed: an unverified chain names no tenant", async () => {
+    const stranger = await createCa({ commonName: "stranger", keyPem: leafKey });
+    expect(resolve([await leaf(stranger)], { expectedTenant: "globex" })).toEqual({
+      ok: false,
+      reason: "unknown_ca",
+      claimedTenant: "acme",
+    });
+  });
+
+  it("tenant_mismatch: globex's CA signed a SAN naming acme (attributed to globex)", async () => {
     expect(resolve([await leaf(globex)])).toEqual({
       ok: false,
       reason: "tenant_mismatch",
       claimedTenant: "acme",
-      issuerTenant: "globex",
+      verifiedTenant: "globex",
     });
   });
 
@@ -286,6 +296,7 @@ describe("resolvePeerIdentity", () => {
       ok: false,
       reason: "revoked",
       claimedTenant: "acme",
+      verifiedTenant: "acme",
     });
   });
 
@@ -296,7 +307,7 @@ describe("resolvePeerIdentity", () => {
     ],
     ["not_yet_valid", { notBefore: new Date(now.getTime() + DAY) }],
     ["ca_leaf", { ca: true }],
-  ] as const)("%s carries the claimed tenant", async (reason, opts) => {
+  ] as const)("%s carries the claimed tenant, unverified", async (reason, opts) => {
     expect(resolve([await leaf(acme, opts)])).toEqual({ ok: false, reason, claimedTenant: "acme" });
   });
 
@@ -314,7 +325,7 @@ describe("resolvePeerIdentity", () => {
   });
 
   it("every reason is a lower_snake_case metric label", () => {
-    expect(HANDSHAKE_FAILURE_REASONS).toHaveLength(11);
+    expect(HANDSHAKE_FAILURE_REASONS).toHaveLength(13);
     for (const reason of HANDSHAKE_FAILURE_REASONS) expect(reason).toMatch(/^[a-z]+(_[a-z]+)*$/);
   });
 });

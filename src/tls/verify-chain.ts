@@ -5,7 +5,8 @@
  */
 import type { X509Certificate } from "node:crypto";
 import { parseWorkloadId } from "../tenancy/spiffe.js";
-import { basicConstraints, notAfter, notBefore, uriSans } from "./certs.js";
+import { basicConstraints, certExtensions, notAfter, notBefore, uriSans } from "./certs.js";
+import { satisfiesNameConstraints } from "./name-constraints.js";
 
 /** The `reason` label of `palisade_tls_handshake_failures_total`; public, keep stable. */
 export const HANDSHAKE_FAILURE_REASONS = [
@@ -24,11 +25,33 @@ export const HANDSHAKE_FAILURE_REASONS = [
   "no_sni_match",
   /** A certificate whose fields cannot be read (e.g. a malformed validity date). */
   "bad_certificate",
+  /** A CA in the path has name constraints (RFC 5280) the leaf's names do not meet. */
+  "name_constraint_violation",
+  /** A certificate in the path has a critical extension Palisade does not process. */
+  "unhandled_critical_extension",
 ] as const;
 
 export type HandshakeFailureReason = (typeof HANDSHAKE_FAILURE_REASONS)[number];
 
 export type ChainResult = { ok: true } | { ok: false; reason: HandshakeFailureReason };
+type PathResult =
+  { ok: true; path: X509Certificate[] } | { ok: false; reason: HandshakeFailureReason };
+
+/**
+ * Extensions whose meaning is enforced here (or, for policies, cannot narrow what we accept:
+ * no policy is required), so they may be critical. Any other critical extension on a
+ * certificate of the path refuses it, as RFC 5280 §4.2 demands.
+ */
+const PROCESSED_EXTENSIONS = new Set([
+  "2.5.29.14", // subjectKeyIdentifier
+  "2.5.29.15", // keyUsage
+  "2.5.29.17", // subjectAltName
+  "2.5.29.19", // basicConstraints
+  "2.5.29.30", // nameConstraints
+  "2.5.29.32", // certificatePolicies
+  "2.5.29.35", // authorityKeyIdentifier
+  "2.5.29.37", // extendedKeyUsage
+]);
 
 /** Certificates in a path, leaf and root included: at most three intermediates. */
 export const MAX_PATH_LENGTH = 5;
@@ -42,7 +65,8 @@ export const MAX_INTERMEDIATES = 8;
  * Builds a path leaf → intermediates (any order, extras ignored) → one of `roots`, each
  * link proved by name/key-id match and signature, then checks every certificate in it:
  * validity at `now`, cA=TRUE (with keyCertSign) on issuers and their pathLen, cA unset
- * on the leaf. Never throws.
+ * on the leaf, no critical extension left unprocessed, and every CA's name constraints on
+ * the leaf's names. Never throws.
  */
 export function verifyTenantChain(opts: {
   leaf: X509Certificate;
@@ -50,6 +74,16 @@ export function verifyTenantChain(opts: {
   roots: readonly X509Certificate[];
   now: Date;
 }): ChainResult {
+  const result = verifyPath(opts);
+  return result.ok ? { ok: true } : result;
+}
+
+function verifyPath(opts: {
+  leaf: X509Certificate;
+  intermediates: readonly X509Certificate[];
+  roots: readonly X509Certificate[];
+  now: Date;
+}): PathResult {
   try {
     const { leaf, now } = opts;
     if (isCaCert(leaf)) return { ok: false, reason: "ca_leaf" };
@@ -63,10 +97,20 @@ export function verifyTenantChain(opts: {
     for (let i = 1; i < path.length; i++) {
       if (!canIssue(path[i] as X509Certificate, i - 1)) return { ok: false, reason: "unknown_ca" };
     }
-    return { ok: true };
+    if (path.some(hasUnprocessedCriticalExtension)) {
+      return { ok: false, reason: "unhandled_critical_extension" };
+    }
+    if (!satisfiesNameConstraints(leaf, path.slice(1))) {
+      return { ok: false, reason: "name_constraint_violation" };
+    }
+    return { ok: true, path };
   } catch {
     return { ok: false, reason: "unknown_ca" };
   }
+}
+
+function hasUnprocessedCriticalExtension(cert: X509Certificate): boolean {
+  return certExtensions(cert).some((ext) => ext.critical && !PROCESSED_EXTENSIONS.has(ext.oid));
 }
 
 function isCaCert(cert: X509Certificate): boolean {
@@ -145,10 +189,13 @@ export type PeerIdentityResult =
   | {
       ok: false;
       reason: HandshakeFailureReason;
-      /** The tenant the SAN names (in this trust domain), for anomaly detection. */
+      /** The tenant the SAN names (in this trust domain). Unverified: for logs only. */
       claimedTenant?: string;
-      /** On `tenant_mismatch` by signature: the configured tenant whose CA did sign. */
-      issuerTenant?: string;
+      /**
+       * The configured tenant whose CA verified the whole chain, when one did: the only
+       * tenant a refusal may be attributed to (anomalies, metric labels).
+       */
+      verifiedTenant?: string;
     };
 
 /**
@@ -156,7 +203,10 @@ export type PeerIdentityResult =
  * tenant's CA (never to a union), and an SNI-chosen tenant must be a configured one
  * (`no_sni_match`) and the same one (`tenant_mismatch`).
  * A chain that fails for the named tenant but verifies to another configured tenant's
- * CA is `tenant_mismatch`: one tenant's workload claiming to be another.
+ * CA, or reaches the named tenant's CA only through another tenant's CA (a cross-signed
+ * detour), is `tenant_mismatch`: one tenant's PKI claiming another tenant.
+ * Attribution: a refusal carries `verifiedTenant` only when a configured tenant's CA
+ * verified the chain; a forged SAN can never make a refusal count against its victim.
  */
 export function resolvePeerIdentity(opts: {
   /** Leaf first, as presented. */
@@ -176,25 +226,52 @@ export function resolvePeerIdentity(opts: {
   const svid = checkSvid(leaf, opts.trustDomain);
   if (!svid.ok) return { ok: false, reason: svid.reason };
   const claimedTenant = svid.tenant;
-  const fail = (reason: HandshakeFailureReason) => ({ ok: false as const, reason, claimedTenant });
-  if (opts.expectedTenant !== undefined && opts.expectedTenant !== claimedTenant) {
-    return fail("tenant_mismatch");
-  }
+  const fail = (reason: HandshakeFailureReason, verifiedTenant?: string) => ({
+    ok: false as const,
+    reason,
+    claimedTenant,
+    ...(verifiedTenant === undefined ? {} : { verifiedTenant }),
+  });
   const trust = opts.tenants.get(claimedTenant);
   const { now } = opts;
   const verified = trust
-    ? verifyTenantChain({ leaf, intermediates, roots: trust.roots, now })
+    ? verifyPath({ leaf, intermediates, roots: trust.roots, now })
     : ({ ok: false, reason: "unknown_ca" } as const);
   if (!verified.ok) {
+    // Only a chain that reached no CA of the claimed tenant may belong to another tenant.
     if (verified.reason !== "unknown_ca") return fail(verified.reason);
-    const issuerTenant = findIssuingTenant(leaf, intermediates, opts.tenants, claimedTenant, now);
-    return issuerTenant === undefined
-      ? fail("unknown_ca")
-      : { ...fail("tenant_mismatch"), issuerTenant };
+    const issuer = findIssuingTenant(leaf, intermediates, opts.tenants, claimedTenant, now);
+    return issuer === undefined ? fail("unknown_ca") : fail("tenant_mismatch", issuer);
+  }
+  const detour = otherTenantInPath(verified.path, opts.tenants, claimedTenant);
+  if (detour !== undefined) return fail("tenant_mismatch", detour);
+  // From here the chain is the claimed tenant's own: refusals are attributed to it.
+  if (opts.expectedTenant !== undefined && opts.expectedTenant !== claimedTenant) {
+    return fail("tenant_mismatch", claimedTenant);
   }
   // Checked after the chain so that `revoked` always means "really that tenant".
-  if (!trust || trust.revoked) return fail("revoked");
+  if (!trust || trust.revoked) return fail("revoked", claimedTenant);
   return { ok: true, tenant: claimedTenant, service: svid.service, spiffeId: svid.spiffeId };
+}
+
+/**
+ * Another configured tenant whose CA (same name and key as one of its roots) sits inside
+ * `path`, below its end: that tenant's PKI minted the leaf, however the path continues.
+ */
+function otherTenantInPath(
+  path: readonly X509Certificate[],
+  tenants: ReadonlyMap<string, TenantTrust>,
+  claimedTenant: string,
+): string | undefined {
+  const issuers = path.slice(1, -1);
+  if (issuers.length === 0) return undefined;
+  for (const [tenant, trust] of tenants) {
+    if (tenant === claimedTenant) continue;
+    const isRoot = (c: X509Certificate) =>
+      trust.roots.some((r) => r.subject === c.subject && r.publicKey.equals(c.publicKey));
+    if (issuers.some(isRoot)) return tenant;
+  }
+  return undefined;
 }
 
 function findIssuingTenant(
@@ -206,7 +283,7 @@ function findIssuingTenant(
 ): string | undefined {
   for (const [tenant, trust] of tenants) {
     if (tenant === claimedTenant) continue;
-    if (verifyTenantChain({ leaf, intermediates, roots: trust.roots, now }).ok) return tenant;
+    if (verifyPath({ leaf, intermediates, roots: trust.roots, now }).ok) return tenant;
   }
   return undefined;
 }

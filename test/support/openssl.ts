@@ -3,7 +3,8 @@
  * Palisade is not tied to its own dev PKI.
  */
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 function openssl(args: string[], cwd: string): void {
@@ -93,4 +94,124 @@ export function opensslEcTenant(
       dir,
     );
   }
+}
+
+/** A key and certificate on disk, as absolute paths, with their PEM text. */
+export interface OpensslCert {
+  crt: string;
+  key: string;
+  certPem: string;
+  keyPem: string;
+}
+
+export interface OpensslCertOptions {
+  subject: string;
+  /** Signs the certificate; self-signed without. */
+  issuer?: Pick<OpensslCert, "crt" | "key">;
+  /** openssl `-extfile` lines, e.g. `nameConstraints=critical,permitted;URI:mesh.local`. */
+  extensions: string[];
+  /** Negative: already expired (notAfter before notBefore). Default 30. */
+  days?: number;
+}
+
+/**
+ * Writes `<dir>/<name>.crt|key` (EC P-256): a root, an intermediate or a leaf, with exactly
+ * the extensions given, so a test can build the chains real PKIs (and attackers) make.
+ */
+export function opensslCert(dir: string, name: string, opts: OpensslCertOptions): OpensslCert {
+  const key = join(dir, `${name}.key`);
+  const crt = join(dir, `${name}.crt`);
+  const ext = join(dir, `${name}.ext`);
+  const csr = join(dir, `${name}.csr`);
+  writeFileSync(ext, opts.extensions.join("\n") + "\n");
+  openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key], dir);
+  openssl(["req", "-new", "-key", key, "-subj", opts.subject, "-out", csr], dir);
+  const signer = opts.issuer
+    ? ["-CA", opts.issuer.crt, "-CAkey", opts.issuer.key]
+    : ["-signkey", key];
+  openssl(
+    [
+      "x509",
+      "-req",
+      "-in",
+      csr,
+      ...signer,
+      "-set_serial",
+      `0x${randomBytes(8).toString("hex")}`,
+      "-days",
+      String(opts.days ?? 30),
+      "-sha256",
+      "-extfile",
+      ext,
+      "-out",
+      crt,
+    ],
+    dir,
+  );
+  return { crt, key, certPem: readFileSync(crt, "utf8"), keyPem: readFileSync(key, "utf8") };
+}
+
+/** `basicConstraints` and `keyUsage` of a CA, then `extra` lines. */
+export function caExtensions(extra: string[] = [], pathLen?: number): string[] {
+  return [
+    `basicConstraints=critical,CA:TRUE${pathLen === undefined ? "" : `,pathlen:${pathLen}`}`,
+    "keyUsage=critical,keyCertSign,cRLSign",
+    ...extra,
+  ];
+}
+
+/** An X.509 SVID leaf's extensions for `uri`, then `extra` lines. */
+export function svidExtensions(uri: string, extra: string[] = []): string[] {
+  return [
+    "basicConstraints=critical,CA:FALSE",
+    "keyUsage=critical,digitalSignature",
+    "extendedKeyUsage=serverAuth,clientAuth",
+    `subjectAltName=URI:${uri}`,
+    ...extra,
+  ];
+}
+
+/**
+ * `subject`'s name and key certified again by `issuer` (a cross-certificate): a path from
+ * `subject`'s issuance up to `issuer`'s CA.
+ */
+export function opensslCrossSign(
+  dir: string,
+  name: string,
+  subject: Pick<OpensslCert, "crt" | "key">,
+  issuer: Pick<OpensslCert, "crt" | "key">,
+): OpensslCert {
+  const crt = join(dir, `${name}.crt`);
+  const csr = join(dir, `${name}.csr`);
+  const ext = join(dir, `${name}.ext`);
+  writeFileSync(ext, caExtensions().join("\n") + "\n");
+  openssl(["x509", "-x509toreq", "-in", subject.crt, "-signkey", subject.key, "-out", csr], dir);
+  openssl(
+    [
+      "x509",
+      "-req",
+      "-in",
+      csr,
+      "-CA",
+      issuer.crt,
+      "-CAkey",
+      issuer.key,
+      "-set_serial",
+      `0x${randomBytes(8).toString("hex")}`,
+      "-days",
+      "30",
+      "-sha256",
+      "-extfile",
+      ext,
+      "-out",
+      crt,
+    ],
+    dir,
+  );
+  return {
+    crt,
+    key: subject.key,
+    certPem: readFileSync(crt, "utf8"),
+    keyPem: readFileSync(subject.key, "utf8"),
+  };
 }
