@@ -155,11 +155,17 @@ describe("one budget bounds every projection in flight", () => {
 
   it("chunked-documents-reserve-as-bytes-arrive", async () => {
     const watch = watchHeld();
-    const answers = fetchReports("chunked", 8);
-    // Eight half documents do not fit: some are refused while the gate is still closed.
-    await eventually(async () => (await held()) > BUDGET - HALF, "the budget to fill");
+    const settled: Answer[] = [];
+    const pending = fetchReports("chunked", 8).map((p) => p.then((a) => void settled.push(a)));
+    // Eight half documents do not fit: while the gate is closed, every request ends up
+    // either refused or holding its whole first half, and at least two are refused.
+    await eventually(
+      async () => settled.length >= 2 && (await held()) === (8 - settled.length) * HALF,
+      "each request refused or holding its half",
+    );
     gate.open();
-    const result = expectProjectedOrRefused(await Promise.all(answers));
+    await Promise.all(pending);
+    const result = expectProjectedOrRefused(settled);
     expect(await watch.stop()).toBeLessThanOrEqual(BUDGET);
     expect(result.ok).toBeGreaterThanOrEqual(1);
     expect(result.refused).toBeGreaterThanOrEqual(8 - 2 * FITTING);
