@@ -38,6 +38,7 @@ import { InFlight } from "./proxy/in-flight.js";
 import { TenantConcurrency, TenantRateLimiter } from "./proxy/rate-limit.js";
 import { PartitionedCache, TenantHttpCache } from "./cache/index.js";
 import type { ProxyDeps } from "./proxy/deps.js";
+import { ProjectionBudget } from "./proxy/projection-budget.js";
 import { currentIdentity } from "./tls/peer-identity.js";
 import { EXPIRY_CHECK_INTERVAL_MS, reportExpiry } from "./tls/cert-expiry.js";
 import type { DestinationStream } from "pino";
@@ -120,6 +121,7 @@ export class Sidecar {
       cache: this.#cache,
       rateLimits: { inbound: new TenantRateLimiter(), outbound: new TenantRateLimiter() },
       concurrency: { inbound: new TenantConcurrency(), outbound: new TenantConcurrency() },
+      projectionBudget: new ProjectionBudget(metrics.registry),
       app: this.#app,
       upstreamPool: (g, upstream, tenant) => this.#pools.get(g, upstream, tenant),
       now,

@@ -51,4 +51,14 @@ describe("parseConfigText", () => {
       'grants.0.to: a grant must cross tenants (got "acme")',
     ]);
   });
+
+  it("bounds projection memory by default and refuses a budget below one document", () => {
+    expect(parseConfigText(MINIMAL, "palisade.yaml").projection).toEqual({
+      maxBytes: 1024 ** 2,
+      maxBufferedBytes: 64 * 1024 ** 2,
+    });
+    expect(problems(`${MINIMAL}projection: {maxBytes: 2Mi, maxBufferedBytes: 1Mi}\n`)[0]).toMatch(
+      /^projection\.maxBufferedBytes: must be at least projection\.maxBytes/,
+    );
+  });
 });

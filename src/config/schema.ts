@@ -223,8 +223,17 @@ export const configSchema = z
       })
       .default({ maxBytes: 256 * 1024 ** 2, maxObjectBytes: 1024 ** 2 }),
     projection: z
-      .strictObject({ maxBytes: size.default(1024 ** 2) })
-      .default({ maxBytes: 1024 ** 2 }),
+      .strictObject({
+        /** Largest response one projecting grant buffers. */
+        maxBytes: size.default(1024 ** 2),
+        /** All responses buffered for projection at once, across the process. */
+        maxBufferedBytes: size.default(64 * 1024 ** 2),
+      })
+      .refine((p) => p.maxBufferedBytes >= p.maxBytes, {
+        path: ["maxBufferedBytes"],
+        message: "must be at least projection.maxBytes, or a largest response could never fit",
+      })
+      .default({ maxBytes: 1024 ** 2, maxBufferedBytes: 64 * 1024 ** 2 }),
     context: z.strictObject({ ttl: duration.default(300_000) }).default({ ttl: 300_000 }),
     telemetry,
     anomaly,

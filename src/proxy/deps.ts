@@ -11,6 +11,7 @@ import type { SuspiciousEvent } from "../anomaly/alert.js";
 import type { Tracing } from "../telemetry/tracing.js";
 import type { TenantHttpCache } from "../cache/index.js";
 import type { TenantConcurrency, TenantRateLimiter } from "./rate-limit.js";
+import type { ProjectionBudget } from "./projection-budget.js";
 
 export interface ProxyDeps {
   /** The current config generation; read once at the start of each request. */
@@ -26,6 +27,8 @@ export interface ProxyDeps {
   rateLimits: { inbound: TenantRateLimiter; outbound: TenantRateLimiter };
   /** Per-tenant requests in flight, one per listener. */
   concurrency: { inbound: TenantConcurrency; outbound: TenantConcurrency };
+  /** Bytes held for projecting grants, bounded across the process and kept across generations. */
+  projectionBudget: ProjectionBudget;
   /** Connection pool to the local app. */
   app: Dispatcher;
   /** mTLS pool for calls to `upstream` as `tenant`, built from `generation`. */

@@ -102,12 +102,13 @@ async function handleInbound(
       },
     );
     const response = grant?.fields
-      ? await projectGrantedResponse(
-          upstream,
+      ? await projectGrantedResponse(upstream, {
           grant,
-          generation.config.projection.maxBytes,
-          req.method ?? "GET",
-        )
+          method: req.method ?? "GET",
+          limits: generation.config.projection,
+          budget: deps.projectionBudget,
+          client: res,
+        })
       : { ...upstream, headers: responseHeaders(upstream.headers, isReserved) };
     await exchange.respond(response, response.headers);
   } catch (err) {

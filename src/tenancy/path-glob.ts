@@ -6,6 +6,9 @@
  *   Both only as whole segments: `report-*` is refused, not read as a prefix match.
  * - Literal segments match exactly and case-sensitively. Globs match the raw path, so a
  *   request that percent-encodes a letter (`%72eports`) never matches `reports`: deny.
+ *   `*` and `**` can match an encoded segment, but never one that an app's decoding or
+ *   Unicode normalisation could read as `..` or `/` (`%EF%BC%8E%EF%BC%8E` is `．．`):
+ *   canonicalPath refuses those paths before any glob sees them.
  * - A trailing slash is significant, as it is to the canonical path: `/reports` matches
  *   only `/reports`, `/reports/` matches only `/reports/`. Many routers treat the two
  *   alike, so a grant for one never widens to the other; write `/reports/**` to mean the

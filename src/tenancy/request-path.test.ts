@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { canonicalPath, type CanonicalPathRefusal } from "./request-path.js";
+import { canonicalPath, hasAsciiLookalike, type CanonicalPathRefusal } from "./request-path.js";
 
 describe("canonicalPath accepts", () => {
   it.each([
@@ -21,6 +21,29 @@ describe("canonicalPath accepts", () => {
     ["/a?x=%00&y=..%2f", "/a", ["a"], "?x=%00&y=..%2f"],
   ])("%s", (raw, path, segments, query) => {
     expect(canonicalPath(raw)).toEqual({ ok: true, path, segments, query });
+  });
+
+  it.each([
+    "/caf%C3%A9",
+    "/CAF%C3%89",
+    "/%E6%97%A5%E6%9C%AC%E8%AA%9E",
+    "/%D0%BE%D1%82%D1%87%D1%91%D1%82",
+    "/%CE%91%CE%B8%CE%AE%CE%BD%CE%B1",
+    "/na%C3%AFve",
+    "/a%25C3%25A9",
+  ])("encoded non-ASCII that no normalisation turns into ASCII: %s", (raw) => {
+    expect(canonicalPath(raw)).toMatchObject({ ok: true, path: raw });
+  });
+
+  it("examines look-alikes in linear time, whatever the characters", () => {
+    const chars = Array.from({ length: 4000 }, (_, i) => String.fromCodePoint(0x4e00 + i));
+    const raw = "/" + encodeURIComponent(chars.join(""));
+    canonicalPath("/%E6%97%A5"); // loads Unicode data once
+    const started = performance.now();
+    expect(canonicalPath(raw)).toMatchObject({ ok: true });
+    expect(canonicalPath(raw + "%EF%BC%8E")).toEqual({ ok: false, reason: "unicode_lookalike" });
+    // A few ms in practice; the bound only catches a per-character blow-up (seconds).
+    expect(performance.now() - started).toBeLessThan(1_000);
   });
 
   it("leaves percent-encodings undecoded", () => {
@@ -108,9 +131,56 @@ describe("canonicalPath refuses", () => {
     ["/a%e0%80%ae", "not_origin_form"],
     ["/a%80", "not_origin_form"],
     ["/a%ed%a0%80", "not_origin_form"],
+    // Double-encoded bytes that are not UTF-8 once decoded twice.
+    ["/a/%25c0%25ae%25c0%25ae/b", "not_origin_form"],
+    // Encoded non-ASCII that NFKC or a case mapping turns into ASCII.
+    ["/%EF%BD%94%EF%BD%85%EF%BD%8E%EF%BD%81%EF%BD%8E%EF%BD%94%EF%BD%93/acme", "unicode_lookalike"],
+    ["/tenant%C5%BF/acme", "unicode_lookalike"],
+    ["/tenants/globex/%EF%BC%8E%EF%BC%8E/acme", "unicode_lookalike"],
+    ["/tenants/globex%EF%BC%8F..%EF%BC%8Facme", "unicode_lookalike"],
+    ["/%EF%BC%8Ftenants/acme", "unicode_lookalike"],
+    ["/a/%E2%80%A4%E2%80%A4/b", "unicode_lookalike"],
+    ["/a/%E2%80%A5/b", "unicode_lookalike"],
+    ["/a/%EF%B9%92%EF%B9%92/b", "unicode_lookalike"],
+    ["/a/%E2%80%A6/b", "unicode_lookalike"],
+    ["/a%EF%BC%BCb", "unicode_lookalike"],
+    ["/a/%EF%BC%852e%EF%BC%852e/b", "unicode_lookalike"],
+    ["/a%EF%B9%96x", "unicode_lookalike"],
+    ["/a%EF%BC%83x", "unicode_lookalike"],
+    ["/a%E2%84%80", "unicode_lookalike"],
+    ["/tenants/%E2%84%AAelvin", "unicode_lookalike"],
+    ["/%C4%B1tems", "unicode_lookalike"],
+    ["/%C4%B0tems", "unicode_lookalike"],
+    ["/stra%C3%9Fe", "unicode_lookalike"],
+    ["/%E1%BA%9E", "unicode_lookalike"],
+    ["/%EF%AC%81le", "unicode_lookalike"],
+    ["/v%C2%B2", "unicode_lookalike"],
+    ["/%25EF%25BD%2594enants/acme", "unicode_lookalike"],
+    ["/a/%25EF%25BC%258E%25EF%25BC%258E/b", "unicode_lookalike"],
+    ["/a/%252525EF%252525BC%2525258E", "unicode_lookalike"],
+    // More layers than any real client sends: refused without looking further.
+    ["/a/%25252525EF%25252525BC%252525258E", "encoded_separator"],
   ];
 
   it.each(table)("%j → %s", (raw, reason) => {
     expect(canonicalPath(raw)).toEqual({ ok: false, reason });
+  });
+});
+
+describe("hasAsciiLookalike", () => {
+  it.each([
+    ["ｔ", true],
+    ["／", true],
+    ["ſ", true],
+    ["\u212a", true],
+    ["ß", true],
+    ["ı", true],
+    ["é", false],
+    ["É", false],
+    ["日本", false],
+    ["", false],
+    ["plain ascii", false],
+  ])("%j → %s", (text, expected) => {
+    expect(hasAsciiLookalike(text)).toBe(expected);
   });
 });

@@ -10,6 +10,9 @@
  * control character are refused; every other encoding is left as sent, so an encoded
  * segment simply never equals a literal one (deny, not bypass).
  *
+ * Encoded non-ASCII text is allowed (`caf%C3%A9`) unless an app's Unicode handling could
+ * turn it into ASCII: see `hasAsciiLookalike`. Raw non-ASCII is refused outright.
+ *
  * Segments are `path.slice(1).split("/")`: `/` is `[""]`, `/a` is `["a"]` and `/a/` is
  * `["a", ""]`. An empty segment is only allowed last (the trailing slash).
  */
@@ -20,6 +23,7 @@ export type CanonicalPathRefusal =
   | "empty_segment"
   | "backslash"
   | "control_char"
+  | "unicode_lookalike"
   | "not_origin_form";
 
 export type CanonicalPath =
@@ -135,7 +139,9 @@ export function canonicalPath(rawPathWithQuery: string): CanonicalPath {
 
 /**
  * Encoded bytes must form valid UTF-8 (an overlong `%c0%ae` is a `.` to a lax decoder),
- * and an app that decodes twice must not find a separator or control byte in the result.
+ * an app that decodes twice must not find a separator or control byte in the result, and
+ * no decoding round may yield an ASCII look-alike. Another round is only tried while the
+ * decoded text still holds an escape that could hide one (`%25` or a byte above 0x7f).
  */
 function decodedProblem(path: string, doubleEncoded: boolean): CanonicalPathRefusal | undefined {
   let current = path;
@@ -146,17 +152,52 @@ function decodedProblem(path: string, doubleEncoded: boolean): CanonicalPathRefu
     } catch {
       return "not_origin_form";
     }
+    if (hasAsciiLookalike(decoded)) return "unicode_lookalike";
     if (!doubleEncoded || !decoded.includes("%")) return undefined;
+    let hidesMore = false;
     for (let i = decoded.indexOf("%"); i !== -1; i = decoded.indexOf("%", i + 1)) {
       const hi = hexValue(decoded.charCodeAt(i + 1));
       const lo = hexValue(decoded.charCodeAt(i + 2));
       if (hi === -1 || lo === -1) continue;
-      const problem = byteProblem((hi << 4) | lo);
+      const byte = (hi << 4) | lo;
+      const problem = byteProblem(byte);
       if (problem) return problem === "control_char" ? problem : "encoded_separator";
+      if (byte === PERCENT || byte > 0x7f) hidesMore = true;
     }
-    // Only another `%25` layer can hide more; otherwise the next decode is harmless.
-    if (!decoded.includes("%25")) return undefined;
+    if (!hidesMore) return undefined;
     current = decoded;
   }
   return "encoded_separator";
+}
+
+/** Everything but ASCII; surrogate pairs stay whole. */
+const ASCII = /[^\u0080-\uffff]/g;
+const HAS_ASCII = /[^\u0080-\uffff]/;
+
+/**
+ * True when decoded path text holds a non-ASCII character that NFKC normalisation or a
+ * case mapping (lower, upper, or two of these in a row, as NFKC_Casefold does) turns into
+ * text containing ASCII: fullwidth forms (`ｔ`, `／`, `．`, `％`), compatibility forms
+ * (`․` one dot leader, `‥`, `﹒`, `ﬁ`, `℀` → `a/c`, `²`) and case mappings into ASCII
+ * (`ſ` → `S`, Kelvin `K` → `k`, `ı` → `I`, `ß` → `SS`, `İ` → `i̇`). An app that normalises
+ * would see a separator, a dot segment or a route literal (`/tenantſ/` → `/tenants/`)
+ * where Palisade saw an opaque encoded segment.
+ *
+ * Only the non-ASCII characters are examined, together: composition never yields ASCII
+ * and case mappings are per character, so this equals checking each one, at a cost of a
+ * few whole-string operations however many characters an attacker sends.
+ */
+export function hasAsciiLookalike(decoded: string): boolean {
+  const foreign = decoded.replace(ASCII, "");
+  if (foreign === "") return false;
+  let views = [foreign];
+  for (let round = 0; round < 2; round++) {
+    const next: string[] = [];
+    for (const view of views) {
+      next.push(view.normalize("NFKC"), view.toLowerCase(), view.toUpperCase());
+    }
+    if (next.some((view) => HAS_ASCII.test(view))) return true;
+    views = next;
+  }
+  return false;
 }
