@@ -79,7 +79,10 @@ describe("GET /config", () => {
     expect(config["inbound"]!["app"]).toMatch(/^http:\/\/<redacted>@127\.0\.0\.1:\d+\/$/);
     expect(config["anomaly"]).toMatchObject({
       alertmanager: "http://<redacted>@127.0.0.1:9/",
-      webhook: { url: "https://hooks.example/notify?sig=<redacted>#<redacted>", secret: "<redacted>" },
+      webhook: {
+        url: "https://hooks.example/notify?sig=<redacted>#<redacted>",
+        secret: "<redacted>",
+      },
     });
     expect(config["telemetry"]!["otlp"]).toMatchObject({
       endpoint: "http://127.0.0.1:9/v1/traces?api_key=<redacted>",

@@ -87,9 +87,9 @@ async function start(name: string, text: string, settleMs = 1_000): Promise<Runn
 
 async function reloadCount(admin: string, result: "success" | "failure"): Promise<number> {
   const text = (await send(undefined, `${admin}/metrics`)).text;
-  const match = new RegExp(`palisade_config_reloads_total\\{result="${result}"[^}]*\\} (\\d+)`).exec(
-    text,
-  );
+  const match = new RegExp(
+    `palisade_config_reloads_total\\{result="${result}"[^}]*\\} (\\d+)`,
+  ).exec(text);
   return Number(match?.[1] ?? 0);
 }
 
@@ -186,7 +186,8 @@ describe("a reload that lint calls an error is refused", () => {
       const failures = await reloadCount(m.admin, "failure");
       await writeFile(m.file, stringify(await sharedCaConfig()));
       await eventually(
-        async () => (await reloadCount(m.admin, "failure")) > failures || m.sidecar.generation.id > id,
+        async () =>
+          (await reloadCount(m.admin, "failure")) > failures || m.sidecar.generation.id > id,
         "the reload to be decided",
       );
       expect(m.sidecar.generation.id).toBe(id);
@@ -208,10 +209,17 @@ describe("a reload that lint calls an error is refused", () => {
     try {
       const id = m.sidecar.generation.id;
       const failures = await reloadCount(m.admin, "failure");
-      const open = { from: "globex", to: "acme", methods: ["GET"], paths: ["/**"], expires: future };
+      const open = {
+        from: "globex",
+        to: "acme",
+        methods: ["GET"],
+        paths: ["/**"],
+        expires: future,
+      };
       await writeFile(m.file, stringify(config({ grants: [open] })));
       await eventually(
-        async () => (await reloadCount(m.admin, "failure")) > failures || m.sidecar.generation.id > id,
+        async () =>
+          (await reloadCount(m.admin, "failure")) > failures || m.sidecar.generation.id > id,
         "the reload to be decided",
       );
       expect(m.sidecar.generation.id).toBe(id);

@@ -34,6 +34,11 @@ export async function loadConfigFile(file: string): Promise<LoadedConfig> {
   } catch (err) {
     throw new ConfigError(path, [`cannot read: ${(err as Error).message}`]);
   }
+  return loadedFromText(path, text);
+}
+
+/** `text` as the config file at `path` (absolute): parsed, validated, paths relative to it. */
+export function loadedFromText(path: string, text: string): LoadedConfig {
   return { file: path, baseDir: dirname(path), config: parseConfigText(text, path), text };
 }
 
