@@ -252,8 +252,10 @@ export class Sidecar {
         id: current.id + 1,
         now: new Date(this.now()),
         settleMs: this.#settleMs,
+        cancelled: () => this.#draining,
       }));
     } catch (err) {
+      if (this.#draining) return false;
       // A config that parsed may name certificate files that are still on their way.
       if (err instanceof ConfigRefusedError)
         this.#watcher?.resync([...current.files, ...referencedFiles(err.loaded)]);

@@ -126,12 +126,14 @@ describe("half-written config", () => {
     const final = stringify(config({ grants: [{ expires: future, ...grant }] }));
     const cut = final.indexOf("    fields:");
     expect(cut).toBeGreaterThan(0);
-    const m = await start("two-step", stringify(config()), 1_500);
+    const m = await start("two-step", stringify(config()), 3_000);
     const globex = await client(m.port, "globex");
     const seen: string[] = [];
     let polling = true;
+    let sent = 0;
     const poll = (async () => {
       while (polling) {
+        sent++;
         const r = await globex.get("/tenants/acme/reports/q3").catch(() => undefined);
         if (r?.status === 200) seen.push(r.body);
       }
@@ -141,15 +143,18 @@ describe("half-written config", () => {
       expect(await statusOf(globex, "/tenants/acme/reports/q3")).toBe(403);
       // Step one: everything up to `fields:`; it parses, and it validates.
       await writeFile(m.file, final.slice(0, cut));
+      const sentBefore = sent;
       // A slow writer: the second step lands once the first was applied, or after a pause
-      // well within the settle interval (the pause is the attack, not a readiness wait).
-      const pauseEnds = Date.now() + 400;
+      // a tenth of the settle interval (the pause is the attack, not a readiness wait).
+      const pauseEnds = Date.now() + 300;
       await eventually(
         () => m.sidecar.generation.id !== id || Date.now() > pauseEnds,
         "the first half to be applied or the writer's pause to end",
         10_000,
         10,
       );
+      // Requests were made while only the first half was on disk.
+      await eventually(() => sent > sentBefore + 2, "requests during the half-written window");
       await appendFile(m.file, final.slice(cut));
       await eventually(
         () => seen.some((b) => JSON.parse(b).total === 1234),
@@ -161,6 +166,8 @@ describe("half-written config", () => {
       // Nothing but the projection ever crossed.
       for (const body of seen) expect(JSON.parse(body)).toEqual({ id: "q3", total: 1234 });
       expect(m.sidecar.generation.config.grants[0]?.fields).toEqual(["id", "total"]);
+      // One generation: the half-written file was never applied, not even for a moment.
+      expect(m.sidecar.generation.id).toBe(id + 1);
     } finally {
       polling = false;
       await poll;

@@ -58,11 +58,12 @@ const MAX_ADMIT_ATTEMPTS = 3;
  */
 export async function admitSettledConfig(
   file: string,
-  opts: { id: number; now: Date; settleMs: number },
+  opts: { id: number; now: Date; settleMs: number; cancelled?: () => boolean },
 ): Promise<Admitted> {
+  const { id, now, ...settle } = opts;
   for (let attempt = 1; ; attempt++) {
-    const settled = await readSettledConfig(file, { settleMs: opts.settleMs });
-    const admitted = await admitConfig(settled.loaded, { ...opts, readText: settled.readText });
+    const settled = await readSettledConfig(file, settle);
+    const admitted = await admitConfig(settled.loaded, { id, now, readText: settled.readText });
     if (settled.builtFrom(admitted.generation)) return admitted;
     if (attempt === MAX_ADMIT_ATTEMPTS)
       throw new ConfigUnsettledError(settled.loaded.file, "files changed while loading");

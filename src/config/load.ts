@@ -6,6 +6,7 @@ import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
+import { redactSecrets } from "./redact.js";
 import { configSchema, type Config } from "./schema.js";
 
 export class ConfigError extends Error {
@@ -68,7 +69,8 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
   }
   if (issue.code === "invalid_key")
     return `${path}: invalid key (${issue.issues[0]?.message ?? issue.message})`;
-  const value = valueAt(input, issue.path);
+  // The message reaches logs and `check` output: a rejected URL keeps its credentials hidden.
+  const value = redactSecrets(valueAt(input, issue.path), String(issue.path.at(-1) ?? ""));
   const got = value === undefined ? "missing" : `got ${JSON.stringify(value)}`;
   return `${path}: ${issue.message} (${got})`;
 }

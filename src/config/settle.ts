@@ -49,12 +49,18 @@ export interface SettledConfig {
 
 export async function readSettledConfig(
   file: string,
-  opts: { settleMs: number; maxRounds?: number },
+  opts: {
+    settleMs: number;
+    maxRounds?: number;
+    /** Checked after every wait: a draining sidecar stops settling at once. */
+    cancelled?: () => boolean;
+  },
 ): Promise<SettledConfig> {
   const rounds = opts.maxRounds ?? MAX_SETTLE_ROUNDS;
   let before = await snapshot(file);
   for (let round = 0; round < rounds; round++) {
     await delay(opts.settleMs);
+    if (opts.cancelled?.()) throw new ConfigUnsettledError(resolve(file), "reload cancelled");
     const after = await snapshot(file);
     if (sameSnapshot(before.files, after.files)) return settled(after);
     before = after;
