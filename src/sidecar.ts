@@ -83,8 +83,8 @@ export class Sidecar {
   #stopped: Promise<void> | undefined;
   /** Reloads run one at a time, in order: generation ids never collide. */
   #reloads: Promise<unknown> = Promise.resolve();
-  /** A reload queued behind the running one: later requests join it (it reads the latest files). */
-  #queuedReload: Promise<boolean> | undefined;
+  /** A watch reload queued behind the running one: later file events join it (it reads the latest files). */
+  #queuedWatch: Promise<boolean> | undefined;
   #settleMs = DEFAULT_SETTLE_MS;
   #watcher: ConfigWatcher | undefined;
   /** The last refused reload's error, so repeated file events for it count once. */
@@ -226,17 +226,18 @@ export class Sidecar {
    */
   reload(reason: string): Promise<boolean> {
     // A burst of file events while a reload settles makes one more reload, not one each.
-    if (this.#queuedReload) return this.#queuedReload;
+    if (reason === "watch" && this.#queuedWatch) return this.#queuedWatch;
     const run = this.#reloads.then(() => {
-      this.#queuedReload = undefined;
+      if (reason === "watch") this.#queuedWatch = undefined;
       return this.#reload(reason);
     });
     this.#reloads = run.catch((err: Error) => {
       this.metrics.reload("failure");
       this.logs.event.error({ reason, err: err.message }, "config reload failed");
     });
-    this.#queuedReload = run.catch(() => false);
-    return this.#queuedReload;
+    const result = run.catch(() => false);
+    if (reason === "watch") this.#queuedWatch = result;
+    return result;
   }
 
   async #reload(reason: string): Promise<boolean> {
