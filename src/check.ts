@@ -4,9 +4,9 @@
  * error findings (certificate problems included, all of them at once), 2 when the file
  * cannot be read, parsed or validated, so there is nothing to lint.
  */
-import { buildGeneration } from "./config/generation.js";
+import { admitConfig, ConfigRefusedError } from "./config/admit.js";
 import { ConfigError, loadConfigFile, type LoadedConfig } from "./config/load.js";
-import { lintConfig, type Finding } from "./config/lint.js";
+import { describeFinding, isError, type Finding } from "./config/lint.js";
 
 export type CheckFormat = "human" | "json";
 
@@ -27,7 +27,7 @@ export async function runCheck(
     format === "json" ? `${JSON.stringify(report, null, 2)}\n` : formatHuman(report),
   );
   if (!report.usable) return 2;
-  return report.findings.some((f) => f.level === "error") ? 1 : 0;
+  return report.findings.some(isError) ? 1 : 0;
 }
 
 export async function checkConfig(file: string, now: Date): Promise<CheckReport> {
@@ -38,31 +38,13 @@ export async function checkConfig(file: string, now: Date): Promise<CheckReport>
     if (!(err instanceof ConfigError)) throw err;
     return { file, usable: false, findings: err.problems.map(invalidConfig) };
   }
-  const findings = await lintConfig({ config: loaded.config, baseDir: loaded.baseDir, now });
-  if (findings.some((f) => f.level === "error")) return { file, usable: true, findings };
-  const refused = await generationRefusal(loaded, now);
-  return { file, usable: true, findings: refused ? [refused, ...findings] : findings };
-}
-
-/**
- * The loader is the final word on what `palisade run` accepts. Lint reports every
- * certificate problem it knows, and more than the loader (which stops at the first); this
- * catches what lint does not (a grant the table refuses, a key TLS cannot use), so that a
- * passing check always means the config loads. Skipped when lint already failed: the
- * loader stops at its first problem, which is almost always one lint has just reported.
- */
-async function generationRefusal(loaded: LoadedConfig, now: Date): Promise<Finding | undefined> {
+  // The same decision `palisade run` and every reload make: a passing check means it runs.
   try {
-    await buildGeneration(loaded, 0, now);
-    return undefined;
+    const { findings } = await admitConfig(loaded, { id: 0, now });
+    return { file, usable: true, findings };
   } catch (err) {
-    // TenantMaterialError and GrantConfigError name the key path, and repeat it in the message.
-    const keyPath = (err as { keyPath?: unknown }).keyPath;
-    const path = typeof keyPath === "string" ? keyPath : null;
-    const message = (err as Error).message;
-    const bare =
-      path !== null && message.startsWith(`${path}: `) ? message.slice(path.length + 2) : message;
-    return { level: "error", rule: "config_refused", message: bare, path };
+    if (!(err instanceof ConfigRefusedError)) throw err;
+    return { file, usable: true, findings: err.findings };
   }
 }
 
@@ -77,10 +59,8 @@ function invalidConfig(problem: string): Finding {
 }
 
 function formatHuman(report: CheckReport): string {
-  const lines = report.findings.map(
-    (f) => `${f.level.padEnd(7)} ${f.rule}${f.path === null ? "" : ` (${f.path})`}: ${f.message}`,
-  );
-  const errors = report.findings.filter((f) => f.level === "error").length;
+  const lines = report.findings.map((f) => `${f.level.padEnd(7)} ${describeFinding(f)}`);
+  const errors = report.findings.filter(isError).length;
   const warnings = report.findings.length - errors;
   const summary = report.usable
     ? `${report.file}: ${errors} error(s), ${warnings} warning(s)`

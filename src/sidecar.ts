@@ -10,15 +10,17 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { Agent } from "undici";
+import { admitConfig, admitSettledConfig, ConfigRefusedError } from "./config/admit.js";
 import {
-  buildGeneration,
   referencedFiles,
   tenantChanges,
   type Generation,
   type TenantChanges,
 } from "./config/generation.js";
+import { describeFinding, type Finding } from "./config/lint.js";
 import { listenOn } from "./config/listen.js";
-import { loadConfigFile, type LoadedConfig } from "./config/load.js";
+import { loadConfigFile } from "./config/load.js";
+import { DEFAULT_SETTLE_MS } from "./config/settle.js";
 import { watchConfig, type ConfigWatcher } from "./config/watch.js";
 import { ContextTokens } from "./tenancy/context-token.js";
 import { Metrics } from "./telemetry/metrics.js";
@@ -62,6 +64,11 @@ export interface SidecarOptions {
   watch?: boolean | { debounceMs: number };
   /** How often certificate expiry is re-checked against the clock (default hourly). */
   expiryCheckIntervalMs?: number;
+  /**
+   * A reload applies the config and its files only once two reads this far apart agree
+   * (config/settle.ts), so a file written in two steps is never applied half-written.
+   */
+  settleMs?: number;
 }
 
 export interface SidecarAddresses {
@@ -77,6 +84,9 @@ export class Sidecar {
   #stopped: Promise<void> | undefined;
   /** Reloads run one at a time, in order: generation ids never collide. */
   #reloads: Promise<unknown> = Promise.resolve();
+  /** A watch reload queued behind the running one: later file events join it (it reads the latest files). */
+  #queuedWatch: Promise<boolean> | undefined;
+  #settleMs = DEFAULT_SETTLE_MS;
   #watcher: ConfigWatcher | undefined;
   /** The last refused reload's error, so repeated file events for it count once. */
   #lastFailure: string | undefined;
@@ -145,7 +155,7 @@ export class Sidecar {
   static async start(options: SidecarOptions): Promise<Sidecar> {
     const now = options.now ?? Date.now;
     const loaded = await loadConfigFile(options.configFile);
-    const generation = await buildGeneration(loaded, 1, new Date(now()));
+    const { generation, findings } = await admitConfig(loaded, { id: 1, now: new Date(now()) });
     const { config } = generation;
     const logs = createLogs(
       { ...config.telemetry.logs, baseDir: loaded.baseDir, service: config.service },
@@ -164,6 +174,8 @@ export class Sidecar {
       now,
     });
     const sidecar = new Sidecar(generation, metrics, logs, anomaly, tracing, now);
+    sidecar.#settleMs = options.settleMs ?? DEFAULT_SETTLE_MS;
+    sidecar.#warn(generation, findings);
     sidecar.#observe(generation);
     await sidecar.#listen();
     if (options.watch) sidecar.#watch(options.watch === true ? 250 : options.watch.debounceMs);
@@ -215,12 +227,19 @@ export class Sidecar {
    * Listen addresses are fixed for the life of the process.
    */
   reload(reason: string): Promise<boolean> {
-    const run = this.#reloads.then(() => this.#reload(reason));
+    // A burst of file events while a reload settles makes one more reload, not one each.
+    if (reason === "watch" && this.#queuedWatch) return this.#queuedWatch;
+    const run = this.#reloads.then(() => {
+      if (reason === "watch") this.#queuedWatch = undefined;
+      return this.#reload(reason);
+    });
     this.#reloads = run.catch((err: Error) => {
       this.metrics.reload("failure");
       this.logs.event.error({ reason, err: err.message }, "config reload failed");
     });
-    return run.catch(() => false);
+    const result = run.catch(() => false);
+    if (reason === "watch") this.#queuedWatch = result;
+    return result;
   }
 
   async #reload(reason: string): Promise<boolean> {
@@ -229,14 +248,20 @@ export class Sidecar {
     // Before reading: a directory replaced under its path is watched anew, so a change
     // landing while this reload runs triggers the next one instead of being missed.
     this.#watcher?.resync(current.files);
-    let loaded: LoadedConfig | undefined;
     let next: Generation;
+    let findings: Finding[];
     try {
-      loaded = await loadConfigFile(current.loaded.file);
-      next = await buildGeneration(loaded, current.id + 1, new Date(this.now()));
+      ({ generation: next, findings } = await admitSettledConfig(current.loaded.file, {
+        id: current.id + 1,
+        now: new Date(this.now()),
+        settleMs: this.#settleMs,
+        cancelled: () => this.#draining,
+      }));
     } catch (err) {
+      if (this.#draining) return false;
       // A config that parsed may name certificate files that are still on their way.
-      if (loaded) this.#watcher?.resync([...current.files, ...referencedFiles(loaded)]);
+      if (err instanceof ConfigRefusedError)
+        this.#watcher?.resync([...current.files, ...referencedFiles(err.loaded)]);
       const message = (err as Error).message;
       // One broken update is one failure, however many file events it makes.
       if (reason === "watch" && message === this.#lastFailure) return false;
@@ -257,7 +282,17 @@ export class Sidecar {
     }
     if (this.#draining) return false;
     this.#swap(next, reason);
+    this.#warn(next, findings);
     return true;
+  }
+
+  /** What `palisade check` would warn about, once per generation that has any. */
+  #warn(generation: Generation, findings: readonly Finding[]): void {
+    if (findings.length === 0) return;
+    this.logs.event.warn(
+      { generation: generation.id, findings: findings.map(describeFinding) },
+      "config has warnings (palisade check lists them)",
+    );
   }
 
   /** One step: the new generation serves every request and handshake from here on. */

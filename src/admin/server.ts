@@ -4,7 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Generation } from "../config/generation.js";
-import type { Config } from "../config/schema.js";
+import { redactSecrets } from "../config/redact.js";
 import type { Metrics } from "../telemetry/metrics.js";
 import { isTenantId } from "../tenancy/tenant-id.js";
 
@@ -48,7 +48,8 @@ async function route(deps: AdminDeps, req: IncomingMessage, res: ServerResponse)
         file: generation.loaded.file,
         generation: generation.id,
         loadedAt: generation.loadedAt.toISOString(),
-        config: redact(generation.config),
+        // Secrets never leave: one rule over the whole config (config/redact.ts).
+        config: redactSecrets(generation.config),
       });
     }
     case "POST /cache/purge":
@@ -85,20 +86,6 @@ function tenants(deps: AdminDeps): unknown {
     grantsFrom: generation.config.grants.filter((g) => g.from === t.id).length,
     grantsTo: generation.config.grants.filter((g) => g.to === t.id).length,
   }));
-}
-
-const REDACTED = "<redacted>";
-
-/**
- * Secrets never leave. Certificate and key *paths* stay visible: they say which mounted
- * file is in use, and the key material itself is never part of the config.
- */
-export function redact(config: Config): unknown {
-  const copy = structuredClone(config) as Config;
-  if (copy.anomaly.webhook) copy.anomaly.webhook.secret = REDACTED;
-  const otlp = copy.telemetry.otlp;
-  if (otlp) for (const name of Object.keys(otlp.headers)) otlp.headers[name] = REDACTED;
-  return copy;
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

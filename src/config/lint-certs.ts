@@ -32,7 +32,8 @@ export async function lintCertificates(
   const tenants = await Promise.all(
     Object.entries(input.config.tenants).map(async ([tenant, config]) => {
       const findings: Finding[] = [];
-      const certs = await readTenantCerts(input.baseDir, tenant, config, findings);
+      const read = input.readText ?? ((path: string) => readFile(path, "utf8"));
+      const certs = await readTenantCerts(read, input.baseDir, tenant, config, findings);
       findings.push(...lintTenant(input, certs, config));
       return { findings, certs };
     }),
@@ -42,6 +43,7 @@ export async function lintCertificates(
 
 /** Reads and parses what it can; each file that fails is one finding. */
 async function readTenantCerts(
+  readText: (path: string) => Promise<string>,
   baseDir: string,
   tenant: string,
   config: TenantConfig,
@@ -55,7 +57,7 @@ async function readTenantCerts(
       path: `tenants.${tenant}.${key}`,
     });
   const read = (key: "ca" | "cert" | "key") =>
-    readFile(resolve(baseDir, config[key]), "utf8").catch((err: Error) => {
+    readText(resolve(baseDir, config[key])).catch((err: Error) => {
       unreadable(key, `cannot read: ${err.message}`);
       return undefined;
     });

@@ -16,8 +16,10 @@ import type { Finding } from "./lint.js";
  */
 export function lintSharedCas(tenants: TenantCerts[], now: Date): Finding[] {
   const findings: Finding[] = [];
+  const near = candidatePairs(tenants);
   tenants.forEach((b, j) => {
-    for (const a of tenants.slice(0, j)) {
+    for (const i of [...(near.get(j) ?? [])].sort((x, y) => x - y)) {
+      const a = tenants[i] as TenantCerts;
       const why = sharedTrust(a, b, now) ?? sharedTrust(b, a, now);
       if (why === undefined) continue;
       findings.push({
@@ -29,6 +31,51 @@ export function lintSharedCas(tenants: TenantCerts[], now: Date): Finding[] {
     }
   });
   return findings;
+}
+
+/**
+ * Pairs (index → lower indexes) whose trust can overlap at all, found through indexes, not
+ * by trying every pair: this lint runs on every start and reload, and with a thousand
+ * tenants half a million chain checks would take most of a minute. Every way `sharedTrust`
+ * can answer needs one of: a key in both tenants' roots or chains, or a certificate of one
+ * tenant's chain naming as issuer the subject of a root of the other (a chain is only ever
+ * built through such a name match). Names are compared loosely (case and spaces ignored),
+ * so the index can only add candidates, never hide one.
+ */
+function candidatePairs(tenants: TenantCerts[]): Map<number, Set<number>> {
+  const index = new Map<string, number[]>();
+  const add = (entry: string, i: number) => {
+    const list = index.get(entry);
+    if (list === undefined) index.set(entry, [i]);
+    else if (list.at(-1) !== i) list.push(i);
+  };
+  tenants.forEach((t, i) => {
+    for (const root of t.roots ?? []) {
+      add(`key:${keyId(root)}`, i);
+      add(`name:${looseName(root.subject)}`, i);
+    }
+    for (const cert of (t.chain ?? []).slice(1)) add(`key:${keyId(cert)}`, i);
+  });
+  const pairs = new Map<number, Set<number>>();
+  const pair = (x: number, y: number) => {
+    if (x === y) return;
+    const [lo, hi] = x < y ? [x, y] : [y, x];
+    let set = pairs.get(hi);
+    if (set === undefined) pairs.set(hi, (set = new Set()));
+    set.add(lo);
+  };
+  tenants.forEach((t, i) => {
+    const mine = [...(t.roots ?? []), ...(t.chain ?? [])];
+    for (const cert of mine) {
+      for (const j of index.get(`key:${keyId(cert)}`) ?? []) pair(i, j);
+      for (const j of index.get(`name:${looseName(cert.issuer)}`) ?? []) pair(i, j);
+    }
+  });
+  return pairs;
+}
+
+function looseName(name: string): string {
+  return name.toLowerCase().replace(/\s+/g, "");
 }
 
 /** Why `truster`'s trust also covers `other`'s issuer, if it does. */

@@ -24,6 +24,25 @@ export interface LintInput {
   baseDir: string;
   /** Grant and certificate expiry are judged at this time. */
   now: Date;
+  /**
+   * Reads a certificate, key or CA file (absolute path). A reload passes the bytes it has
+   * seen settle, so lint judges exactly what the generation is built from; default: disk.
+   */
+  readText?: (path: string) => Promise<string>;
+}
+
+/**
+ * The one rule for what stops a config: an error finding. `palisade check` exits 1 on it;
+ * `palisade run` and every reload refuse the config (config/admit.ts). Warnings never do.
+ */
+export function isError(finding: Finding): boolean {
+  return finding.level === "error";
+}
+
+/** `rule (key.path): message`, as `check` prints it and a refused reload logs it. */
+export function describeFinding(finding: Finding): string {
+  const at = finding.path === null ? "" : ` (${finding.path})`;
+  return `${finding.rule}${at}: ${finding.message}`;
 }
 
 /** Every finding, errors first; within a level, in config order. */
@@ -36,11 +55,7 @@ export async function lintConfig(input: LintInput): Promise<Finding[]> {
     ...lintGrants(input.config, input.now),
   ];
   // Array.prototype.sort is stable, so config order survives within a level.
-  return findings.sort((a, b) => levelRank(a.level) - levelRank(b.level));
-}
-
-function levelRank(level: FindingLevel): number {
-  return level === "error" ? 0 : 1;
+  return findings.sort((a, b) => Number(!isError(a)) - Number(!isError(b)));
 }
 
 /** Listener and upstream settings that quietly turn a check off. */

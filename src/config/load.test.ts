@@ -61,4 +61,13 @@ describe("parseConfigText", () => {
       /^projection\.maxBufferedBytes: must be at least projection\.maxBytes/,
     );
   });
+
+  it("rejected-url-in-error-shows-credentials: a refused value is shown redacted", () => {
+    const [problem] = problems(
+      `${MINIMAL}anomaly: {alertmanager: "ftp://am:hunter2@am.example/?token=t0k3n"}\n`,
+    );
+    expect(problem).toMatch(/^anomaly\.alertmanager: /);
+    expect(problem).not.toMatch(/hunter2|t0k3n/);
+    expect(problem).toContain("ftp://<redacted>@am.example/?token=<redacted>");
+  });
 });

@@ -6,6 +6,7 @@ import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
+import { redactSecrets } from "./redact.js";
 import { configSchema, type Config } from "./schema.js";
 
 export class ConfigError extends Error {
@@ -34,6 +35,11 @@ export async function loadConfigFile(file: string): Promise<LoadedConfig> {
   } catch (err) {
     throw new ConfigError(path, [`cannot read: ${(err as Error).message}`]);
   }
+  return loadedFromText(path, text);
+}
+
+/** `text` as the config file at `path` (absolute): parsed, validated, paths relative to it. */
+export function loadedFromText(path: string, text: string): LoadedConfig {
   return { file: path, baseDir: dirname(path), config: parseConfigText(text, path), text };
 }
 
@@ -63,7 +69,8 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
   }
   if (issue.code === "invalid_key")
     return `${path}: invalid key (${issue.issues[0]?.message ?? issue.message})`;
-  const value = valueAt(input, issue.path);
+  // The message reaches logs and `check` output: a rejected URL keeps its credentials hidden.
+  const value = redactSecrets(valueAt(input, issue.path), String(issue.path.at(-1) ?? ""));
   const got = value === undefined ? "missing" : `got ${JSON.stringify(value)}`;
   return `${path}: ${issue.message} (${got})`;
 }
