@@ -97,6 +97,10 @@ describe("canonicalPath refuses", () => {
     ["//tenants/acme", "empty_segment"],
     ["/tenants//acme", "empty_segment"],
     ["/tenants/acme//", "empty_segment"],
+    // path-parameter-hides-empty-segment: Tomcat strips `;…` and merges the slashes.
+    ["/;/tenants/acme", "empty_segment"],
+    ["/;x=1/tenants/acme/orders", "empty_segment"],
+    ["/tenants/acme/;../globex", "empty_segment"],
     // Backslashes.
     ["/tenants\\acme", "backslash"],
     ["/tenants/acme\\..\\globex", "backslash"],

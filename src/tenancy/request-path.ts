@@ -14,7 +14,8 @@
  * turn it into ASCII: see `hasAsciiLookalike`. Raw non-ASCII is refused outright.
  *
  * Segments are `path.slice(1).split("/")`: `/` is `[""]`, `/a` is `["a"]` and `/a/` is
- * `["a", ""]`. An empty segment is only allowed last (the trailing slash).
+ * `["a", ""]`. An empty segment is only allowed last (the trailing slash), and so is one that
+ * is empty once its path parameters are stripped (`;x`).
  */
 
 export type CanonicalPathRefusal =
@@ -102,6 +103,9 @@ export function canonicalPath(rawPathWithQuery: string): CanonicalPath {
     const c = i === end ? SLASH : raw.charCodeAt(i);
     if (c === SLASH) {
       if (segmentStart === i && i !== end) return refuse("empty_segment");
+      // `/;x/tenants/…`: servers that strip path parameters (Tomcat, Spring) see `//tenants/…`
+      // and merge the slashes, so Palisade and the app would disagree on the first segment.
+      if (raw.charCodeAt(segmentStart) === SEMICOLON && i !== end) return refuse("empty_segment");
       if (isDotLikeSegment(raw, segmentStart, i)) return refuse("dot_segment");
       segments.push(raw.slice(segmentStart, i));
       segmentStart = i + 1;

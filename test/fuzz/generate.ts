@@ -148,7 +148,8 @@ export class Generator {
       `/tenants/${self}/../${other}/orders`,
     ];
     const segments = p.pick(seeds).split("/");
-    const mutations = p.int(4);
+    // A third unmutated: the decision path needs inputs that get past the path checks too.
+    const mutations = p.chance(0.35) ? 0 : 1 + p.int(3);
     for (let i = 0; i < mutations; i++) {
       const at = 1 + p.int(Math.max(1, segments.length - 1));
       const piece = p.pick(PATH_PIECES);
@@ -193,6 +194,8 @@ export class Generator {
 
   authority(self: string, other: string): string {
     const p = this.pick;
+    if (p.chance(0.5))
+      return p.pick(["orders.mesh.local", `${self}.orders.mesh.local`, "127.0.0.1:15006"]);
     return p.pick([
       "orders.mesh.local",
       `${self}.orders.mesh.local:15006`,

@@ -48,8 +48,10 @@ function decode(text: string): string {
   }
 }
 
+/** Backslashes as slashes, path parameters stripped (Tomcat, Spring), slashes merged, dots resolved. */
 function resolveDots(path: string): string {
-  return posix.normalize(path.replaceAll("\\", "/").replaceAll(";", "/"));
+  const segments = path.replaceAll("\\", "/").split("/");
+  return posix.normalize(segments.map((s) => s.split(";")[0]).join("/"));
 }
 
 /** The authority a naive app's URL parser would take from `Host`, or undefined if it cannot. */
