@@ -266,6 +266,8 @@ describe("pre-handshake connection cap", () => {
       const refused = await tcp(port);
       expect(await closedWithin(refused, CUT_WITHIN_MS)).toBe(true);
       expect(await handshakeFailures("pending_handshakes_limit", capped)).toBe(1);
+      // Refused before any TLS work: not also counted as a failed handshake.
+      expect(await handshakeFailures("handshake_error", capped)).toBe(0);
       expect(capped.logs.some((l) => l.msg === "pending handshake limit reached")).toBe(true);
       // The flood ends; handshakes are accepted again.
       for (const socket of flood) socket.destroy();

@@ -71,14 +71,23 @@ export class ConnectionSet {
   readonly #byHttpSocket = new WeakMap<Socket, Connection>();
   #pending = 0;
   #refused = 0;
+  #server: Server | undefined;
+  /** Names connections whose peer address was gone at accept: tracked all the same. */
+  #unaddressed = 0;
 
   /** Tracks every socket `server` accepts and gives each stage its deadline. */
   guard(server: Server, options: GuardOptions): void {
+    this.#server = server;
     server.on("connection", (raw: Socket) => this.#accept(raw, options));
     if (options.tls) server.on("secureConnection", (tls: Socket) => this.#secured(tls, options));
     server.on("request", (req: IncomingMessage, res: ServerResponse) =>
       this.#request(req, res, options),
     );
+    server.on("drop", () => {
+      this.#refused++;
+      options.onRefused(this.#pending, this.#refused);
+    });
+    this.#limitPending(options);
   }
 
   /**
@@ -116,14 +125,8 @@ export class ConnectionSet {
   }
 
   #accept(raw: Socket, options: GuardOptions): void {
-    const key = addressKey(raw);
-    if (key === undefined || raw.destroyed) return;
-    if (options.tls && this.#pending >= (options.maxPending?.() ?? Infinity)) {
-      this.#refused++;
-      raw.destroy();
-      options.onRefused(this.#pending, this.#refused);
-      return;
-    }
+    if (raw.destroyed) return;
+    const key = addressKey(raw) ?? `unaddressed:${++this.#unaddressed}`;
     const connection: Connection = {
       raw,
       http: undefined,
@@ -132,13 +135,16 @@ export class ConnectionSet {
       timer: undefined,
     };
     this.#accepted.set(key, connection);
-    if (options.tls) this.#pending++;
-    else this.#speaksHttp(connection, raw);
+    if (options.tls) {
+      this.#pending++;
+      this.#limitPending(options);
+    } else this.#speaksHttp(connection, raw);
     this.#arm(connection, options.deadlines().headers, options);
     raw.once("close", () => {
       clearTimeout(connection.timer);
       this.#accepted.delete(key);
       if (connection.stage === "handshake") this.#handshakeOver(options);
+      else this.#limitPending(options);
     });
   }
 
@@ -162,9 +168,22 @@ export class ConnectionSet {
 
   #handshakeOver(options: GuardOptions): void {
     this.#pending--;
+    this.#limitPending(options);
     if (this.#refused === 0 || this.#pending >= (options.maxPending?.() ?? Infinity)) return;
     options.onRecovered?.(this.#refused);
     this.#refused = 0;
+  }
+
+  /**
+   * Caps pending handshakes with Node's own `maxConnections`, kept at "established +
+   * limit": past it Node closes a new connection before any TLS state exists for it and
+   * emits `drop`. Refusing later (destroying the accepted socket) would cost the TLS setup
+   * a flood is made to exhaust, and count each refusal twice.
+   */
+  #limitPending(options: GuardOptions): void {
+    const limit = options.maxPending?.();
+    if (!this.#server || limit === undefined) return;
+    this.#server.maxConnections = this.#accepted.size - this.#pending + limit;
   }
 
   /** A request head arrived: no deadline while it is answered; idle starts after the last response. */
