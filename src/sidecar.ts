@@ -346,17 +346,8 @@ export class Sidecar {
     }
     await Promise.all(closed);
     await this.#reloads;
-    await Promise.all([
-      this.#pools.close(),
-      this.#app.close().catch(() => {}),
-      this.anomaly.close(ALERT_FLUSH_MS),
-      this.tracing?.shutdown(),
-    ]);
-    const admin = once(this.#servers.admin, "close");
-    this.#servers.admin.close();
-    this.#servers.admin.closeAllConnections();
-    this.#adminConnections.destroyAll();
-    await admin;
+    await this.#closeShared(ALERT_FLUSH_MS);
+    await closeNow(this.#servers.admin, this.#adminConnections);
     this.logs.event.info({ cut }, "stopped");
     this.logs.root.flush();
   }
@@ -390,28 +381,25 @@ export class Sidecar {
     this.#draining = true;
     this.#watcher?.close();
     clearInterval(this.#expiryTimer);
-    const listeners = [
-      [this.#servers.inbound, this.#inboundConnections],
-      [this.#servers.outbound, this.#outboundConnections],
-      [this.#servers.admin, this.#adminConnections],
-    ] as const;
-    const closed = listeners.map(async ([server, connections]) => {
-      if (!server.listening) return;
-      const done = once(server, "close");
-      server.close();
-      server.closeAllConnections();
-      connections.destroyAll();
-      await done;
-    });
     await Promise.all([
-      ...closed,
-      this.#pools.close(),
-      this.#app.close().catch(() => {}),
-      this.anomaly.close(0),
-      this.tracing?.shutdown(),
+      closeNow(this.#servers.inbound, this.#inboundConnections),
+      closeNow(this.#servers.outbound, this.#outboundConnections),
+      closeNow(this.#servers.admin, this.#adminConnections),
+      // Nothing can be queued yet: no alert waits for delivery.
+      this.#closeShared(0),
     ]);
     this.logs.event.error({ err: err.message }, "palisade failed to start");
     this.logs.root.flush();
+  }
+
+  /** What the listeners share: upstream pools, the app's pool, alert delivery, tracing. */
+  async #closeShared(alertFlushMs: number): Promise<void> {
+    await Promise.all([
+      this.#pools.close(),
+      this.#app.close().catch(() => {}),
+      this.anomaly.close(alertFlushMs),
+      this.tracing?.shutdown(),
+    ]);
   }
 
   /**
@@ -442,6 +430,16 @@ export class Sidecar {
       (socket) => !currentIdentity(socket as TLSSocket, generation, now).ok,
     );
   }
+}
+
+/** Stops accepting and cuts every connection, whatever its stage; resolves once closed. */
+async function closeNow(server: Server, connections: ConnectionSet): Promise<void> {
+  if (!server.listening) return;
+  const closed = once(server, "close");
+  server.close();
+  server.closeAllConnections();
+  connections.destroyAll();
+  await closed;
 }
 
 /** Only the non-empty lists, for a short log line. */
