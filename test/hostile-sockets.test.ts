@@ -184,6 +184,15 @@ describe("inbound (mTLS) listener", () => {
     expect(collected.closed).toBe(true);
     expect(collected.text).toMatch(/^HTTP\/1\.1 408/);
     expect(collected.text).toContain('"error":"request_timeout"');
+    // The deadline counts from accept (Node's own header timeout only from the handshake).
+    expect(
+      orders.logs.some(
+        (l) =>
+          l.msg === "connection cut at its deadline" &&
+          l["stage"] === "head" &&
+          l["listener"] === "inbound",
+      ),
+    ).toBe(true);
   });
 
   it("handshake-then-slow-drip-headers is cut at the deadline", async () => {
@@ -210,6 +219,27 @@ describe("inbound (mTLS) listener", () => {
     client.write(rawGet("/tenants/acme/ok"));
     expect(await answered).toMatch(/^HTTP\/1\.1 200/);
     expect(await closedWithin(client, CUT_WITHIN_MS)).toBe(true);
+  });
+
+  it("keep-alive-then-slow-drip-next-head: bytes of a next request do not extend the idle deadline", async () => {
+    const client = await openTls(portOf(orders.inbound), await credentials());
+    sockets.push(client);
+    let text = "";
+    const answered = new Promise<void>((resolve) =>
+      client.on("data", (c: Buffer) => {
+        text += c.toString("latin1");
+        if (text.includes("\r\n\r\n")) resolve();
+      }),
+    );
+    client.write(rawGet("/tenants/acme/first"));
+    await answered;
+    // 40 header lines at 100 ms: the head would take 30 s; the idle deadline is 2 s.
+    drip(
+      client,
+      Buffer.from(`GET /tenants/acme/next HTTP/1.1\r\nHost: orders\r\n${"x-a: b\r\n".repeat(40)}`),
+    );
+    expect(await closedWithin(client, CUT_WITHIN_MS)).toBe(true);
+    expect(app.seen.some((r) => r.url === "/tenants/acme/next")).toBe(false);
   });
 
   it("a well-behaved client is still served after the attacks", async () => {

@@ -66,9 +66,11 @@ export function endThenDestroy(socket: Socket, text: string): void {
 export class ConnectionSet {
   /** Connections that speak HTTP (TLS ones once the handshake is done): what revocation cuts. */
   readonly sockets = new Set<Socket>();
-  /** Every open connection by its address pair, which names it at accept and after TLS. */
+  /**
+   * Every open connection by its address pair, which names it on the raw socket at accept,
+   * on the TLS socket Node wraps around it, and on the proxy HTTP/2 hands out as `socket`.
+   */
   readonly #accepted = new Map<string, Connection>();
-  readonly #byHttpSocket = new WeakMap<Socket, Connection>();
   #pending = 0;
   #refused = 0;
   #server: Server | undefined;
@@ -161,7 +163,6 @@ export class ConnectionSet {
 
   #speaksHttp(connection: Connection, socket: Socket): void {
     connection.http = socket;
-    this.#byHttpSocket.set(socket, connection);
     this.sockets.add(socket);
     socket.once("close", () => this.sockets.delete(socket));
   }
@@ -188,7 +189,8 @@ export class ConnectionSet {
 
   /** A request head arrived: no deadline while it is answered; idle starts after the last response. */
   #request(req: IncomingMessage, res: ServerResponse, options: GuardOptions): void {
-    const connection = this.#byHttpSocket.get(req.socket);
+    const key = addressKey(req.socket);
+    const connection = key === undefined ? undefined : this.#accepted.get(key);
     if (!connection) return;
     clearTimeout(connection.timer);
     connection.stage = "busy";
