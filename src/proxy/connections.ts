@@ -32,8 +32,8 @@ export interface GuardOptions {
    */
   onDeadline(stage: Stage, socket: Socket): void;
   /**
-   * A connection was destroyed at accept: `pending` handshakes were already under way, and
-   * `refused` connections (this one included) since the limit was hit.
+   * Node closed a new connection at accept (`drop`): `pending` handshakes were already
+   * under way, and `refused` connections (this one included) since the limit was hit.
    */
   onRefused(pending: number, refused: number): void;
   /** The pending count fell back under the limit after refusals (`refused` since it was hit). */
