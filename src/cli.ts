@@ -65,6 +65,8 @@ async function main(argv: string[]): Promise<number> {
  * Runs until SIGTERM or SIGINT, then drains and exits 0. SIGHUP and changes to the config
  * or any file it names reload. A second SIGINT skips the drain (an impatient terminal);
  * a repeated SIGTERM changes nothing (the orchestrator's SIGKILL is the deadline).
+ * A failed start has closed everything it opened: exit 1 when a listener could not bind,
+ * 2 when the config (or a file it names) is unusable.
  */
 async function run(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { config: { type: "string", short: "c" } } });
@@ -82,7 +84,14 @@ async function run(args: string[]): Promise<number> {
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);
   });
-  const sidecar = await starting;
+  let sidecar: Awaited<typeof starting>;
+  try {
+    sidecar = await starting;
+  } catch (err) {
+    const { ListenError } = await import("./config/listen.js");
+    process.stderr.write(`palisade: cannot start: ${(err as Error).message}\n`);
+    return err instanceof ListenError ? 1 : 2;
+  }
   await stopping;
   await sidecar.stop();
   return 0;

@@ -31,10 +31,11 @@ import { inboundHandler } from "./proxy/inbound.js";
 import { outboundHandler } from "./proxy/outbound.js";
 import {
   applyDefaultCredentials,
-  ConnectionSet,
   createInboundServer,
   createOutboundServer,
+  guardSockets,
 } from "./proxy/listeners.js";
+import { ConnectionSet } from "./proxy/connections.js";
 import { UpstreamPools } from "./proxy/upstream-pools.js";
 import { InFlight } from "./proxy/in-flight.js";
 import { TenantConcurrency, TenantRateLimiter } from "./proxy/rate-limit.js";
@@ -95,6 +96,7 @@ export class Sidecar {
   readonly #servers: { inbound: Server; outbound: Server; admin: Server };
   readonly #inboundConnections = new ConnectionSet();
   readonly #outboundConnections = new ConnectionSet();
+  readonly #adminConnections = new ConnectionSet();
   readonly #pools: UpstreamPools;
   readonly #app: Agent;
   readonly #cacheStore: PartitionedCache;
@@ -148,8 +150,9 @@ export class Sidecar {
         cacheBytes: (tenant) => this.#cacheStore.bytes(tenant),
       }),
     };
-    this.#inboundConnections.track(this.#servers.inbound, "secureConnection");
-    this.#outboundConnections.track(this.#servers.outbound, "connection");
+    guardSockets("inbound", deps, this.#servers.inbound, this.#inboundConnections);
+    guardSockets("outbound", deps, this.#servers.outbound, this.#outboundConnections);
+    guardSockets("admin", deps, this.#servers.admin, this.#adminConnections);
   }
 
   static async start(options: SidecarOptions): Promise<Sidecar> {
@@ -176,12 +179,17 @@ export class Sidecar {
     const sidecar = new Sidecar(generation, metrics, logs, anomaly, tracing, now);
     sidecar.#settleMs = options.settleMs ?? DEFAULT_SETTLE_MS;
     sidecar.#warn(generation, findings);
-    sidecar.#observe(generation);
-    await sidecar.#listen();
-    if (options.watch) sidecar.#watch(options.watch === true ? 250 : options.watch.debounceMs);
-    const interval = options.expiryCheckIntervalMs ?? EXPIRY_CHECK_INTERVAL_MS;
-    sidecar.#expiryTimer = setInterval(() => sidecar.#checkExpiry(sidecar.#generation), interval);
-    sidecar.#expiryTimer.unref();
+    try {
+      sidecar.#observe(generation);
+      await sidecar.#listen();
+      if (options.watch) sidecar.#watch(options.watch === true ? 250 : options.watch.debounceMs);
+      const interval = options.expiryCheckIntervalMs ?? EXPIRY_CHECK_INTERVAL_MS;
+      sidecar.#expiryTimer = setInterval(() => sidecar.#checkExpiry(sidecar.#generation), interval);
+      sidecar.#expiryTimer.unref();
+    } catch (err) {
+      await sidecar.#abandonStart(err as Error);
+      throw err;
+    }
     sidecar.#ready = true;
     logs.event.info(
       {
@@ -218,6 +226,20 @@ export class Sidecar {
       outbound: `${a.outbound.address}:${a.outbound.port}`,
       admin: `${a.admin.address}:${a.admin.port}`,
     };
+  }
+
+  /** Connections each listener holds open, whatever their stage (handshake included). */
+  async openConnections(): Promise<Record<keyof SidecarAddresses, number>> {
+    const count = (server: Server) =>
+      new Promise<number>((resolve, reject) =>
+        server.getConnections((err, n) => (err ? reject(err) : resolve(n))),
+      );
+    const [inbound, outbound, admin] = await Promise.all([
+      count(this.#servers.inbound),
+      count(this.#servers.outbound),
+      count(this.#servers.admin),
+    ]);
+    return { inbound, outbound, admin };
   }
 
   /**
@@ -348,25 +370,21 @@ export class Sidecar {
       const done = once(server, "close");
       server.close();
       server.closeIdleConnections();
-      connections.closeWhere(() => true);
+      // Handshakes under way and heads not yet sent included: nothing keeps `close` waiting.
+      connections.closeAll();
       return done;
     });
     this.logs.event.info({ inFlight: this.#inFlight.size }, "listeners closed");
     await this.#inFlight.waitIdle(drainTimeout);
     const cut = this.#inFlight.size;
-    for (const [server] of listeners) server.closeAllConnections();
+    for (const [server, connections] of listeners) {
+      server.closeAllConnections();
+      connections.destroyAll();
+    }
     await Promise.all(closed);
     await this.#reloads;
-    await Promise.all([
-      this.#pools.close(),
-      this.#app.close().catch(() => {}),
-      this.anomaly.close(ALERT_FLUSH_MS),
-      this.tracing?.shutdown(),
-    ]);
-    const admin = once(this.#servers.admin, "close");
-    this.#servers.admin.close();
-    this.#servers.admin.closeAllConnections();
-    await admin;
+    await this.#closeShared(ALERT_FLUSH_MS);
+    await closeNow(this.#servers.admin, this.#adminConnections);
     this.logs.event.info({ cut }, "stopped");
     this.logs.root.flush();
   }
@@ -379,12 +397,45 @@ export class Sidecar {
     });
   }
 
+  /** Binds all three listeners; every bind has settled before a failure is reported. */
   async #listen(): Promise<void> {
     const { config } = this.#generation;
+    const results = await Promise.allSettled([
+      listenOn(this.#servers.inbound, config.inbound.listen, "inbound"),
+      listenOn(this.#servers.outbound, config.outbound.listen, "outbound"),
+      listenOn(this.#servers.admin, config.admin.listen, "admin"),
+    ]);
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
+  }
+
+  /**
+   * A start that failed half-way closes whatever it opened (listeners that did bind, the
+   * connections they took, watcher, timers, pools, alert delivery, tracing), so the
+   * process can exit instead of serving on some listeners without ever reloading.
+   */
+  async #abandonStart(err: Error): Promise<void> {
+    this.#draining = true;
+    this.#watcher?.close();
+    clearInterval(this.#expiryTimer);
     await Promise.all([
-      listenOn(this.#servers.inbound, config.inbound.listen),
-      listenOn(this.#servers.outbound, config.outbound.listen),
-      listenOn(this.#servers.admin, config.admin.listen),
+      closeNow(this.#servers.inbound, this.#inboundConnections),
+      closeNow(this.#servers.outbound, this.#outboundConnections),
+      closeNow(this.#servers.admin, this.#adminConnections),
+      // Nothing can be queued yet: no alert waits for delivery.
+      this.#closeShared(0),
+    ]);
+    this.logs.event.error({ err: err.message }, "palisade failed to start");
+    this.logs.root.flush();
+  }
+
+  /** What the listeners share: upstream pools, the app's pool, alert delivery, tracing. */
+  async #closeShared(alertFlushMs: number): Promise<void> {
+    await Promise.all([
+      this.#pools.close(),
+      this.#app.close().catch(() => {}),
+      this.anomaly.close(alertFlushMs),
+      this.tracing?.shutdown(),
     ]);
   }
 
@@ -416,6 +467,16 @@ export class Sidecar {
       (socket) => !currentIdentity(socket as TLSSocket, generation, now).ok,
     );
   }
+}
+
+/** Stops accepting and cuts every connection, whatever its stage; resolves once closed. */
+async function closeNow(server: Server, connections: ConnectionSet): Promise<void> {
+  if (!server.listening) return;
+  const closed = once(server, "close");
+  server.close();
+  server.closeAllConnections();
+  connections.destroyAll();
+  await closed;
 }
 
 /** Only the non-empty lists, for a short log line. */

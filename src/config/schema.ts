@@ -79,6 +79,14 @@ const limits = z
   })
   .default({ requestBody: 16 * 1024 ** 2, concurrentPerTenant: 128, headersCount: 100 });
 
+/**
+ * Inbound also bounds the connections still in their TLS handshake: unauthenticated peers
+ * cannot hold more sockets (and TLS state) than this, whatever they send or do not send.
+ */
+const inboundLimits = limits.unwrap().extend({
+  pendingHandshakes: z.number().int().positive().default(1024),
+});
+
 const inbound = z.strictObject({
   listen: listen.default("0.0.0.0:15006"),
   app: httpUrl.default("http://127.0.0.1:8080"),
@@ -104,7 +112,7 @@ const inbound = z.strictObject({
     )
     .default([]),
   timeouts,
-  limits,
+  limits: inboundLimits.prefault({}),
 });
 
 const upstream = z.strictObject({

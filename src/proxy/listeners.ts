@@ -5,12 +5,7 @@
  * on every handshake and the no-SNI default is replaced on reload, so rotated certificates
  * serve new handshakes at once while established connections carry on.
  */
-import {
-  createServer as createHttpServer,
-  type RequestListener,
-  type Server,
-  type ServerResponse,
-} from "node:http";
+import { createServer as createHttpServer, type RequestListener, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { Socket } from "node:net";
 import type { SecureContext, Server as TlsServer, TLSSocket } from "node:tls";
@@ -22,6 +17,7 @@ import { ProxyError, rawErrorResponse, sendError } from "./errors.js";
 import { requestIdFrom } from "./headers.js";
 import { TLS_OPTIONS } from "../tls/tenant-material.js";
 import type { SuspiciousEvent } from "../anomaly/alert.js";
+import { endThenDestroy, type ConnectionSet, type Stage } from "./connections.js";
 
 /** DESIGN.md: headers over 16 KiB (Node's default) are refused with 431. */
 export const MAX_HEADER_BYTES = 16 * 1024;
@@ -38,58 +34,6 @@ export interface ListenerDeps {
   logs: Logs;
   anomaly: { record(event: SuspiciousEvent): void };
   now(): number;
-}
-
-/**
- * A listener's open connections (TLS ones once the handshake is done), so that revocation
- * can cut a tenant's connections and drain can close keep-alive ones.
- */
-export class ConnectionSet {
-  readonly sockets = new Set<Socket>();
-
-  track(server: Server, event: "connection" | "secureConnection"): void {
-    server.on(event, (socket: Socket) => {
-      this.sockets.add(socket);
-      socket.once("close", () => this.sockets.delete(socket));
-    });
-  }
-
-  /**
-   * Closes the connections `predicate` picks: idle ones at once, busy ones as soon as
-   * their current response is written. Requests that arrive meanwhile (pipelined behind
-   * it, or sent before the close reaches the client) are the handlers' to answer: a
-   * revoked tenant's with `403 tenant_revoked` and `Connection: close`.
-   */
-  closeWhere(predicate: (socket: Socket) => boolean): { idle: number; busy: number } {
-    const closed = { idle: 0, busy: 0 };
-    for (const socket of this.sockets) {
-      if (socket.destroyed || !predicate(socket)) continue;
-      const response = currentResponse(socket);
-      if (!response) {
-        closed.idle++;
-        socket.destroy();
-        continue;
-      }
-      closed.busy++;
-      closeAfter(response, socket);
-    }
-    return closed;
-  }
-}
-
-/** The response Node's HTTP server is writing on `socket`, if any (undefined: idle). */
-function currentResponse(socket: Socket): ServerResponse | undefined {
-  return (socket as unknown as { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
-}
-
-function closeAfter(response: ServerResponse, socket: Socket): void {
-  response.once("finish", () =>
-    // After Node has moved on: a pipelined response still queued keeps the socket busy, and
-    // its handler has answered under the new rules (with `Connection: close`).
-    setImmediate(() => {
-      if (!socket.destroyed && !currentResponse(socket)) socket.destroySoon();
-    }),
-  );
 }
 
 export function createInboundServer(deps: ListenerDeps, handler: RequestListener): Server {
@@ -140,9 +84,16 @@ export function createInboundServer(deps: ListenerDeps, handler: RequestListener
     }
     socket.destroy();
   });
-  server.on("tlsClientError", (err: Error & { code?: string; counted?: boolean }) => {
+  // Node's own listener hands TLS errors to `clientError`, whose HTTP answer and `end()`
+  // leave a socket that never finished its handshake half-open (CLOSE-WAIT) for good.
+  server.removeAllListeners("tlsClientError");
+  server.on("tlsClientError", (err: Error & { code?: string; counted?: boolean }, socket) => {
+    socket.destroy();
     // An unknown server name was already counted as `no_sni_match` by the SNI callback.
-    if (!err.counted) deps.metrics.handshakeFailure("handshake_error");
+    if (err.counted) return;
+    const reason =
+      err.code === "ERR_TLS_HANDSHAKE_TIMEOUT" ? "handshake_timeout" : "handshake_error";
+    deps.metrics.handshakeFailure(reason);
     deps.logs.event.debug({ err: err.message, code: err.code }, "TLS handshake failed");
   });
   refuseUnsupported("inbound", deps, server);
@@ -258,6 +209,57 @@ function refuseRaw(
     { direction, requestId, status: error.status, error: error.code, detail },
     "request refused by the parser",
   );
-  if (socket.writable && detail !== "ECONNRESET") socket.end(rawErrorResponse(error, requestId));
-  else socket.destroy();
+  if (detail === "ECONNRESET") socket.destroy();
+  else endThenDestroy(socket, rawErrorResponse(error, requestId));
+}
+
+export type ListenerName = Direction | "admin";
+
+/**
+ * Gives every socket `server` accepts its deadlines and counts what they cut. The loopback
+ * listeners (outbound, admin) share `outbound.timeouts`; inbound also caps the connections
+ * still in their TLS handshake at `inbound.limits.pendingHandshakes`.
+ */
+export function guardSockets(
+  name: ListenerName,
+  deps: ListenerDeps,
+  server: Server,
+  connections: ConnectionSet,
+): void {
+  const config = () => deps.generation().config;
+  const timeouts = () => (name === "inbound" ? config().inbound : config().outbound).timeouts;
+  connections.guard(server, {
+    tls: name === "inbound",
+    deadlines: timeouts,
+    maxPending: name === "inbound" ? () => config().inbound.limits.pendingHandshakes : undefined,
+    onDeadline: (stage, socket) => cutAtDeadline(name, deps, stage, socket),
+    onRefused: (pending, refused) => {
+      deps.metrics.handshakeFailure("pending_handshakes_limit");
+      // One line when the limit is hit, not one per refused connection of a flood.
+      if (refused === 1)
+        deps.logs.event.warn(
+          { listener: name, pending, limit: config().inbound.limits.pendingHandshakes },
+          "pending handshake limit reached",
+        );
+    },
+    onRecovered: (refused) =>
+      deps.logs.event.info({ listener: name, refused }, "pending handshakes back under the limit"),
+  });
+}
+
+/**
+ * A socket passed its deadline: a handshake never finished (counted as `handshake_timeout`),
+ * a request head never completed (answered `408 request_timeout`), or a keep-alive
+ * connection stayed idle (closed quietly, as any keep-alive expiry).
+ */
+function cutAtDeadline(name: ListenerName, deps: ListenerDeps, stage: Stage, socket: Socket): void {
+  const remote = socket.remoteAddress;
+  if (stage === "idle") {
+    deps.logs.event.debug({ listener: name, stage, remote }, "idle connection closed");
+    return;
+  }
+  if (stage === "handshake") deps.metrics.handshakeFailure("handshake_timeout");
+  deps.logs.event.warn({ listener: name, stage, remote }, "connection cut at its deadline");
+  if (stage === "head" && name !== "admin")
+    refuseRaw(name, deps, new ProxyError("request_timeout"), "deadline", socket);
 }

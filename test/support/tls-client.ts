@@ -4,6 +4,7 @@
  * pipelining and session resumption.
  */
 import { Agent as HttpsAgent, request } from "node:https";
+import type { Socket } from "node:net";
 import { connect, type ConnectionOptions, type TLSSocket } from "node:tls";
 
 export interface Credentials {
@@ -117,7 +118,7 @@ export interface Collected {
 }
 
 /** Everything the server sends from now until it closes the connection (bounded). */
-export function collectUntilClose(socket: TLSSocket, timeoutMs = 10_000): Promise<Collected> {
+export function collectUntilClose(socket: Socket, timeoutMs = 10_000): Promise<Collected> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     const timer = setTimeout(() => {
@@ -134,7 +135,7 @@ export function collectUntilClose(socket: TLSSocket, timeoutMs = 10_000): Promis
 }
 
 /** Resolves when `socket` closes, or with false after `timeoutMs`. */
-export function closedWithin(socket: TLSSocket, timeoutMs: number): Promise<boolean> {
+export function closedWithin(socket: Socket, timeoutMs: number): Promise<boolean> {
   if (socket.destroyed) return Promise.resolve(true);
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(false), timeoutMs);

@@ -1,0 +1,241 @@
+/**
+ * Every socket a listener accepts, from TCP accept to close. Nothing a peer sends (or does
+ * not send) may hold a socket open without a deadline: from accept to the end of the first
+ * request head (TLS handshake included) the listener's `timeouts.headers` applies, and from
+ * the end of a response to the next request head its `timeouts.idle`. Drain and revocation
+ * cut connections here, whatever their stage, so a socket that never finished its handshake
+ * cannot keep the process from stopping.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Server, Socket } from "node:net";
+
+/** Where a connection is: each stage but `busy` (a request is being answered) has a deadline. */
+export type Stage = "handshake" | "head" | "busy" | "idle";
+
+export interface Deadlines {
+  /** From accept to the end of the first request head, TLS handshake included. */
+  headers: number;
+  /** From the end of a response to the end of the next request head. */
+  idle: number;
+}
+
+export interface GuardOptions {
+  /** TLS listeners speak HTTP from `secureConnection` on; plain ones from accept. */
+  tls: boolean;
+  /** Read whenever a deadline is armed, so a reload applies from the next one. */
+  deadlines(): Deadlines;
+  /** Connections allowed at once before their handshake is done (TLS only). */
+  maxPending?: (() => number) | undefined;
+  /**
+   * A deadline passed. The hook may answer (a 408 for a late head) with `endThenDestroy`;
+   * a socket it did not end is destroyed right after.
+   */
+  onDeadline(stage: Stage, socket: Socket): void;
+  /**
+   * Node closed a new connection at accept (`drop`): `pending` handshakes were already
+   * under way, and `refused` connections (this one included) since the limit was hit.
+   */
+  onRefused(pending: number, refused: number): void;
+  /** The pending count fell back under the limit after refusals (`refused` since it was hit). */
+  onRecovered?(refused: number): void;
+}
+
+/**
+ * After an error answer is written, how long the peer gets to read it before the socket is
+ * destroyed. `end()` alone leaves the socket to the peer, which may never close its side.
+ */
+export const CLOSE_LINGER_MS = 2_000;
+
+interface Connection {
+  readonly raw: Socket;
+  /** Where HTTP is spoken: the TLS socket once its handshake is done, else the raw one. */
+  http: Socket | undefined;
+  stage: Stage;
+  responses: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** Sends `text` and closes; destroys the socket if the peer has not closed its side in time. */
+export function endThenDestroy(socket: Socket, text: string): void {
+  if (!socket.writable) return void socket.destroy();
+  socket.end(text);
+  const timer = setTimeout(() => socket.destroy(), CLOSE_LINGER_MS).unref();
+  socket.once("close", () => clearTimeout(timer));
+}
+
+export class ConnectionSet {
+  /** Connections that speak HTTP (TLS ones once the handshake is done): what revocation cuts. */
+  readonly sockets = new Set<Socket>();
+  /**
+   * Every open connection by its address pair, which names it on the raw socket at accept,
+   * on the TLS socket Node wraps around it, and on the proxy HTTP/2 hands out as `socket`.
+   */
+  readonly #accepted = new Map<string, Connection>();
+  #pending = 0;
+  #refused = 0;
+  #server: Server | undefined;
+  /** Names connections whose peer address was gone at accept: tracked all the same. */
+  #unaddressed = 0;
+
+  /** Tracks every socket `server` accepts and gives each stage its deadline. */
+  guard(server: Server, options: GuardOptions): void {
+    this.#server = server;
+    server.on("connection", (raw: Socket) => this.#accept(raw, options));
+    if (options.tls) server.on("secureConnection", (tls: Socket) => this.#secured(tls, options));
+    server.on("request", (req: IncomingMessage, res: ServerResponse) =>
+      this.#request(req, res, options),
+    );
+    server.on("drop", () => {
+      this.#refused++;
+      options.onRefused(this.#pending, this.#refused);
+    });
+    this.#limitPending(options);
+  }
+
+  /**
+   * Closes the HTTP connections `predicate` picks: idle ones at once, busy ones as soon as
+   * their current response is written. Requests that arrive meanwhile (pipelined behind
+   * it, or sent before the close reaches the client) are the handlers' to answer: a
+   * revoked tenant's with `403 tenant_revoked` and `Connection: close`.
+   */
+  closeWhere(predicate: (socket: Socket) => boolean): { idle: number; busy: number } {
+    const closed = { idle: 0, busy: 0 };
+    for (const socket of this.sockets) {
+      if (socket.destroyed || !predicate(socket)) continue;
+      const response = currentResponse(socket);
+      if (!response) {
+        closed.idle++;
+        socket.destroy();
+        continue;
+      }
+      closed.busy++;
+      closeAfter(response, socket);
+    }
+    return closed;
+  }
+
+  /** Drain: every connection not answering a request goes now, busy ones after their response. */
+  closeAll(): void {
+    for (const connection of this.#accepted.values())
+      if (connection.http === undefined) connection.raw.destroy();
+    this.closeWhere(() => true);
+  }
+
+  /** The end of drain: whatever is still open is cut. */
+  destroyAll(): void {
+    for (const connection of this.#accepted.values()) connection.raw.destroy();
+  }
+
+  #accept(raw: Socket, options: GuardOptions): void {
+    if (raw.destroyed) return;
+    const key = addressKey(raw) ?? `unaddressed:${++this.#unaddressed}`;
+    const connection: Connection = {
+      raw,
+      http: undefined,
+      stage: options.tls ? "handshake" : "head",
+      responses: 0,
+      timer: undefined,
+    };
+    this.#accepted.set(key, connection);
+    if (options.tls) {
+      this.#pending++;
+      this.#limitPending(options);
+    } else this.#speaksHttp(connection, raw);
+    this.#arm(connection, options.deadlines().headers, options);
+    raw.once("close", () => {
+      clearTimeout(connection.timer);
+      this.#accepted.delete(key);
+      if (connection.stage === "handshake") this.#handshakeOver(options);
+      else this.#limitPending(options);
+    });
+  }
+
+  /** The handshake is done: HTTP starts, still under the deadline armed at accept. */
+  #secured(tls: Socket, options: GuardOptions): void {
+    const key = addressKey(tls);
+    const connection = key === undefined ? undefined : this.#accepted.get(key);
+    if (!connection || connection.stage !== "handshake") return;
+    connection.stage = "head";
+    this.#handshakeOver(options);
+    // A peer refused at the handshake is already destroyed; its raw socket's close cleans up.
+    if (!tls.destroyed) this.#speaksHttp(connection, tls);
+  }
+
+  #speaksHttp(connection: Connection, socket: Socket): void {
+    connection.http = socket;
+    this.sockets.add(socket);
+    socket.once("close", () => this.sockets.delete(socket));
+  }
+
+  #handshakeOver(options: GuardOptions): void {
+    this.#pending--;
+    this.#limitPending(options);
+    if (this.#refused === 0 || this.#pending >= (options.maxPending?.() ?? Infinity)) return;
+    options.onRecovered?.(this.#refused);
+    this.#refused = 0;
+  }
+
+  /**
+   * Caps pending handshakes with Node's own `maxConnections`, kept at "established +
+   * limit": past it Node closes a new connection before any TLS state exists for it and
+   * emits `drop`. Refusing later (destroying the accepted socket) would cost the TLS setup
+   * a flood is made to exhaust, and count each refusal twice.
+   */
+  #limitPending(options: GuardOptions): void {
+    const limit = options.maxPending?.();
+    if (!this.#server || limit === undefined) return;
+    this.#server.maxConnections = this.#accepted.size - this.#pending + limit;
+  }
+
+  /** A request head arrived: no deadline while it is answered; idle starts after the last response. */
+  #request(req: IncomingMessage, res: ServerResponse, options: GuardOptions): void {
+    const key = addressKey(req.socket);
+    const connection = key === undefined ? undefined : this.#accepted.get(key);
+    if (!connection) return;
+    clearTimeout(connection.timer);
+    connection.stage = "busy";
+    connection.responses++;
+    res.once("close", () => {
+      if (--connection.responses > 0 || connection.raw.destroyed) return;
+      connection.stage = "idle";
+      this.#arm(connection, options.deadlines().idle, options);
+    });
+  }
+
+  #arm(connection: Connection, ms: number, options: GuardOptions): void {
+    clearTimeout(connection.timer);
+    if (ms <= 0) return;
+    connection.timer = setTimeout(() => this.#expire(connection, options), ms).unref();
+  }
+
+  #expire(connection: Connection, options: GuardOptions): void {
+    const socket = connection.http ?? connection.raw;
+    options.onDeadline(connection.stage, socket);
+    if (!socket.writableEnded) connection.raw.destroy();
+  }
+}
+
+/**
+ * Both ends of a TCP connection: unique among a listener's open connections, and the same
+ * on the raw socket at accept and on the TLS socket Node wraps around it.
+ */
+function addressKey(socket: Socket): string | undefined {
+  const { remoteAddress, remotePort, localAddress, localPort } = socket;
+  if (remoteAddress === undefined || remotePort === undefined) return undefined;
+  return `${remoteAddress}|${remotePort}|${localAddress ?? ""}|${localPort ?? ""}`;
+}
+
+/** The response Node's HTTP server is writing on `socket`, if any (undefined: idle). */
+function currentResponse(socket: Socket): ServerResponse | undefined {
+  return (socket as unknown as { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
+}
+
+function closeAfter(response: ServerResponse, socket: Socket): void {
+  response.once("finish", () =>
+    // After Node has moved on: a pipelined response still queued keeps the socket busy, and
+    // its handler has answered under the new rules (with `Connection: close`).
+    setImmediate(() => {
+      if (!socket.destroyed && !currentResponse(socket)) socket.destroySoon();
+    }),
+  );
+}
