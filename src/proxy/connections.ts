@@ -225,6 +225,21 @@ function addressKey(socket: Socket): string | undefined {
   return `${remoteAddress}|${remotePort}|${localAddress ?? ""}|${localPort ?? ""}`;
 }
 
+/**
+ * For a parser error on a connection that still owes a response (bytes after `Connection:
+ * close`, garbage pipelined behind a valid request): a refusal written now would land where
+ * the client expects the in-flight response, which the app may already be answering. So
+ * nothing is written: reading stops, that response finishes, then the connection closes
+ * (RFC 9112 §9.6: nothing after `close` is processed). False when nothing is in flight.
+ */
+export function closeAfterInFlight(socket: Socket): boolean {
+  const response = currentResponse(socket);
+  if (!response || response.writableFinished) return false;
+  socket.pause();
+  closeAfter(response, socket);
+  return true;
+}
+
 /** The response Node's HTTP server is writing on `socket`, if any (undefined: idle). */
 function currentResponse(socket: Socket): ServerResponse | undefined {
   return (socket as unknown as { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;

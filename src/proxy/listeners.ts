@@ -17,7 +17,12 @@ import { ProxyError, rawErrorResponse, sendError } from "./errors.js";
 import { requestIdFrom } from "./headers.js";
 import { TLS_OPTIONS } from "../tls/tenant-material.js";
 import type { SuspiciousEvent } from "../anomaly/alert.js";
-import { endThenDestroy, type ConnectionSet, type Stage } from "./connections.js";
+import {
+  closeAfterInFlight,
+  endThenDestroy,
+  type ConnectionSet,
+  type Stage,
+} from "./connections.js";
 
 /** DESIGN.md: headers over 16 KiB (Node's default) are refused with 431. */
 export const MAX_HEADER_BYTES = 16 * 1024;
@@ -204,13 +209,18 @@ function refuseRaw(
   socket: Socket,
 ): void {
   const requestId = requestIdFrom(undefined);
+  const reset = detail === "ECONNRESET";
+  // Behind a response still in flight, the refusal is not written: see closeAfterInFlight.
+  const behindResponse = !reset && closeAfterInFlight(socket);
   deps.metrics.request(direction, undefined, error.status, 0);
   deps.logs.access.warn(
-    { direction, requestId, status: error.status, error: error.code, detail },
-    "request refused by the parser",
+    { direction, requestId, status: error.status, error: error.code, detail, behindResponse },
+    behindResponse
+      ? "request refused by the parser; connection closes after the response in flight"
+      : "request refused by the parser",
   );
-  if (detail === "ECONNRESET") socket.destroy();
-  else endThenDestroy(socket, rawErrorResponse(error, requestId));
+  if (reset) socket.destroy();
+  else if (!behindResponse) endThenDestroy(socket, rawErrorResponse(error, requestId));
 }
 
 export type ListenerName = Direction | "admin";

@@ -42,6 +42,8 @@ export interface FuzzSummary {
   routeInputs: number;
   wireInputs: number;
   reachedApp: number;
+  /** Requests the app received after their client had given up (judged all the same). */
+  lateArrivals: number;
   refused: number;
   violations: string[];
   rssStartMiB: number;
@@ -152,13 +154,16 @@ async function fuzzWire(
   let wireInputs = 0;
   let reachedApp = 0;
   let refused = 0;
+  let checked = 0;
+  let lateArrivals = 0;
+  const sent = new Map<string, FuzzRequest>();
   let rssStart = 0;
   const deadline = performance.now() + options.seconds * 1000;
   try {
     for (; wireInputs < options.iterations && performance.now() < deadline; wireInputs++) {
       if (wireInputs === 50) rssStart = await rss(pid);
       const input = generator.next();
-      const before = app.seen.length;
+      sent.set(input.id, input);
       const seen = await tlsExchange(
         { host: "127.0.0.1", port },
         { identity: identities[input.as] as { certPem: string; keyPem: string } },
@@ -168,11 +173,15 @@ async function fuzzWire(
       const status = seen.response?.status ?? 0;
       if (status >= 400 && status < 500) refused++;
       if (status === 500) violations.push(`500 for ${describeInput(input)}`);
-      for (const received of app.seen.slice(before)) {
+      for (const received of app.seen.slice(checked)) {
         reachedApp++;
-        for (const v of checkReceived(received, input.as))
-          violations.push(`${v}: ${describeInput(input)}`);
+        // A request that reaches the app after its client gave up is judged as its own input.
+        const origin = sent.get(String(received.headers["x-request-id"])) ?? input;
+        if (origin !== input) lateArrivals++;
+        for (const v of checkReceived(received, origin.as))
+          violations.push(`${v}: ${describeInput(origin)}`);
       }
+      checked = app.seen.length;
       if (sidecar.child.exitCode !== null) {
         violations.push(`sidecar exited (${sidecar.child.exitCode}) after ${describeInput(input)}`);
         break;
@@ -193,7 +202,14 @@ async function fuzzWire(
       violations.push(
         `resident memory grew by ${mib(rssEnd - rssStart)} MiB (limit ${mib(limit)})`,
       );
-    return { wireInputs, reachedApp, refused, rssStartMiB: mib(rssStart), rssEndMiB: mib(rssEnd) };
+    return {
+      wireInputs,
+      reachedApp,
+      lateArrivals,
+      refused,
+      rssStartMiB: mib(rssStart),
+      rssEndMiB: mib(rssEnd),
+    };
   } finally {
     await sidecar.kill();
     await app.close();

@@ -32,6 +32,8 @@ export class Picker {
 }
 
 export interface FuzzRequest {
+  /** `fz-<n>`, sent as `x-request-id`. */
+  id: string;
   /** The tenant whose certificate sends it. */
   as: string;
   method: string;
@@ -114,16 +116,25 @@ export class Generator {
     this.pick = new Picker(prng(seed));
   }
 
+  #count = 0;
+
   next(): FuzzRequest {
     const p = this.pick;
+    const id = `fz-${this.#count++}`;
     const [self, other] = p.chance(0.5)
       ? this.tenants
       : ([this.tenants[1], this.tenants[0]] as const);
     const request: FuzzRequest = {
+      id,
       as: self,
       method: p.pick(["GET", "GET", "GET", "HEAD", "POST", "OPTIONS", "get", "PROPFIND"]),
       target: this.path(self, other),
-      headers: [["Host", this.authority(self, other)]],
+      // The id ties what the app receives to the input that sent it, even when it arrives
+      // late; an input that adds a second id makes Palisade mint a fresh one instead.
+      headers: [
+        ["Host", this.authority(self, other)],
+        ["x-request-id", id],
+      ],
       body: "",
     };
     const extra = p.int(4);

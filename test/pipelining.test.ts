@@ -1,0 +1,77 @@
+/**
+ * Bytes pipelined behind a request that is still being answered: a parser refusal written
+ * at once would reach the client where it expects that request's response, although the
+ * app may be answering it, so the client would read "refused" for a request that ran.
+ * The in-flight response is written, then the connection closes; nothing after it is
+ * processed.
+ */
+import { rm } from "node:fs/promises";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { startApp, type TestApp } from "./support/app.js";
+import {
+  baseConfig,
+  makePki,
+  startSidecar,
+  type Pki,
+  type RunningSidecar,
+} from "./support/mesh.js";
+import { rawTls } from "./support/raw.js";
+
+let pki: Pki;
+let app: TestApp;
+let sidecar: RunningSidecar;
+let port: number;
+let identity: { cert: string; key: string; ca: string; servername: string };
+
+beforeAll(async () => {
+  pki = await makePki(["acme"], ["orders"]);
+  app = await startApp();
+  sidecar = await startSidecar(baseConfig(pki, "orders", ["acme"], app.url));
+  port = Number(new URL(sidecar.inbound).port);
+  identity = {
+    cert: await pki.cert("acme", "orders"),
+    key: await pki.key("acme", "orders"),
+    ca: await pki.ca("acme"),
+    servername: "acme.orders.mesh.local",
+  };
+});
+
+afterAll(async () => {
+  await sidecar?.stop();
+  await app?.close();
+  await rm(pki.dir, { recursive: true, force: true });
+});
+
+const HEAD = "Host: acme.orders.mesh.local\r\n";
+
+async function exchange(text: string): Promise<{ responses: string[]; appSaw: string[] }> {
+  const before = app.seen.length;
+  const raw = await rawTls(port, identity, text);
+  return {
+    responses: [...raw.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((m) => m[1] as string),
+    appSaw: app.seen.slice(before).map((r) => `${r.method} ${r.url}`),
+  };
+}
+
+it("bytes-after-connection-close-answered-as-400: the request that ran gets its own response", async () => {
+  const { responses, appSaw } = await exchange(
+    `PROPFIND /tenants/acme/a HTTP/1.1\r\n${HEAD}Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n` +
+      `GET /tenants/acme/b HTTP/1.1\r\n${HEAD}\r\n`,
+  );
+  expect(appSaw).toEqual(["PROPFIND /tenants/acme/a"]);
+  expect(responses).toEqual(["200"]);
+});
+
+it("garbage-pipelined-behind-request-overwrites-response: answered in order, then closed", async () => {
+  const { responses, appSaw } = await exchange(
+    `GET /tenants/acme/a HTTP/1.1\r\n${HEAD}\r\nNOT HTTP AT ALL\r\n\r\n`,
+  );
+  expect(appSaw).toEqual(["GET /tenants/acme/a"]);
+  expect(responses).toEqual(["200"]);
+});
+
+it("garbage on an idle connection is still refused with 400", async () => {
+  const { responses, appSaw } = await exchange("NOT HTTP AT ALL\r\n\r\n");
+  expect(appSaw).toEqual([]);
+  expect(responses).toEqual(["400"]);
+});
