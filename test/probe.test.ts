@@ -134,7 +134,7 @@ describe("against sidecars of its own", () => {
     expect(code).toBe(0);
   }, 120_000);
 
-  it("over-broad-grant: a grant with no path or method bound is reported as a leak", async () => {
+  it("over-broad-grant: a grant to every path and method of another tenant is reported as a leak", async () => {
     const target = await sidecar({
       grants: [
         {
