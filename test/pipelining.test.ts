@@ -48,7 +48,7 @@ async function exchange(text: string): Promise<{ responses: string[]; appSaw: st
   const before = app.seen.length;
   const raw = await rawTls(port, identity, text);
   return {
-    responses: [...raw.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((m) => m[1] as string),
+    responses: [...raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1] as string),
     appSaw: app.seen.slice(before).map((r) => `${r.method} ${r.url}`),
   };
 }
@@ -74,4 +74,12 @@ it("garbage on an idle connection is still refused with 400", async () => {
   const { responses, appSaw } = await exchange("NOT HTTP AT ALL\r\n\r\n");
   expect(appSaw).toEqual([]);
   expect(responses).toEqual(["400"]);
+});
+
+it("garbage-behind-two-responses-keeps-connection-open: closed after the last one", async () => {
+  const { responses, appSaw } = await exchange(
+    `GET /tenants/acme/a HTTP/1.1\r\n${HEAD}\r\nGET /tenants/acme/b HTTP/1.1\r\n${HEAD}\r\nNOT HTTP\r\n\r\n`,
+  );
+  expect(appSaw).toEqual(["GET /tenants/acme/a", "GET /tenants/acme/b"]);
+  expect(responses).toEqual(["200", "200"]);
 });

@@ -247,10 +247,14 @@ function currentResponse(socket: Socket): ServerResponse | undefined {
 
 function closeAfter(response: ServerResponse, socket: Socket): void {
   response.once("finish", () =>
-    // After Node has moved on: a pipelined response still queued keeps the socket busy, and
-    // its handler has answered under the new rules (with `Connection: close`).
+    // After Node has moved on: a pipelined response still queued keeps the socket busy (its
+    // handler answers under the new rules, with `Connection: close`); close after the last.
     setImmediate(() => {
-      if (!socket.destroyed && !currentResponse(socket)) socket.destroySoon();
+      if (socket.destroyed) return;
+      const next = currentResponse(socket);
+
+      if (next === undefined) socket.destroySoon();
+      else if (next !== response) closeAfter(next, socket);
     }),
   );
 }
