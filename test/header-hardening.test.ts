@@ -348,6 +348,54 @@ describe("routing headers", () => {
   });
 });
 
+describe("punctuation spellings (PHP reads `.` and other punctuation as `_`)", () => {
+  it("dotted-reserved-name-spoofs-php-tenant: x.palisade.tenant is x-palisade-tenant", async () => {
+    const before = app.seen.length;
+    const answer = await send(acme, `${orders.inbound}/health`, {
+      headers: { "x.palisade.tenant": "globex" },
+    });
+    expect(answer.status).toBe(403);
+    expect(answer.json()).toMatchObject({ error: "tenant_context_mismatch" });
+    expect(app.seen.length).toBe(before);
+  });
+
+  it("dotted-reserved-name-is-stripped-and-audited: any other reserved name", async () => {
+    const answer = await send(acme, `${orders.inbound}/tenants/acme/orders`, {
+      headers: {
+        "x.palisade.caller": "spiffe://mesh.local/tenant/globex/sa/x",
+        "x~tenant~id": "globex",
+      },
+    });
+    expect(answer.status).toBe(200);
+    const names = Object.keys(app.seen.at(-1)!.headers);
+    expect(names.filter((n) => /caller|tenant.id/.test(n))).toEqual(["x-palisade-caller"]);
+    expect(orders.logs.some((l) => l["reason"] === "spoofed_header")).toBe(true);
+  });
+
+  it("dotted-target-header-bypasses-target-check: x.target.tenant is read as the target", async () => {
+    const before = app.seen.length;
+    const answer = await send(acme, `${orders.inbound}/health`, {
+      headers: { "x.target.tenant": "globex" },
+    });
+    expect(answer.status).toBe(403);
+    expect(answer.json()).toMatchObject({ error: "cross_tenant_denied" });
+    expect(app.seen.length).toBe(before);
+  });
+
+  it("dotted-routing-header-reaches-app: x.forwarded.host and x.original.url are stripped", async () => {
+    const answer = await send(acme, `${orders.inbound}/tenants/acme/orders`, {
+      headers: {
+        "x.forwarded.host": "globex",
+        "x.original.url": "/tenants/globex/x",
+        "x.http.method.override": "DELETE",
+      },
+    });
+    expect(answer.status).toBe(200);
+    const names = Object.keys(app.seen.at(-1)!.headers);
+    expect(names.filter((n) => /forwarded|original|override/.test(n))).toEqual([]);
+  });
+});
+
 describe("reserved-name floods", () => {
   it("reserved-name-flood-amplifies-audit: one audit line and one anomaly event per request", async () => {
     const names = Array.from({ length: 60 }, (_, i) => `x-palisade-spoof-${i}`);

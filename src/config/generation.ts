@@ -8,6 +8,7 @@ import { resolve } from "node:path";
 import type { LoadedConfig } from "./load.js";
 import type { Config, RouteCacheConfig } from "./schema.js";
 import { compileTargetRule, type TargetRule } from "../tenancy/target.js";
+import { foldedName } from "../http/field-name.js";
 import { compileGrants, type GrantTable } from "../tenancy/grants.js";
 import { loadTenantMaterial, type TenantMaterial } from "../tls/tenant-material.js";
 
@@ -103,7 +104,7 @@ export async function buildGeneration(
     inboundTarget: compileTargetRule(config.inbound.target),
     upstreams: compileUpstreams(config),
     grants: compileGrants(config.grants, { tenants: active }),
-    stripHeaders: new Set(config.inbound.stripHeaders),
+    stripHeaders: new Set(config.inbound.stripHeaders.map(foldedName)),
     allowHeaders: new Set(config.inbound.allowHeaders),
     loadedAt: now,
     files: referencedFiles(loaded),

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { isTenantId } from "../tenancy/tenant-id.js";
+import { foldedName } from "../http/field-name.js";
 import { parseDuration, parseSize } from "./units.js";
 
 const duration = z
@@ -98,13 +99,13 @@ const inbound = z.strictObject({
   stripHeaders: z.array(headerName).default([]),
   /**
    * Routing headers (`forwarded`, `x-forwarded-*`, …) the app may receive from the network;
-   * every other one is stripped. Dashed spelling only: underscore spellings are always stripped.
+   * every other one is stripped. Dashed spelling only: other spellings are always stripped.
    */
   allowHeaders: z
     .array(
       headerName
-        .refine((name) => !name.includes("_"), {
-          message: "write the dashed spelling; underscore spellings are always stripped",
+        .refine((name) => foldedName(name) === name, {
+          message: "write the dashed spelling; other spellings (`_`, `.`) are always stripped",
         })
         .refine((name) => !name.startsWith("x-palisade-"), {
           message: "x-palisade-* headers never reach the app from the network",

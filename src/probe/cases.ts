@@ -274,6 +274,17 @@ const requestCases: ProbeCase[] = [
     ["tenant_context_mismatch"],
   ),
   asSelf(
+    "dotted-tenant-header",
+    "reserved headers",
+    "403 tenant_context_mismatch",
+    (c) => ({
+      target: probePath(c, c.other.tenant),
+      // PHP reads `x.palisade.tenant` as HTTP_X_PALISADE_TENANT.
+      headers: [["x.palisade.tenant", c.other.tenant]],
+    }),
+    ["tenant_context_mismatch"],
+  ),
+  asSelf(
     "connection-named-tenant-header",
     "reserved headers",
     "403 tenant_context_mismatch",

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { connectionListedNames, HOP_BY_HOP_FIELDS } from "../cache/message.js";
+import { foldedName } from "../http/field-name.js";
 import { ProxyError } from "./errors.js";
 
 export const RESERVED_PREFIX = "x-palisade-";
@@ -84,7 +85,7 @@ export interface RequestHeaders {
  * @param strip extra names (configured aliases such as `x-tenant-id`) treated like `x-palisade-*`.
  * @param allowRouting undefined: routing headers pass (outbound, where the app is trusted and
  *   the peer's sidecar decides). A set: routing headers are stripped unless it names them in
- *   their dashed spelling; an underscore spelling is always stripped.
+ *   their dashed spelling; any other spelling (`_`, `.`) is always stripped.
  */
 export function readRequestHeaders(
   raw: readonly string[],
@@ -105,8 +106,7 @@ export function readRequestHeaders(
     const name = (raw[i] as string).toLowerCase();
     const value = raw[i + 1] as string;
     if (!name.startsWith(":")) count++;
-    // CGI-style servers read `x-palisade_tenant` as `x-palisade-tenant`: so does this check.
-    const dashed = name.includes("_") ? name.replaceAll("_", "-") : name;
+    const dashed = foldedName(name);
     // Reserved names first: `Connection: x-palisade-tenant` must not hide a spoof.
     if (dashed.startsWith(RESERVED_PREFIX) || strip.has(dashed)) {
       const values = reserved.get(dashed);
@@ -151,12 +151,13 @@ export function fieldCount(headers: HeaderMap): number {
 
 /**
  * The values of one header under every spelling a CGI-style app reads as that name
- * (`x_target_tenant` is `x-target-tenant`), reserved or forwarded; undefined when absent.
+ * (`x_target_tenant`, `x.target.tenant` are `x-target-tenant`), reserved or forwarded;
+ * undefined when absent.
  */
 export function valuesByDashedName(headers: RequestHeaders, name: string): string[] | undefined {
   let values = headers.reserved.get(name)?.slice();
   for (const key in headers.forward) {
-    if (key !== name && !(key.includes("_") && key.replaceAll("_", "-") === name)) continue;
+    if (key !== name && foldedName(key) !== name) continue;
     (values ??= []).push(...[headers.forward[key] as string | string[]].flat());
   }
   return values;

@@ -6,6 +6,7 @@
  */
 import type { TargetRuleConfig } from "../config/schema.js";
 import { isTenantId } from "./tenant-id.js";
+import { foldedName } from "../http/field-name.js";
 
 export type TargetResult =
   | { ok: true; target: string | undefined }
@@ -31,7 +32,8 @@ const INVALID: TargetResult = { ok: false, reason: "invalid" };
 export function compileTargetRule(config: TargetRuleConfig): TargetRule {
   const path = config.path === undefined ? undefined : compilePathPattern(config.path);
   const host = config.host === undefined ? undefined : compileHostPattern(config.host);
-  const header = config.header;
+  // Read under every spelling an app may read it as (`x_target_tenant`, `x.target.tenant`).
+  const header = config.header === undefined ? undefined : foldedName(config.header);
   return {
     header,
     usesPath: path !== undefined,

@@ -228,7 +228,8 @@ export function checkReceived(received: SeenRequest, tenant: string): string[] {
     problems.push(`app saw caller ${String(h["x-palisade-caller"])}`);
   const names = Object.keys(h);
   for (const name of names) {
-    const dashed = name.replaceAll("_", "-");
+    // As PHP reads it: `_`, `.` and other punctuation are all `-` (HTTP_X_PALISADE_TENANT).
+    const dashed = name.replace(/[^a-z0-9-]/g, "-");
     if (dashed.startsWith("x-palisade-") && !STAMPED.has(name))
       problems.push(`reserved ${name} reached the app`);
     if (ROUTING.test(dashed)) problems.push(`routing header ${name} reached the app`);

@@ -237,6 +237,7 @@ export class Generator {
         name.toUpperCase(),
         name.replaceAll("-", "_"),
         name.replace(/-(?=[^-]*$)/, "_"),
+        name.replaceAll("-", "."),
       ]);
     switch (p.int(6)) {
       case 0:
