@@ -37,6 +37,11 @@ describe("isAuthority", () => {
     "[v1.fe]",
     "[127.0.0.1]",
     "::1",
+    // Empty labels: an app that trims dots reads another host.
+    "globex.orders.example..",
+    "globex..orders.example",
+    ".globex.orders.example",
+    "..:80",
   ])("refuses %s", (value) => {
     expect(isAuthority(value)).toBe(false);
   });

@@ -13,7 +13,8 @@ const IPV6_CHARS = /^[0-9A-Fa-f:.]+$/;
  * DESIGN.md "Authority": `host [":" port]` of RFC 3986, with a reg-name limited to its
  * unreserved characters. Percent-encoding and sub-delimiters are refused too: a URL
  * parser decodes `%2E` and some frameworks split on `,`, so either could show the app a
- * host Palisade never read. Userinfo (`a:1@b`), paths and zone ids are malformed.
+ * host Palisade never read. Userinfo (`a:1@b`), paths, zone ids and empty labels are
+ * malformed.
  */
 export function isAuthority(value: string): boolean {
   let host = value;
@@ -28,5 +29,7 @@ export function isAuthority(value: string): boolean {
     const inside = host.slice(1, -1);
     return host.endsWith("]") && IPV6_CHARS.test(inside) && isIPv6(inside);
   }
-  return REG_NAME.test(host);
+  // No empty label (`a..b`, `.a`, `a..`): only one trailing dot, the absolute form, is a
+  // name; an app that trims dots would read `globex.orders.example..` as another host.
+  return REG_NAME.test(host) && !host.startsWith(".") && !host.includes("..");
 }

@@ -74,7 +74,7 @@ describe("canonicalPath refuses", () => {
     ["/a/..;/b", "dot_segment"],
     ["/a/..;jsessionid=1/b", "dot_segment"],
     ["/a/.;/b", "dot_segment"],
-    ["/a/..%3b/b", "dot_segment"],
+    ["/a/..%3b/b", "encoded_separator"],
     ["/a/..%20/b", "dot_segment"],
     ["/a/..?x", "dot_segment"],
     // Encoded separators and dots, either case, also double-encoded.
@@ -101,6 +101,13 @@ describe("canonicalPath refuses", () => {
     ["/;/tenants/acme", "empty_segment"],
     ["/;x=1/tenants/acme/orders", "empty_segment"],
     ["/tenants/acme/;../globex", "empty_segment"],
+    // semicolon-last-segment-widens-star-grant: `/reports/;x` is `/reports/` to Tomcat.
+    ["/tenants/globex/reports/;x", "empty_segment"],
+    ["/tenants/globex/reports/;jsessionid=1", "empty_segment"],
+    // encoded-semicolon-splits-segment: a router that decodes first strips `;x` there.
+    ["/tenants%3Bx/globex/x", "encoded_separator"],
+    ["/%3bx=1/tenants/globex/x", "encoded_separator"],
+    ["/tenants%253Bx/globex/x", "encoded_separator"],
     // Backslashes.
     ["/tenants\\acme", "backslash"],
     ["/tenants/acme\\..\\globex", "backslash"],
@@ -140,6 +147,13 @@ describe("canonicalPath refuses", () => {
     // Encoded non-ASCII that NFKC or a case mapping turns into ASCII.
     ["/%EF%BD%94%EF%BD%85%EF%BD%8E%EF%BD%81%EF%BD%8E%EF%BD%94%EF%BD%93/acme", "unicode_lookalike"],
     ["/tenant%C5%BF/acme", "unicode_lookalike"],
+    // invisible-character-joins-literal: NFKC_Casefold drops default-ignorable characters.
+    ["/tenant%C2%ADs/globex/x", "unicode_lookalike"],
+    ["/tenants/globex/reports/%E2%80%8B", "unicode_lookalike"],
+    ["/tenant%CD%8Fs/globex/x", "unicode_lookalike"],
+    ["/tenant%E2%81%A0s/globex/x", "unicode_lookalike"],
+    ["/tenant%EF%BB%BFs/globex/x", "unicode_lookalike"],
+    ["/tenant%EF%B8%8Fs/globex/x", "unicode_lookalike"],
     ["/tenants/globex/%EF%BC%8E%EF%BC%8E/acme", "unicode_lookalike"],
     ["/tenants/globex%EF%BC%8F..%EF%BC%8Facme", "unicode_lookalike"],
     ["/%EF%BC%8Ftenants/acme", "unicode_lookalike"],

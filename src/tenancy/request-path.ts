@@ -63,7 +63,9 @@ function charProblem(c: number): CanonicalPathRefusal | undefined {
 
 /** Refusal for one percent-encoded byte. */
 function byteProblem(byte: number): CanonicalPathRefusal | undefined {
-  if (byte === DOT || byte === SLASH || byte === BACKSLASH) return "encoded_separator";
+  // `;` too: a router that decodes before stripping path parameters splits a segment there.
+  if (byte === DOT || byte === SLASH || byte === BACKSLASH || byte === SEMICOLON)
+    return "encoded_separator";
   if (byte < 0x20 || byte === 0x7f) return "control_char";
   return undefined;
 }
@@ -105,7 +107,8 @@ export function canonicalPath(rawPathWithQuery: string): CanonicalPath {
       if (segmentStart === i && i !== end) return refuse("empty_segment");
       // `/;x/tenants/…`: servers that strip path parameters (Tomcat, Spring) see `//tenants/…`
       // and merge the slashes, so Palisade and the app would disagree on the first segment.
-      if (raw.charCodeAt(segmentStart) === SEMICOLON && i !== end) return refuse("empty_segment");
+      // Last segment too: `/reports/;x` is `/reports/` there, the collection a `*` grant omits.
+      if (raw.charCodeAt(segmentStart) === SEMICOLON) return refuse("empty_segment");
       if (isDotLikeSegment(raw, segmentStart, i)) return refuse("dot_segment");
       segments.push(raw.slice(segmentStart, i));
       segmentStart = i + 1;
@@ -177,6 +180,7 @@ function decodedProblem(path: string, doubleEncoded: boolean): CanonicalPathRefu
 /** Everything but ASCII; surrogate pairs stay whole. */
 const ASCII = /[^\u0080-\uffff]/g;
 const HAS_ASCII = /[^\u0080-\uffff]/;
+const DEFAULT_IGNORABLE = /\p{Default_Ignorable_Code_Point}/u;
 
 /**
  * True when decoded path text holds a non-ASCII character that NFKC normalisation or a
@@ -194,6 +198,9 @@ const HAS_ASCII = /[^\u0080-\uffff]/;
 export function hasAsciiLookalike(decoded: string): boolean {
   const foreign = decoded.replace(ASCII, "");
   if (foreign === "") return false;
+  // Invisible characters NFKC_Casefold removes (soft hyphen, zero-width space, BOM, …): an
+  // app that applies it joins their ASCII neighbours (`tenant\u00ADs` is `tenants`).
+  if (DEFAULT_IGNORABLE.test(foreign)) return true;
   let views = [foreign];
   for (let round = 0; round < 2; round++) {
     const next: string[] = [];

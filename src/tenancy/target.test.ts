@@ -84,6 +84,15 @@ describe("compileTargetRule", () => {
     });
   });
 
+  it("double-encoded-literal-hides-target: decoded as often as an app might", () => {
+    for (const literal of ["%2574enants", "%2554ENANTS", "%252574enants"]) {
+      expect(rule.resolve(input([literal, "globex", "x"]))).toEqual({
+        ok: false,
+        reason: "invalid",
+      });
+    }
+  });
+
   it("reads a host with a trailing dot", () => {
     expect(rule.resolve(input(["x"], "acme.api.example."))).toEqual({ ok: true, target: "acme" });
     expect(rule.resolve(input(["x"], "acme.api.example.:443"))).toEqual({

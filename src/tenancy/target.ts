@@ -27,6 +27,8 @@ export interface TargetRule {
 }
 
 const NO_TARGET: TargetResult = { ok: true, target: undefined };
+/** Decoding rounds a router might apply; request-path.ts refuses deeper nesting anyway. */
+const MAX_DECODE_ROUNDS = 3;
 const INVALID: TargetResult = { ok: false, reason: "invalid" };
 
 export function compileTargetRule(config: TargetRuleConfig): TargetRule {
@@ -95,16 +97,23 @@ function compilePathPattern(pattern: string): (segments: readonly string[]) => T
   };
 }
 
-/** A segment as a decoding, matrix-parameter-stripping router would read it. */
+/**
+ * A segment as a decoding, matrix-parameter-stripping router would read it, decoding as
+ * often as an app that decodes twice (or thrice) would: `%2574enants` is `tenants` there.
+ */
 function asRouterMaySee(segment: string): string {
-  const semicolon = segment.indexOf(";");
-  const bare = semicolon === -1 ? segment : segment.slice(0, semicolon);
-  if (!bare.includes("%")) return bare;
-  try {
-    return decodeURIComponent(bare).toLowerCase();
-  } catch {
-    return bare;
+  let current = segment;
+  for (let round = 0; round <= MAX_DECODE_ROUNDS; round++) {
+    const semicolon = current.indexOf(";");
+    if (semicolon !== -1) current = current.slice(0, semicolon);
+    if (!current.includes("%")) return current;
+    try {
+      current = decodeURIComponent(current).toLowerCase();
+    } catch {
+      return current;
+    }
   }
+  return current;
 }
 
 /**
