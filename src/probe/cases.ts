@@ -355,6 +355,13 @@ const requestCases: ProbeCase[] = [
     ["bad_request"],
   ),
   asSelf(
+    "empty-label-in-host",
+    "authority",
+    "400 bad_request",
+    (c) => ({ target: probePath(c, c.self.tenant), host: `${c.other.tenant}.example..` }),
+    ["bad_request"],
+  ),
+  asSelf(
     "path-in-host",
     "authority",
     "400 bad_request",
@@ -420,6 +427,17 @@ function pathVariants(ctx: ProbeContext): Array<[string, string]> {
     ["fullwidth-dot-segment", `${own}/%EF%BC%8E%EF%BC%8E/%EF%BC%8E%EF%BC%8E/${rest}/x`],
     ["fullwidth-solidus", `${own}%EF%BC%8F..%EF%BC%8F..%EF%BC%8F${rest}/x`],
   ];
+  const hex = (ch: string) => (ch.codePointAt(0) ?? 0).toString(16).padStart(2, "0");
+  const slash = rest.indexOf("/");
+  variants.push(["path-parameter-empty-segment", `/;x${theirs}/x`]);
+  // Disguises of the literal before the tenant, when the prefix has one.
+  if (slash > 0) {
+    variants.push(
+      ["encoded-semicolon-in-literal", `/${rest.slice(0, slash)}%3Bx${rest.slice(slash)}/x`],
+      ["double-encoded-prefix-literal", `/%25${hex(first)}${rest.slice(1)}/x`],
+      ["soft-hyphen-in-prefix-literal", `/${rest.slice(0, 1)}%C2%AD${rest.slice(1)}/x`],
+    );
+  }
   if (/[a-z]/.test(first)) {
     variants.push(["fullwidth-prefix-literal", `/${fullwidth(first)}${rest.slice(1)}/x`]);
   }
