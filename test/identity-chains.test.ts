@@ -8,13 +8,15 @@
 import { X509Certificate } from "node:crypto";
 import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { createServer as createHttpsServer, type Server } from "node:https";
-import type { AddressInfo } from "node:net";
+import { connect, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Agent } from "undici";
 import { stringify } from "yaml";
 import { checkConfig } from "../src/check.js";
 import { startApp, type TestApp } from "./support/app.js";
+import { eventually } from "./support/eventually.js";
+import { hugeExponentKey, rsaKey, sameNameChain } from "./support/forged-chain.js";
 import {
   baseConfig,
   makePki,
@@ -337,6 +339,90 @@ describe("chains through intermediates", () => {
     );
     const minted = leaf("globex-minted-acme", cross);
     await expectRefused(await chainClient(minted, [cross]), "tenant_mismatch");
+  });
+});
+
+describe("attacks on the verifier", () => {
+  /** A client presenting `certPem` (leaf, then intermediates) with `keyPem`, SNI acme. */
+  function forgedClient(certPem: string, keyPem: string): Agent {
+    const agent = new Agent({
+      connect: {
+        cert: certPem,
+        key: keyPem,
+        rejectUnauthorized: false,
+        servername: "acme.orders.mesh.local",
+      },
+    });
+    agents.push(agent);
+    return agent;
+  }
+
+  it("huge-exponent-chain-freezes-event-loop: refused for its keys, before any signature check", async () => {
+    // The review's chain: a leaf claiming acme under eight intermediates sharing one name
+    // and one RSA key whose public exponent is as long as its modulus.
+    const forged = sameNameChain(svid("acme"), hugeExponentKey(2048));
+    const agent = forgedClient(
+      [forged.leafPem, ...forged.intermediatePems].join(""),
+      forged.leafKey.privateKeyPem,
+    );
+    await expectRefused(agent, "bad_key");
+    const line = orders.logs.find(
+      (l) => l.msg === "peer refused at handshake" && l["reason"] === "bad_key",
+    );
+    expect(line).toMatchObject({ claimedTenant: "acme" });
+    expect(line?.["tenant"]).toBeUndefined();
+  });
+
+  it("huge-exponent-chain-freezes-event-loop: the same intermediate sent twice", async () => {
+    const forged = sameNameChain(svid("acme"), rsaKey(), 2);
+    const chain = [forged.leafPem, ...forged.intermediatePems, ...forged.intermediatePems];
+    await expectRefused(forgedClient(chain.join(""), forged.leafKey.privateKeyPem), "bad_chain");
+  });
+
+  it("renamed-cross-cert-mints-other-tenant: acme's CA certifies globex's CA key as `bridge`", async () => {
+    const bridge = opensslCert(dir, "bridge", {
+      subject: "/CN=bridge",
+      issuer: rootOf("acme"),
+      key: rootOf("globex").key,
+      extensions: caExtensions(),
+    });
+    const minted = leaf("globex-via-bridge", bridge);
+    await expectRefused(await chainClient(minted, [bridge]), "tenant_mismatch");
+  });
+
+  it("codesigning-leaf-accepted-as-client: a leaf whose EKU lacks clientAuth", async () => {
+    const codeSigning = opensslCert(dir, "acme-codesigning", {
+      subject: "/CN=web",
+      issuer: rootOf("acme"),
+      extensions: [
+        "basicConstraints=critical,CA:FALSE",
+        "keyUsage=critical,digitalSignature",
+        "extendedKeyUsage=critical,codeSigning",
+        `subjectAltName=URI:${svid("acme")}`,
+      ],
+    });
+    await expectRefused(await chainClient(codeSigning, []), "bad_key_usage");
+  });
+
+  it("handshake-timeout-counted-twice: a silent socket cut at its deadline counts once", async () => {
+    const quick = await startSidecar({
+      ...baseConfig(pki, "orders", ["acme"], app.url),
+      inbound: {
+        ...(baseConfig(pki, "orders", ["acme"], app.url)["inbound"] as object),
+        timeouts: { headers: "300ms" },
+      },
+    });
+    stops.push(() => quick.stop());
+    const port = Number(new URL(quick.inbound).port);
+    const socket = connect(port, "127.0.0.1");
+    socket.on("error", () => {});
+    await new Promise((resolve) => socket.once("close", resolve));
+    await eventually(
+      async () => (await handshakeFailures(quick, "handshake_timeout")) === 1,
+      "the cut counted as handshake_timeout",
+    );
+    // The cut was counted before the socket closed; nothing else is counted for it.
+    expect(await handshakeFailures(quick, "handshake_error")).toBe(0);
   });
 });
 

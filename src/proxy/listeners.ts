@@ -41,6 +41,14 @@ export interface ListenerDeps {
   now(): number;
 }
 
+/** Raw sockets cut at their deadline during the handshake: already counted, once. */
+const cutInHandshake = new WeakSet<Socket>();
+
+/** The TCP socket under a server-side TLS socket. */
+function parentOf(socket: TLSSocket): Socket {
+  return (socket as unknown as { _parent?: Socket })._parent ?? socket;
+}
+
 export function createInboundServer(deps: ListenerDeps, handler: RequestListener): Server {
   const timeouts = deps.generation().config.inbound.timeouts;
   const server = createHttpsServer(
@@ -94,8 +102,9 @@ export function createInboundServer(deps: ListenerDeps, handler: RequestListener
   server.removeAllListeners("tlsClientError");
   server.on("tlsClientError", (err: Error & { code?: string; counted?: boolean }, socket) => {
     socket.destroy();
-    // An unknown server name was already counted as `no_sni_match` by the SNI callback.
-    if (err.counted) return;
+    // An unknown server name was already counted as `no_sni_match` by the SNI callback, and
+    // a socket cut at its deadline as `handshake_timeout` (the cut raises this error too).
+    if (err.counted || cutInHandshake.has(parentOf(socket))) return;
     const reason =
       err.code === "ERR_TLS_HANDSHAKE_TIMEOUT" ? "handshake_timeout" : "handshake_error";
     deps.metrics.handshakeFailure(reason);
@@ -268,7 +277,10 @@ function cutAtDeadline(name: ListenerName, deps: ListenerDeps, stage: Stage, soc
     deps.logs.event.debug({ listener: name, stage, remote }, "idle connection closed");
     return;
   }
-  if (stage === "handshake") deps.metrics.handshakeFailure("handshake_timeout");
+  if (stage === "handshake") {
+    cutInHandshake.add(socket);
+    deps.metrics.handshakeFailure("handshake_timeout");
+  }
   deps.logs.event.warn({ listener: name, stage, remote }, "connection cut at its deadline");
   if (stage === "head" && name !== "admin")
     refuseRaw(name, deps, new ProxyError("request_timeout"), "deadline", socket);

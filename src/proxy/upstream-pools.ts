@@ -137,8 +137,9 @@ function poolFingerprint(
 /**
  * The upstream must be the expected service of the same tenant, in our trust domain, and
  * its chain must pass the same checks as an inbound peer's (OpenSSL has already verified it
- * against this tenant's CA alone; name constraints, pathLen and critical extensions are
- * Palisade's own rules, applied on both sides alike).
+ * against this tenant's CA alone; name constraints, pathLen, critical extensions, the
+ * chain's shape and keys are Palisade's own rules, applied on both sides alike), with a
+ * leaf allowed to serve TLS (extended key usage `serverAuth` when present).
  */
 function checkUpstreamSvid(
   cert: PeerCertificate,
@@ -159,6 +160,7 @@ function checkUpstreamSvid(
     intermediates,
     roots: material.roots,
     now: new Date(),
+    purpose: "server",
   });
   if (!verified.ok) return new Error(`upstream chain refused (${verified.reason})`);
   return undefined;

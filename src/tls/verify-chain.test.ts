@@ -3,11 +3,25 @@ import { X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import {
+  forgeCert,
+  hugeExponentKey,
+  rsaKey,
+  sameNameChain,
+  type PemKeyPair,
+} from "../../test/support/forged-chain.js";
+import {
+  caExtensions,
+  opensslCert,
+  svidExtensions,
+  type OpensslCert,
+} from "../../test/support/openssl.js";
 import { keyMatchesCert } from "./certs.js";
 import { createCa, issueLeaf, newRsaKey, type CertAndKey } from "./dev-pki.js";
 import {
   HANDSHAKE_FAILURE_REASONS,
+  SIGNATURE_CHECK_SLACK,
   checkSvid,
   resolvePeerIdentity,
   verifyTenantChain,
@@ -91,11 +105,16 @@ describe("verifyTenantChain", () => {
   it("refuses a peer that floods intermediates", async () => {
     const int = x509(await createCa({ commonName: "acme flood", issuer: acme, keyPem: leafKey }));
     const cert = await leaf({ certPem: int.toString(), keyPem: leafKey });
-    expect(verifyAcme(cert, Array<X509Certificate>(8).fill(int))).toEqual({ ok: true });
-    expect(verifyAcme(cert, Array<X509Certificate>(9).fill(int))).toEqual({
-      ok: false,
-      reason: "unknown_ca",
-    });
+    expect(verifyAcme(cert, [int])).toEqual({ ok: true });
+    // The same intermediate twice, or more than eight: refused before any signature check.
+    expect(verifyAcme(cert, [int, int])).toEqual({ ok: false, reason: "bad_chain" });
+    const distinct = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        createCa({ commonName: `acme flood ${i}`, issuer: acme, keyPem: leafKey }).then(x509),
+      ),
+    );
+    expect(verifyAcme(cert, [int, ...distinct.slice(1)])).toEqual({ ok: true });
+    expect(verifyAcme(cert, [int, ...distinct])).toEqual({ ok: false, reason: "bad_chain" });
   });
 
   it("honours pathLenConstraint", async () => {
@@ -325,7 +344,7 @@ describe("resolvePeerIdentity", () => {
   });
 
   it("every reason is a lower_snake_case metric label", () => {
-    expect(HANDSHAKE_FAILURE_REASONS).toHaveLength(13);
+    expect(HANDSHAKE_FAILURE_REASONS).toHaveLength(16);
     for (const reason of HANDSHAKE_FAILURE_REASONS) expect(reason).toMatch(/^[a-z]+(_[a-z]+)*$/);
   });
 });
@@ -449,6 +468,182 @@ describe("PKIs made by the openssl CLI", () => {
     ).toEqual({
       ok: false,
       reason: "ca_leaf",
+    });
+  });
+});
+
+describe("attacks on the verifier", () => {
+  let dir: string;
+  /** Signature checks made with a certificate's key since the test began. */
+  let checks: ReturnType<typeof vi.spyOn>;
+  const x = (pem: string) => new X509Certificate(pem);
+  const read = (c: OpensslCert) => x(c.certPem);
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "palisade-attacks-"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterEach(() => checks?.mockRestore());
+  const countChecks = () => (checks = vi.spyOn(X509Certificate.prototype, "verify"));
+
+  /** `n` tenants t0…t(n-1), each with its own CA name and one shared (cheap) CA key. */
+  function manyTenants(n: number, caKey: PemKeyPair): Map<string, TenantTrust> {
+    return new Map(
+      Array.from({ length: n }, (_, i) => {
+        const name = `t${i} CA`;
+        const root = x(
+          forgeCert({ subject: name, issuer: name, key: caKey, signer: caKey, ca: true }),
+        );
+        return [`t${i}`, { roots: [root], revoked: false }];
+      }),
+    );
+  }
+
+  it("huge-exponent-chain-freezes-event-loop: keys are judged before any signature check", () => {
+    const huge = hugeExponentKey(2048);
+    const forged = sameNameChain(svidUri("t0"), huge);
+    const chain = [forged.leafPem, ...forged.intermediatePems].map(x);
+    const trust = manyTenants(16, rsaKey());
+    countChecks();
+    expect(resolve(chain, { trust })).toEqual({
+      ok: false,
+      reason: "bad_key",
+      claimedTenant: "t0",
+    });
+    // One intermediate alone (no duplicate to spot) is refused for its key as well.
+    expect(resolve(chain.slice(0, 2), { trust })).toMatchObject({ reason: "bad_key" });
+    expect(checks).not.toHaveBeenCalled();
+  });
+
+  it.each([1, 16])(
+    "huge-exponent-chain-freezes-event-loop: signature checks stay within the chain's budget (%i tenants)",
+    (tenantCount) => {
+      const caKey = rsaKey();
+      const trust = manyTenants(tenantCount, caKey);
+      // Eight same-named intermediates with distinct (acceptable) keys, signed in a loop.
+      const loop = sameNameChain(svidUri("t0"), rsaKey);
+      // Eight intermediates each naming a configured tenant's CA as issuer (forged signatures).
+      const named = Array.from({ length: 8 }, (_, i) =>
+        forgeCert({
+          subject: "X",
+          issuer: `t${i % tenantCount} CA`,
+          key: rsaKey(),
+          signer: rsaKey(),
+          ca: true,
+        }),
+      );
+      for (const intermediates of [loop.intermediatePems, named]) {
+        const chain = [loop.leafPem, ...intermediates].map(x);
+        countChecks();
+        expect(resolve(chain, { trust })).toMatchObject({ ok: false });
+        expect(checks.mock.calls.length).toBeLessThanOrEqual(chain.length + SIGNATURE_CHECK_SLACK);
+        checks.mockRestore();
+      }
+    },
+  );
+
+  it("renamed-cross-cert-mints-other-tenant: another tenant's CA key under any name", () => {
+    const acmeCa = opensslCert(dir, "acme-ca", {
+      subject: "/CN=acme CA",
+      extensions: caExtensions(),
+    });
+    const globexCa = opensslCert(dir, "globex-ca", {
+      subject: "/CN=globex CA",
+      extensions: caExtensions(),
+    });
+    // acme's CA certifies globex's CA key as "bridge": globex's key now issues under acme.
+    const bridge = opensslCert(dir, "bridge", {
+      subject: "/CN=bridge",
+      issuer: acmeCa,
+      key: globexCa.key,
+      extensions: caExtensions(),
+    });
+    const minted = opensslCert(dir, "minted", {
+      subject: "/CN=web",
+      issuer: bridge,
+      extensions: svidExtensions(svidUri("acme")),
+    });
+    const trust = new Map([
+      ["acme", { roots: [read(acmeCa)], revoked: false }],
+      ["globex", { roots: [read(globexCa)], revoked: false }],
+    ]);
+    const later = new Date(Date.now() + 60_000);
+    expect(resolve([read(minted), read(bridge)], { trust, now: later })).toEqual({
+      ok: false,
+      reason: "tenant_mismatch",
+      claimedTenant: "acme",
+      verifiedTenant: "globex",
+    });
+  });
+
+  describe("codesigning-leaf-accepted-as-client", () => {
+    const later = () => new Date(Date.now() + 60_000);
+    let root: OpensslCert;
+    let trust: Map<string, TenantTrust>;
+    const client = (name: string, extensions: string[], issuer?: OpensslCert) =>
+      read(opensslCert(dir, name, { subject: "/CN=web", issuer: issuer ?? root, extensions }));
+    const san = `subjectAltName=URI:${svidUri("acme")}`;
+
+    beforeAll(() => {
+      root = opensslCert(dir, "eku-root", { subject: "/CN=eku CA", extensions: caExtensions() });
+      trust = new Map([["acme", { roots: [read(root)], revoked: false }]]);
+    });
+
+    it.each([
+      ["EKU codeSigning only", ["extendedKeyUsage=critical,codeSigning"]],
+      ["EKU serverAuth only", ["extendedKeyUsage=serverAuth"]],
+      ["keyUsage keyEncipherment only", ["keyUsage=critical,keyEncipherment"]],
+    ])("%s: refused as a client", (name, extensions) => {
+      const leafCert = client(name.replace(/\W/g, ""), [
+        "basicConstraints=CA:FALSE",
+        san,
+        ...extensions,
+      ]);
+      expect(resolve([leafCert], { trust, now: later() })).toEqual({
+        ok: false,
+        reason: "bad_key_usage",
+        claimedTenant: "acme",
+      });
+    });
+
+    it("an intermediate restricted to emailProtection cannot issue TLS clients", () => {
+      const int = opensslCert(dir, "eku-int", {
+        subject: "/CN=eku email CA",
+        issuer: root,
+        extensions: caExtensions(["extendedKeyUsage=emailProtection"]),
+      });
+      const leafCert = client("eku-under-email", svidExtensions(svidUri("acme")), int);
+      expect(resolve([leafCert, read(int)], { trust, now: later() })).toMatchObject({
+        reason: "bad_key_usage",
+      });
+    });
+
+    it.each([
+      ["no EKU, no keyUsage", [san]],
+      ["anyExtendedKeyUsage", ["extendedKeyUsage=anyExtendedKeyUsage", san]],
+      [
+        "clientAuth, digitalSignature",
+        ["keyUsage=digitalSignature", "extendedKeyUsage=clientAuth", san],
+      ],
+    ])("%s: accepted", (name, extensions) => {
+      const leafCert = client(name.replace(/\W/g, ""), extensions);
+      expect(resolve([leafCert], { trust, now: later() })).toMatchObject({ ok: true });
+    });
+
+    it("an upstream's leaf must allow serverAuth", () => {
+      const clientOnly = client("client-only", ["extendedKeyUsage=clientAuth", san]);
+      const both = client("both", svidExtensions(svidUri("acme")));
+      const roots = [read(root)];
+      const verify = (leafCert: X509Certificate) =>
+        verifyTenantChain({
+          leaf: leafCert,
+          intermediates: [],
+          roots,
+          now: later(),
+          purpose: "server",
+        });
+      expect(verify(clientOnly)).toEqual({ ok: false, reason: "bad_key_usage" });
+      expect(verify(both)).toEqual({ ok: true });
     });
   });
 });

@@ -6,7 +6,13 @@
 import type { X509Certificate } from "node:crypto";
 import { parseWorkloadId } from "../tenancy/spiffe.js";
 import { basicConstraints, certExtensions, notAfter, notBefore, uriSans } from "./certs.js";
+import { pathAllowsPurpose, type Purpose } from "./key-usage.js";
 import { satisfiesNameConstraints } from "./name-constraints.js";
+import { presentedChainProblem, spkiHash } from "./presented-chain.js";
+import { trustIndex, type TenantTrust, type TrustIndex } from "./trust-index.js";
+
+export { MAX_INTERMEDIATES } from "./presented-chain.js";
+export type { TenantTrust } from "./trust-index.js";
 
 /** The `reason` label of `palisade_tls_handshake_failures_total`; public, keep stable. */
 export const HANDSHAKE_FAILURE_REASONS = [
@@ -29,6 +35,15 @@ export const HANDSHAKE_FAILURE_REASONS = [
   "name_constraint_violation",
   /** A certificate in the path has a critical extension Palisade does not process. */
   "unhandled_critical_extension",
+  /**
+   * More than 8 intermediates, the same intermediate (name and key) twice, or more
+   * signature checks than the chain's length allows.
+   */
+  "bad_chain",
+  /** A certificate's key is not one Palisade verifies with (see `presented-chain.ts`). */
+  "bad_key",
+  /** The leaf may not be used for this TLS role (extended key usage, keyUsage). */
+  "bad_key_usage",
 ] as const;
 
 export type HandshakeFailureReason = (typeof HANDSHAKE_FAILURE_REASONS)[number];
@@ -56,40 +71,59 @@ const PROCESSED_EXTENSIONS = new Set([
 /** Certificates in a path, leaf and root included: at most three intermediates. */
 export const MAX_PATH_LENGTH = 5;
 /**
- * Real peers send one or two intermediates. The cap bounds the signature checks a peer
- * can make us do per handshake (per configured tenant, on the mismatch path).
+ * Signature checks allowed per verification beyond one per presented certificate: room
+ * for a CA rollover bundle (two roots of one name) without letting a peer buy more.
  */
-export const MAX_INTERMEDIATES = 8;
+export const SIGNATURE_CHECK_SLACK = 4;
 
 /**
- * Builds a path leaf → intermediates (any order, extras ignored) → one of `roots`, each
- * link proved by name/key-id match and signature, then checks every certificate in it:
- * validity at `now`, cA=TRUE (with keyCertSign) on issuers and their pathLen, cA unset
- * on the leaf, no critical extension left unprocessed, and every CA's name constraints on
- * the leaf's names. Never throws.
+ * The signature checks one peer's chain may still cost. Shared by every path tried for
+ * that chain (the claimed tenant's, then the few other tenants whose CA names match), so
+ * the work per connection is bounded by what the peer sent, not by the tenants configured.
  */
-export function verifyTenantChain(opts: {
+export interface SignatureBudget {
+  left: number;
+  exhausted: boolean;
+  /** Called before each check (tests count them). */
+  onCheck?: (() => void) | undefined;
+}
+
+export function signatureBudget(presented: number, onCheck?: () => void): SignatureBudget {
+  return { left: presented + SIGNATURE_CHECK_SLACK, exhausted: false, onCheck };
+}
+
+interface ChainOptions {
   leaf: X509Certificate;
   intermediates: readonly X509Certificate[];
   roots: readonly X509Certificate[];
   now: Date;
-}): ChainResult {
-  const result = verifyPath(opts);
+  /** The leaf's TLS role, checked against its (extended) key usage; none: not checked. */
+  purpose?: Purpose | undefined;
+  /** Called before each signature check. */
+  onSignatureCheck?: (() => void) | undefined;
+}
+
+/**
+ * Builds a path leaf → intermediates (any order, extras ignored) → one of `roots`, from
+ * the roots down, each link proved by name/key-id match and signature, then checks every
+ * certificate in it: validity at `now`, cA=TRUE (with keyCertSign) on issuers and their
+ * pathLen, cA unset on the leaf, no critical extension left unprocessed, every CA's name
+ * constraints on the leaf's names, and the leaf's key usage for `purpose`. Never throws.
+ */
+export function verifyTenantChain(opts: ChainOptions): ChainResult {
+  const problem = presentedChainProblem([opts.leaf, ...opts.intermediates]);
+  if (problem) return { ok: false, reason: problem };
+  const budget = signatureBudget(1 + opts.intermediates.length, opts.onSignatureCheck);
+  const result = verifyPath(opts, budget);
   return result.ok ? { ok: true } : result;
 }
 
-function verifyPath(opts: {
-  leaf: X509Certificate;
-  intermediates: readonly X509Certificate[];
-  roots: readonly X509Certificate[];
-  now: Date;
-}): PathResult {
+function verifyPath(opts: ChainOptions, budget: SignatureBudget): PathResult {
   try {
     const { leaf, now } = opts;
     if (isCaCert(leaf)) return { ok: false, reason: "ca_leaf" };
-    if (opts.intermediates.length > MAX_INTERMEDIATES) return { ok: false, reason: "unknown_ca" };
-    const path = buildPath(leaf, opts.intermediates, opts.roots, now);
-    if (!path) return { ok: false, reason: "unknown_ca" };
+    const path = buildPath(leaf, opts.intermediates, opts.roots, now, budget);
+    if (!path) return { ok: false, reason: budget.exhausted ? "bad_chain" : "unknown_ca" };
     for (const cert of path) {
       if (now < notBefore(cert)) return { ok: false, reason: "not_yet_valid" };
       if (now > notAfter(cert)) return { ok: false, reason: "expired" };
@@ -102,6 +136,9 @@ function verifyPath(opts: {
     }
     if (!satisfiesNameConstraints(leaf, path.slice(1))) {
       return { ok: false, reason: "name_constraint_violation" };
+    }
+    if (opts.purpose && !pathAllowsPurpose(path, opts.purpose)) {
+      return { ok: false, reason: "bad_key_usage" };
     }
     return { ok: true, path };
   } catch {
@@ -124,36 +161,75 @@ function canIssue(issuer: X509Certificate, below: number): boolean {
   return pathLen === undefined || below <= pathLen;
 }
 
+/**
+ * The shortest path from `leaf` to one of `roots`, built from the trust side: a signature
+ * is only ever checked with a root's key or with the key of an intermediate already proved
+ * (by signature) to be issued from a root, never with a key only the peer vouches for. One
+ * layer of intermediates per step; a copy of a root sent by the peer counts as that root.
+ */
 function buildPath(
   leaf: X509Certificate,
   intermediates: readonly X509Certificate[],
   roots: readonly X509Certificate[],
   now: Date,
+  budget: SignatureBudget,
 ): X509Certificate[] | undefined {
-  const path = [leaf];
-  const unused = new Set(intermediates);
-  let current = leaf;
-  while (path.length < MAX_PATH_LENGTH) {
-    // Roots first: a peer that also sends its root must still end at our copy of it.
-    const root = pickIssuer(current, roots, now);
-    if (root) return [...path, root];
-    const next = pickIssuer(current, [...unused], now);
-    if (!next) return undefined;
-    unused.delete(next);
-    path.push(next);
-    current = next;
+  const rootKeys = new Set(roots.map((r) => `${r.subject}\0${spkiHash(r)}`));
+  let pending = intermediates.filter((c) => !rootKeys.has(`${c.subject}\0${spkiHash(c)}`));
+  /** Each proved certificate and the one whose key proved it. */
+  const provedBy = new Map<X509Certificate, X509Certificate>();
+  let layer: readonly X509Certificate[] = roots;
+  for (let length = 2; length <= MAX_PATH_LENGTH; length++) {
+    const issuer = verifiedIssuer(leaf, layer, now, budget);
+    if (issuer) return pathUp(leaf, issuer, provedBy);
+    // Only a CA may issue: anything else is never used as a key to check the next layer.
+    const next = pending.filter((cert) => {
+      const by = isCaCert(cert) ? verifiedIssuer(cert, layer, now, budget) : undefined;
+      if (by) provedBy.set(cert, by);
+      return by !== undefined;
+    });
+    if (next.length === 0) return undefined;
+    pending = pending.filter((cert) => !provedBy.has(cert));
+    layer = next;
   }
   return undefined;
 }
 
-/** An issuer of `cert` among `candidates`, preferring one valid at `now` (CA rollover). */
-function pickIssuer(
+function pathUp(
+  leaf: X509Certificate,
+  issuer: X509Certificate,
+  provedBy: ReadonlyMap<X509Certificate, X509Certificate>,
+): X509Certificate[] {
+  const path = [leaf];
+  for (let cert: X509Certificate | undefined = issuer; cert; cert = provedBy.get(cert)) {
+    path.push(cert);
+  }
+  return path;
+}
+
+/**
+ * An issuer of `cert` among `candidates` (already trusted) whose signature checks,
+ * preferring one valid at `now` (CA rollover). Names and key ids are compared first, for
+ * free; each signature check spends the budget.
+ */
+function verifiedIssuer(
   cert: X509Certificate,
   candidates: readonly X509Certificate[],
   now: Date,
+  budget: SignatureBudget,
 ): X509Certificate | undefined {
-  const issuers = candidates.filter((c) => cert.checkIssued(c) && cert.verify(c.publicKey));
-  return issuers.find((c) => now >= notBefore(c) && now <= notAfter(c)) ?? issuers[0];
+  const named = candidates.filter((c) => cert.checkIssued(c));
+  const valid = (c: X509Certificate) => now >= notBefore(c) && now <= notAfter(c);
+  for (const candidate of [...named.filter(valid), ...named.filter((c) => !valid(c))]) {
+    if (budget.left <= 0) {
+      budget.exhausted = true;
+      return undefined;
+    }
+    budget.left--;
+    budget.onCheck?.();
+    if (cert.verify(candidate.publicKey)) return candidate;
+  }
+  return undefined;
 }
 
 export type SvidResult =
@@ -179,11 +255,6 @@ export function checkSvid(leaf: X509Certificate, trustDomain: string): SvidResul
   return { ok: true, tenant: id.tenant, service: id.service, spiffeId };
 }
 
-export interface TenantTrust {
-  roots: readonly X509Certificate[];
-  revoked: boolean;
-}
-
 export type PeerIdentityResult =
   | { ok: true; tenant: string; service: string; spiffeId: string }
   | {
@@ -207,6 +278,8 @@ export type PeerIdentityResult =
  * detour), is `tenant_mismatch`: one tenant's PKI claiming another tenant.
  * Attribution: a refusal carries `verifiedTenant` only when a configured tenant's CA
  * verified the chain; a forged SAN can never make a refusal count against its victim.
+ * Work: the chain's shape and keys are checked before any signature, and every path tried
+ * for it shares one signature budget (`signatureBudget`), whatever the number of tenants.
  */
 export function resolvePeerIdentity(opts: {
   /** Leaf first, as presented. */
@@ -216,6 +289,8 @@ export function resolvePeerIdentity(opts: {
   /** The tenant selected by SNI, when there was SNI. */
   expectedTenant?: string;
   now: Date;
+  /** Called before each signature check. */
+  onSignatureCheck?: () => void;
 }): PeerIdentityResult {
   const [leaf, ...intermediates] = opts.chain;
   if (!leaf) return { ok: false, reason: "no_client_cert" };
@@ -232,18 +307,22 @@ export function resolvePeerIdentity(opts: {
     claimedTenant,
     ...(verifiedTenant === undefined ? {} : { verifiedTenant }),
   });
+  const problem = presentedChainProblem(opts.chain);
+  if (problem) return fail(problem);
   const trust = opts.tenants.get(claimedTenant);
-  const { now } = opts;
+  const index = trustIndex(opts.tenants);
+  const budget = signatureBudget(opts.chain.length, opts.onSignatureCheck);
+  const chain = { leaf, intermediates, now: opts.now, purpose: "client" as const };
   const verified = trust
-    ? verifyPath({ leaf, intermediates, roots: trust.roots, now })
+    ? verifyPath({ ...chain, roots: trust.roots }, budget)
     : ({ ok: false, reason: "unknown_ca" } as const);
   if (!verified.ok) {
     // Only a chain that reached no CA of the claimed tenant may belong to another tenant.
     if (verified.reason !== "unknown_ca") return fail(verified.reason);
-    const issuer = findIssuingTenant(leaf, intermediates, opts.tenants, claimedTenant, now);
+    const issuer = findIssuingTenant(chain, opts.tenants, index, claimedTenant, budget);
     return issuer === undefined ? fail("unknown_ca") : fail("tenant_mismatch", issuer);
   }
-  const detour = otherTenantInPath(verified.path, opts.tenants, claimedTenant);
+  const detour = otherTenantInPath(verified.path, index, claimedTenant);
   if (detour !== undefined) return fail("tenant_mismatch", detour);
   // From here the chain is the claimed tenant's own: refusals are attributed to it.
   if (opts.expectedTenant !== undefined && opts.expectedTenant !== claimedTenant) {
@@ -255,35 +334,43 @@ export function resolvePeerIdentity(opts: {
 }
 
 /**
- * Another configured tenant whose CA (same name and key as one of its roots) sits inside
- * `path`, below its end: that tenant's PKI minted the leaf, however the path continues.
+ * Another configured tenant whose CA key (by SPKI, under whatever name a cross-certificate
+ * gives it) sits inside `path`, below its end: that tenant's PKI minted the leaf, however
+ * the path continues.
  */
 function otherTenantInPath(
   path: readonly X509Certificate[],
-  tenants: ReadonlyMap<string, TenantTrust>,
+  index: TrustIndex,
   claimedTenant: string,
 ): string | undefined {
-  const issuers = path.slice(1, -1);
-  if (issuers.length === 0) return undefined;
-  for (const [tenant, trust] of tenants) {
-    if (tenant === claimedTenant) continue;
-    const isRoot = (c: X509Certificate) =>
-      trust.roots.some((r) => r.subject === c.subject && r.publicKey.equals(c.publicKey));
-    if (issuers.some(isRoot)) return tenant;
+  for (const issuer of path.slice(1, -1)) {
+    const owners = index.tenantsByKey.get(spkiHash(issuer)) ?? [];
+    const other = owners.find((tenant) => tenant !== claimedTenant);
+    if (other !== undefined) return other;
   }
   return undefined;
 }
 
+/**
+ * The other configured tenant whose CA verifies the chain, if any. Only tenants with a CA
+ * named as the issuer of a presented certificate are tried (looked up in the index, never
+ * by trying every tenant), all within the chain's one signature budget.
+ */
 function findIssuingTenant(
-  leaf: X509Certificate,
-  intermediates: readonly X509Certificate[],
+  chain: Omit<ChainOptions, "roots">,
   tenants: ReadonlyMap<string, TenantTrust>,
+  index: TrustIndex,
   claimedTenant: string,
-  now: Date,
+  budget: SignatureBudget,
 ): string | undefined {
-  for (const [tenant, trust] of tenants) {
-    if (tenant === claimedTenant) continue;
-    if (verifyPath({ leaf, intermediates, roots: trust.roots, now }).ok) return tenant;
+  const candidates = new Set(
+    [chain.leaf, ...chain.intermediates].flatMap((c) => index.tenantsBySubject.get(c.issuer) ?? []),
+  );
+  candidates.delete(claimedTenant);
+  for (const tenant of candidates) {
+    const trust = tenants.get(tenant) as TenantTrust;
+    if (verifyPath({ ...chain, roots: trust.roots }, budget).ok) return tenant;
+    if (budget.exhausted) return undefined;
   }
   return undefined;
 }

@@ -112,6 +112,8 @@ export interface OpensslCertOptions {
   extensions: string[];
   /** Negative: already expired (notAfter before notBefore). Default 30. */
   days?: number;
+  /** An existing key file to certify (e.g. another CA's key under a new name); default new. */
+  key?: string;
 }
 
 /**
@@ -119,12 +121,16 @@ export interface OpensslCertOptions {
  * the extensions given, so a test can build the chains real PKIs (and attackers) make.
  */
 export function opensslCert(dir: string, name: string, opts: OpensslCertOptions): OpensslCert {
-  const key = join(dir, `${name}.key`);
+  const key = opts.key ?? join(dir, `${name}.key`);
   const crt = join(dir, `${name}.crt`);
   const ext = join(dir, `${name}.ext`);
   const csr = join(dir, `${name}.csr`);
   writeFileSync(ext, opts.extensions.join("\n") + "\n");
-  openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key], dir);
+  if (opts.key === undefined)
+    openssl(
+      ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key],
+      dir,
+    );
   openssl(["req", "-new", "-key", key, "-subj", opts.subject, "-out", csr], dir);
   const signer = opts.issuer
     ? ["-CA", opts.issuer.crt, "-CAkey", opts.issuer.key]
