@@ -98,32 +98,60 @@ export function redactUrl(text: string): string {
   );
 }
 
+/** A config string as `/config` shows it: for messages that quote an accepted value. */
+export function redactText(text: string, path: KeyPath): string {
+  return redactSecrets(text, path) as string;
+}
+
+/**
+ * A file name that could not be read, shown only when every segment is harmless: a key or
+ * certificate pasted inline (`key: "-----BEGIN PRIVATE KEY-----…"`) is not a file name,
+ * and the error that says so must not carry it.
+ */
+export function describeFileName(name: string): string {
+  const harmless = name.length <= 255 && name.split("/").every(isHarmless);
+  return harmless ? name : `<redacted, ${name.length} chars>`;
+}
+
 /** Whether `text` may be shown in an error whatever it was meant to be. */
 export function isHarmless(text: string): boolean {
   return HARMLESS.test(text);
 }
 
+/** What a rejected value was expected to be, as far as it changes what may be shown. */
+export interface Expected {
+  /** A URL: one that did not parse can hold userinfo in any spelling. */
+  url?: boolean;
+  /** A map or list: a value written in its place stands for its entries (`headers: "a=b"`). */
+  collection?: boolean;
+}
+
 /**
  * `got "http3"`, or what a rejected value is without showing it: `got <redacted, 33
- * chars>`, `got a number`, `got an array`. Shown only when it is short, holds nothing that
- * separates a credential from a URL or a header, is not under a secret path (`headers`, a
- * secret-named key, also where a `collection` was expected) and was not meant as a URL
- * (`url`: a URL that did not parse can hold userinfo in any spelling). Arrays and objects are never shown: an element may be secret.
+ * chars>`, `got a number`, `got an array`, `missing`. See `showRejected`; arrays and
+ * objects are never shown: an element may be secret.
  */
-export function describeRejected(
-  value: unknown,
-  path: KeyPath,
-  expected: { url?: boolean; collection?: boolean } = {},
-): string {
-  // A value written where a map or list belongs stands for its entries: `headers: "a=b"`.
-  const at = expected.collection === true ? [...path, ""] : path;
+export function describeRejected(value: unknown, path: KeyPath, expected: Expected = {}): string {
   if (value === undefined) return "missing";
   if (value === null || typeof value === "boolean") return `got ${String(value)}`;
-  if (typeof value !== "string" && typeof value !== "number") return `got ${kindOf(value)}`;
-  if (expected.url !== true && !isSecretPath(at) && isHarmless(String(value))) {
-    return `got ${JSON.stringify(value)}`;
+  if (typeof value === "number") {
+    const shown = showRejected(String(value), path, expected);
+    return shown.startsWith("<") ? "got a number" : `got ${value}`;
   }
-  return typeof value === "string" ? `got <redacted, ${value.length} chars>` : "got a number";
+  return typeof value === "string"
+    ? `got ${showRejected(value, path, expected)}`
+    : `got ${kindOf(value)}`;
+}
+
+/**
+ * `"http3"` (quoted), or `<redacted, N chars>`. A rejected value is shown only when it is
+ * short, holds nothing that separates a credential from a URL or a header, is not under a
+ * secret path (`headers`, a secret-named key) and was not meant as a URL.
+ */
+export function showRejected(text: string, path: KeyPath, expected: Expected = {}): string {
+  const at = expected.collection === true ? [...path, ""] : path;
+  const harmless = expected.url !== true && !isSecretPath(at) && isHarmless(text);
+  return harmless ? JSON.stringify(text) : `<redacted, ${text.length} chars>`;
 }
 
 /**
