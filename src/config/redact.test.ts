@@ -15,6 +15,7 @@ describe("redactUrl", () => {
     ["http://h/x?bare-secret", "http://h/x?<redacted>"],
     ["http://h/x#frag", "http://h/x#<redacted>"],
     ["http://h:9/v1?a=1&b", "http://h:9/v1?a=<redacted>&<redacted>"],
+    ["https://h/app;jsessionid=S3CRET/x", "https://h/app;<redacted>/x"],
   ])("%s → %s", (input, output) => {
     expect(redactUrl(input)).toBe(output);
   });
@@ -112,7 +113,8 @@ describe("describeRejected", () => {
     expect(describeRejected(value, path, expected)).toBe(text);
   });
 
-  it("hides a key that could hold a value", () => {
+  it("hides a key that could hold a value or drive a terminal", () => {
+    expect(describePath(["anomaly", "\u001b[2Jx"])).toBe("anomaly.<redacted>");
     expect(describePath(["anomaly", "alertmanager:https://u:p@h"])).toBe("anomaly.<redacted>");
     expect(describePath(["grants", 0, "to"])).toBe("grants.0.to");
     expect(describePath([])).toBe("(root)");

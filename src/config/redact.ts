@@ -9,8 +9,9 @@
  *
  * Then, in every other string, whatever would be secret were it a URL, however misspelt
  * (`https:user:pass@host`, `host/?token=…`): the userinfo, every query parameter's value
- * (names stay: `?access_token=<redacted>`), and the fragment. Scheme, host, port and path
- * stay readable, so an operator can still see where traffic goes.
+ * (names stay: `?access_token=<redacted>`), path parameters (`;jsessionid=<redacted>`)
+ * and the fragment. Scheme, host, port and path stay readable, so an operator can still
+ * see where traffic goes.
  *
  * A *rejected* value (config errors: `palisade check`, the refused-reload log line) did not
  * prove it is what its key says, so a stricter rule applies: it is echoed only when it is
@@ -33,7 +34,10 @@ const USERINFO = /^.*@(?=\S)/s;
 /** A query or fragment, wherever it starts. */
 const QUERY = /[?#].*$/s;
 /** Short, and none of what separates a credential from the rest of a URL or a header. */
-const HARMLESS = /^[^\s@:/?#=&%]{0,64}$/;
+/** Control characters too: a key is printed as it is, and could drive the terminal. */
+const HARMLESS = /^[^\s\p{Cc}@:/?#=&%]{0,64}$/u;
+/** Path parameters (`/app;jsessionid=…`): a session id, as good as a password. */
+const PATH_PARAMS = /;[^/]*/g;
 
 /**
  * Whether every value at `path` is a secret, whatever it looks like. A header map's values
@@ -73,7 +77,7 @@ export function redactUrlish(text: string): string {
   return text.replace(USERINFO, `${REDACTED}@`).replace(QUERY, `?${REDACTED}`);
 }
 
-/** `scheme://<redacted>@host:port/path?name=<redacted>#<redacted>`; unchanged when clean. */
+/** `scheme://<redacted>@host:port/path;<redacted>?name=<redacted>#<redacted>`; or as written. */
 export function redactUrl(text: string): string {
   let url: URL;
   try {
@@ -83,7 +87,9 @@ export function redactUrl(text: string): string {
     return text.replace(/\/\/[^/?#]*@/, `//${REDACTED}@`).replace(QUERY, `?${REDACTED}`);
   }
   const userinfo = url.username !== "" || url.password !== "";
-  if (!userinfo && url.search === "" && url.hash === "") return text;
+  const params = url.pathname.includes(";");
+  if (!userinfo && !params && url.search === "" && url.hash === "") return text;
+  const path = url.pathname.replace(PATH_PARAMS, `;${REDACTED}`);
   const query = url.search
     .slice(1)
     .split("&")
@@ -93,7 +99,7 @@ export function redactUrl(text: string): string {
     })
     .join("&");
   return (
-    `${url.protocol}//${userinfo ? `${REDACTED}@` : ""}${url.host}${url.pathname}` +
+    `${url.protocol}//${userinfo ? `${REDACTED}@` : ""}${url.host}${path}` +
     `${url.search === "" ? "" : `?${query}`}${url.hash === "" ? "" : `#${REDACTED}`}`
   );
 }
