@@ -3,11 +3,21 @@
  * admin port) would: the running config, with every credential the config can hold
  * redacted, and everything else (hosts, paths, certificate file names) left readable.
  */
+import { rm, writeFile } from "node:fs/promises";
+import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApp, type TestApp } from "./support/app.js";
-import { baseConfig, makePki, send, startSidecar, type RunningSidecar } from "./support/mesh.js";
+import {
+  baseConfig,
+  makePki,
+  send,
+  startSidecar,
+  type Pki,
+  type RunningSidecar,
+} from "./support/mesh.js";
 
 const SECRETS = [
+  "billing-sni-pass",
   "app-user",
   "app-pass",
   "billing-pass",
@@ -24,9 +34,10 @@ const SECRETS = [
 
 let app: TestApp;
 let sidecar: RunningSidecar;
+let pki: Pki;
 
 beforeAll(async () => {
-  const pki = await makePki(["acme"], ["orders"]);
+  pki = await makePki(["acme"], ["orders"]);
   app = await startApp();
   const config = baseConfig(pki, "orders", ["acme"], app.url);
   const appUrl = new URL(app.url);
@@ -39,6 +50,8 @@ beforeAll(async () => {
     upstreams: {
       billing: {
         url: "https://svc:billing-pass@billing.default.svc:15006/base?access_token=billing-token&region=eu",
+        // Not a URL field, but a URL-ish string all the same: userinfo without `//`.
+        sni: "svc:billing-sni-pass@billing.default.svc",
         target: { path: "/tenants/{tenant}/**" },
       },
     },
@@ -64,6 +77,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await sidecar?.stop();
   await app?.close();
+  await rm(pki.dir, { recursive: true, force: true });
 });
 
 describe("GET /config", () => {
@@ -73,6 +87,7 @@ describe("GET /config", () => {
     for (const secret of SECRETS) expect(answer.text).not.toContain(secret);
     const config = answer.json()["config"] as Record<string, Record<string, unknown>>;
     const upstreams = config["outbound"]!["upstreams"] as Record<string, { url: string }>;
+    expect(upstreams["billing"]).toMatchObject({ sni: "<redacted>@billing.default.svc" });
     expect(upstreams["billing"]?.url).toBe(
       "https://<redacted>@billing.default.svc:15006/base?access_token=<redacted>&region=<redacted>",
     );
@@ -98,5 +113,81 @@ describe("GET /config", () => {
       admin: { listen: string };
     };
     expect(config.admin.listen).toBe("127.0.0.1:0");
+  });
+});
+
+describe("config reload refused", () => {
+  /** Each edit is refused; the log line says where, never what. */
+  const edits: [string, (config: Record<string, unknown>) => string][] = [
+    [
+      "url-without-slashes-leaks-userinfo-in-reload-log",
+      (c) => stringify({ ...c, anomaly: { alertmanager: "https:am-user:S3CRET1@am.example/" } }),
+    ],
+    [
+      "numeric-header-value-leaks-in-reload-log",
+      (c) =>
+        stringify({
+          ...c,
+          telemetry: {
+            ...(c["telemetry"] as object),
+            otlp: otlp({ "x-honeycomb-team": 123456789012345 }),
+          },
+        }),
+    ],
+    [
+      "header-array-value-leaks-in-reload-log",
+      (c) =>
+        stringify({
+          ...c,
+          telemetry: { ...(c["telemetry"] as object), otlp: otlp({ "x-api": ["S3CRET5"] }) },
+        }),
+    ],
+    [
+      "headers-as-string-leaks-in-reload-log",
+      (c) =>
+        stringify({
+          ...c,
+          telemetry: { ...(c["telemetry"] as object), otlp: otlp("authorization=Bearer S3CRET6") },
+        }),
+    ],
+    [
+      "inline-key-leaks-in-reload-log",
+      (c) => {
+        const tenants = c["tenants"] as Record<string, Record<string, string>>;
+        const acme = {
+          ...tenants["acme"],
+          key: "-----BEGIN PRIVATE KEY-----\nMC4CAQS3CRET7\n-----END PRIVATE KEY-----\n",
+        };
+        return stringify({ ...c, tenants: { acme } });
+      },
+    ],
+    ["yaml-alias-leaks-in-reload-log", (c) => `${stringify(c)}drainDelay: *S3CRET8\n`],
+  ];
+
+  function otlp(headers: unknown): Record<string, unknown> {
+    return { endpoint: "http://127.0.0.1:9/v1/traces", sampleRatio: 0, headers };
+  }
+
+  it.each(edits)("%s", async (_name, edit) => {
+    const config = baseConfig(pki, "orders", ["acme"], app.url);
+    const m = await startSidecar(config);
+    try {
+      const id = m.sidecar.generation.id;
+      await writeFile(m.configFile, edit(config));
+      expect(await m.sidecar.reload("SIGHUP")).toBe(false);
+      expect(m.sidecar.generation.id).toBe(id);
+      const refused = m.logs.find(
+        (l) =>
+          l.msg === "config reload refused; keeping the running generation" &&
+          l["reason"] === "SIGHUP",
+      );
+      expect(refused?.level).toBe("error");
+      expect(String(refused?.["err"])).toMatch(/palisade\.yaml: /);
+      expect(JSON.stringify(m.logs)).not.toMatch(/S3CRET|123456789012345|PRIVATE KEY/);
+      const metrics = (await send(undefined, `${m.admin}/metrics`)).text;
+      expect(metrics).toMatch(/palisade_config_reloads_total\{result="failure"[^}]*\} [1-9]/);
+    } finally {
+      await m.stop();
+    }
   });
 });

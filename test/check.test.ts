@@ -138,6 +138,67 @@ describe.concurrent("palisade check", () => {
     expect(report.findings[0]?.message).toMatch(/cannot read/);
   });
 
+  /** Both formats of `check` on `text`: the exit code and everything the CLI printed. */
+  async function checkBoth(
+    name: string,
+    text: string,
+  ): Promise<{ code: number | null; output: string; report: CheckReport }> {
+    const file = join(scratch, name);
+    await writeFile(file, text);
+    const { code, report } = await checkJson(file);
+    const human = await cli(["check", "-c", file]);
+    expect(human.code).toBe(code);
+    return { code, report, output: `${JSON.stringify(report)}\n${human.stdout}${human.stderr}` };
+  }
+
+  const HEAD = "service: orders\ntrustDomain: mesh.local\n";
+
+  it("check-output-leaks-rejected-secrets: schema errors never print a rejected secret (exit 2)", async () => {
+    const cases = {
+      "url-without-slashes.yaml": `${HEAD}tenants: {}\nanomaly:\n  alertmanager: "https:am-user:S3CRET1@am.example/"\n  webhook: {url: "https//hook.example/?token=S3CRET3", secret: S3CRET-short}\n`,
+      "header-values.yaml": `${HEAD}tenants: {}\ntelemetry:\n  otlp:\n    endpoint: "am-user:S3CRET2@otel.example:4318"\n    headers: {x-honeycomb-team: 123456789012345, x-api: [S3CRET5], authorization:Bearer S3CRET7}\n`,
+      "headers-as-string.yaml": `${HEAD}tenants: {}\ntelemetry: {otlp: {endpoint: "https://otel.example/", headers: "authorization=Bearer S3CRET6"}}\n`,
+      "alias.yaml": `${HEAD}tenants: {}\ntelemetry: {otlp: {endpoint: "https://otel.example/", headers: {authorization: *S3CRET8}}}\n`,
+    };
+    const paths: (string | null)[] = [];
+    for (const [name, text] of Object.entries(cases)) {
+      const { code, report, output } = await checkBoth(name, text);
+      expect(code).toBe(2);
+      expect(output).not.toMatch(/S3CRET|123456789012345/);
+      paths.push(...report.findings.map((f) => f.path));
+    }
+    expect(paths).toEqual([
+      "anomaly.alertmanager",
+      "anomaly.webhook.url",
+      "anomaly.webhook.secret",
+      "telemetry.otlp.endpoint",
+      "telemetry.otlp.headers.x-honeycomb-team",
+      "telemetry.otlp.headers.x-api",
+      "telemetry.otlp.headers.<redacted>",
+      "telemetry.otlp.headers",
+      null,
+    ]);
+  });
+
+  it("inline-key-leaks-in-check: lint findings never print key material or a query (exit 1)", async () => {
+    const pem =
+      "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIS3CRETKEYMATERIAL0123456789abcdefABCDEF\n-----END PRIVATE KEY-----\n";
+    const text = `${HEAD}tenants:\n  acme: {ca: pki/ca.crt, cert: pki/orders.crt, key: ${JSON.stringify(pem)}}\n  globex: {ca: pki/ca.crt, cert: pki/orders.crt, key: pki/orders.key}\ngrants:\n  - {from: acme, to: globex, methods: [GET], paths: ["/orders?access_token=S3CRET9"], fields: ["a..token=S3CRET10"], expires: 2030-01-01T00:00:00Z}\n`;
+    const { code, report, output } = await checkBoth("inline-key.yaml", text);
+    expect(code).toBe(1);
+    expect(output).not.toMatch(/S3CRET|PRIVATE KEY|MC4CAQ/);
+    const at = (path: string) => report.findings.find((f) => f.path === path)?.message;
+    expect(at("tenants.acme.key")).toBe(
+      `<redacted, ${pem.length} chars>: cannot read (ENOENT: no such file or directory)`,
+    );
+    // A name that is a name is shown: it says which mounted file is missing.
+    expect(at("tenants.globex.key")).toBe(
+      "pki/orders.key: cannot read (ENOENT: no such file or directory)",
+    );
+    expect(at("grants.0.paths.0")).toMatch(/path <redacted, 28 chars> is not a valid path glob/);
+    expect(at("grants.0.fields")).toMatch(/invalid projection field <redacted, 17 chars>/);
+  });
+
   it("keeps the committed JSON Schema equal to what `palisade schema` prints", async () => {
     const result = await cli(["schema"]);
     expect(result.code).toBe(0);

@@ -11,6 +11,7 @@ import { resolve } from "node:path";
 import { keyMatchesCert, notAfter, notBefore, readPemBundle, uriSans } from "../tls/certs.js";
 import { checkSvid, verifyTenantChain, type ChainResult } from "../tls/verify-chain.js";
 import type { Finding, LintInput } from "./lint.js";
+import { describeFileName } from "./redact.js";
 import type { TenantConfig } from "./schema.js";
 
 /** Renewal should have happened well before this; a warning leaves time to do it. */
@@ -41,6 +42,11 @@ export async function lintCertificates(
   return { findings: tenants.flatMap((t) => t.findings), tenants: tenants.map((t) => t.certs) };
 }
 
+/** `ENOENT: no such file or directory` from `ENOENT: …, open '<path>'`: without the path. */
+function systemProblem(err: Error): string {
+  return /^[A-Z][A-Z0-9_]*: [^,]*/.exec(err.message)?.[0] ?? "unreadable";
+}
+
 /** Reads and parses what it can; each file that fails is one finding. */
 async function readTenantCerts(
   readText: (path: string) => Promise<string>,
@@ -49,16 +55,17 @@ async function readTenantCerts(
   config: TenantConfig,
   findings: Finding[],
 ): Promise<TenantCerts> {
-  const unreadable = (key: "ca" | "cert" | "key", message: string) =>
+  const unreadable = (key: "ca" | "cert" | "key", message: string, name = config[key]) =>
     findings.push({
       level: "error",
       rule: "tenant_material_unreadable",
-      message: `${config[key]}: ${message}`,
+      message: `${name}: ${message}`,
       path: `tenants.${tenant}.${key}`,
     });
   const read = (key: "ca" | "cert" | "key") =>
     readText(resolve(baseDir, config[key])).catch((err: Error) => {
-      unreadable(key, `cannot read: ${err.message}`);
+      // Neither the name nor the system's message (which repeats it) unless it is a name.
+      unreadable(key, `cannot read (${systemProblem(err)})`, describeFileName(config[key]));
       return undefined;
     });
   const parse = <T>(key: "ca" | "cert" | "key", text: string | undefined, as: (t: string) => T) => {

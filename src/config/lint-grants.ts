@@ -5,8 +5,9 @@
  * grant the table would refuse is reported at once, not only the first.
  */
 import { pathGlobProblem } from "../tenancy/path-glob.js";
-import { compileProjection } from "../tenancy/projection.js";
+import { compileProjection, ProjectionError } from "../tenancy/projection.js";
 import type { Finding } from "./lint.js";
+import { redactText, showRejected } from "./redact.js";
 import type { Config, GrantConfig } from "./schema.js";
 
 const WRITE_METHODS: ReadonlySet<string> = new Set(["POST", "PUT", "PATCH", "DELETE"]);
@@ -62,7 +63,7 @@ function lintFields(grant: GrantConfig, name: string, path: string): Finding[] {
     findings.push({
       level: "error",
       rule: "grant_invalid_fields",
-      message: `${name}: ${(err as Error).message}`,
+      message: `${name}: ${describeProjectionError(err as Error, path)}`,
       path,
     });
   }
@@ -109,17 +110,20 @@ function lintParties(
 function lintPaths(grant: GrantConfig, name: string, at: (key: string) => string): Finding[] {
   const findings: Finding[] = [];
   const writes = writeMethods(grant);
-  grant.paths.forEach((glob, j) => {
-    const problem = pathGlobProblem(glob);
+  grant.paths.forEach((path, j) => {
+    const keyPath = at(`paths.${j}`).split(".");
+    // Quoted as `/config` shows it; a refused one is a rejected value, shown only if harmless.
+    const glob = redactText(path, keyPath);
+    const problem = pathGlobProblem(path);
     if (problem !== undefined) {
       findings.push({
         level: "error",
         rule: "grant_invalid_path",
-        message: `${name} path "${glob}" is not a valid path glob: ${problem}`,
+        message: `${name} path ${showRejected(path, keyPath)} is not a valid path glob: ${problem}`,
         path: at(`paths.${j}`),
       });
     }
-    const broad = isBroadGlob(glob);
+    const broad = isBroadGlob(path);
     if (broad) {
       findings.push({
         level: "error",
@@ -128,7 +132,7 @@ function lintPaths(grant: GrantConfig, name: string, at: (key: string) => string
         path: at(`paths.${j}`),
       });
     }
-    if (writes.length > 0 && glob.includes("**")) {
+    if (writes.length > 0 && path.includes("**")) {
       findings.push({
         level: broad ? "error" : "warning",
         rule: "grant_wildcard_write",
@@ -179,4 +183,11 @@ function grantName(grant: GrantConfig, i: number): string {
   return grant.id === undefined
     ? `grant #${i} (${grant.from} → ${grant.to})`
     : `grant "${grant.id}" (${grant.from} → ${grant.to})`;
+}
+
+/** The projection's own message, with the refused field shown only if harmless. */
+function describeProjectionError(err: Error, path: string): string {
+  if (!(err instanceof ProjectionError)) return err.message;
+  const field = showRejected(err.field, path.split("."));
+  return `invalid projection field ${field}: ${err.problem}`;
 }

@@ -1,12 +1,13 @@
 /**
- * Reads and validates a config file. Errors name the key path and the bad value, so a
- * broken ConfigMap is diagnosed from one log line.
+ * Reads and validates a config file. Errors name the key path and, when it is provably
+ * harmless, the bad value, so a broken ConfigMap is diagnosed from one log line that never
+ * carries a credential (config/redact.ts decides what is shown).
  */
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { parseDocument } from "yaml";
+import { parseDocument, type Document, type YAMLError } from "yaml";
 import type { z } from "zod";
-import { redactSecrets } from "./redact.js";
+import { describeKey, describePath, describeRejected } from "./redact.js";
 import { configSchema, type Config } from "./schema.js";
 
 export class ConfigError extends Error {
@@ -45,34 +46,64 @@ export function loadedFromText(path: string, text: string): LoadedConfig {
 
 export function parseConfigText(text: string, file: string): Config {
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true, strict: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      file,
-      doc.errors.map((e) => (e.message.split("\n")[0] ?? e.message).replace(/:$/, "")),
-    );
-  }
-  const result = configSchema.safeParse(doc.toJS({ maxAliasCount: 100 }));
+  if (doc.errors.length > 0) throw new ConfigError(file, doc.errors.map(describeYamlError));
+  const input = documentValue(doc, file);
+  const result = configSchema.safeParse(input);
   if (!result.success)
     throw new ConfigError(
       file,
-      result.error.issues.map((i) => describeIssue(i, doc.toJS())),
+      result.error.issues.map((i) => describeIssue(i, input)),
     );
   return result.data;
 }
 
+/**
+ * The document as plain data. An alias to no anchor (an unquoted value that starts with
+ * `*`) or too many aliases throw here, naming the alias: a ConfigError without the name.
+ */
+function documentValue(doc: Document, file: string): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw new ConfigError(file, [withoutQuote((err as Error).message)]);
+  }
+}
+
 function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
-  const path = issue.path.map(String).join(".") || "(root)";
+  const path = describePath(issue.path);
   if (issue.code === "unrecognized_keys") {
     return issue.keys
-      .map((k) => `${path === "(root)" ? k : `${path}.${k}`}: unknown key`)
+      .map((k) => `${path === "(root)" ? "" : `${path}.`}${describeKey(k)}: unknown key`)
       .join("; ");
   }
   if (issue.code === "invalid_key")
     return `${path}: invalid key (${issue.issues[0]?.message ?? issue.message})`;
-  // The message reaches logs and `check` output: a rejected URL keeps its credentials hidden.
-  const value = redactSecrets(valueAt(input, issue.path), String(issue.path.at(-1) ?? ""));
-  const got = value === undefined ? "missing" : `got ${JSON.stringify(value)}`;
-  return `${path}: ${issue.message} (${got})`;
+  // The message reaches logs and `check` output: only a provably harmless value is echoed,
+  // and never one meant as a URL (a URL that did not parse may hold userinfo in any spelling).
+  const value = valueAt(input, issue.path);
+  const url = issue.code === "invalid_format" && issue.format === "url";
+  const collection = issue.code === "invalid_type" && COLLECTIONS.has(issue.expected);
+  return `${path}: ${issue.message} (${describeRejected(value, issue.path, { url, collection })})`;
+}
+
+const COLLECTIONS = new Set(["record", "object", "array", "map", "set", "tuple"]);
+
+/**
+ * The first line of a YAML error without the source it quotes: an unquoted value that
+ * starts with `*` or `!` is an alias or a tag to YAML, and its error would repeat it.
+ */
+function describeYamlError(error: YAMLError): string {
+  const first = error.message.split("\n")[0] ?? error.message;
+  const what = withoutQuote(first.replace(/ at line \d+, column \d+:?$/, ""));
+  const at = error.linePos?.[0];
+  return at === undefined ? what : `${what} at line ${at.line}, column ${at.col}`;
+}
+
+/** What YAML quotes follows a `: `, or is an escape or a directive: it is dropped. */
+function withoutQuote(message: string): string {
+  return message
+    .replace(/: .*$/s, "")
+    .replace(/^(Invalid escape sequence|Unknown directive|Unsupported YAML version) .*$/s, "$1");
 }
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
