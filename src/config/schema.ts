@@ -93,6 +93,8 @@ const limits = z
  */
 const inboundLimits = limits.unwrap().extend({
   pendingHandshakes: z.number().int().positive().default(1024),
+  /** The same per peer address, so one peer cannot take the whole budget and lock others out. */
+  pendingHandshakesPerAddress: z.number().int().positive().default(64),
 });
 
 const inbound = z.strictObject({
