@@ -1,7 +1,8 @@
 /**
  * `drainTimeout` bounds shutdown whatever the app, an upstream or a reload does: a request
  * the app never answers is aborted when drain cuts its client (not awaited until
- * `timeouts.upstream`), and a reload stuck reading a file that never ends is abandoned.
+ * `timeouts.upstream`), a reload still settling is abandoned at the drain deadline, and a
+ * FIFO named by a reloaded config is refused without being read.
  * In-process sidecars over real sockets and real TLS.
  */
 import { execFileSync } from "node:child_process";
@@ -144,7 +145,33 @@ describe("drain deadline", () => {
     await eventually(() => holding.size === 0, "the app's request closed", 5_000);
   });
 
-  it("stuck-reload-blocks-shutdown: a reload reading a FIFO is abandoned at the drain deadline", async () => {
+  it("stuck-reload-blocks-shutdown: drain waits on a reload in flight no longer than its deadline", async () => {
+    const file = join(dir, "settling.yaml");
+    const config = drainConfig();
+    await writeFile(file, stringify(config));
+    const lines: string[] = [];
+    // A reload that takes a minute to settle stands for one stuck on a slow read: drain
+    // cannot cancel it before its next step.
+    const sidecar = await Sidecar.start({
+      configFile: file,
+      settleMs: 60_000,
+      logStream: { write: (line: string) => void lines.push(line) },
+    });
+    const generation = sidecar.generation.id;
+    await writeFile(file, stringify({ ...config, drainDelay: "0s" }));
+    const reloaded = sidecar.reload("SIGHUP");
+    // Past its start (where a draining sidecar would skip it): now settling.
+    await new Promise((resolve) => setImmediate(resolve));
+
+    const took = await timedStop(sidecar);
+    expect(took).toBeLessThan(STOP_WITHIN_MS);
+    expect(lines.some((l) => l.includes("reload still running at the end of drain"))).toBe(true);
+    // Abandoned: whenever it ends, nothing is applied.
+    expect(await Promise.race([reloaded, Promise.resolve("running")])).toBe("running");
+    expect(sidecar.generation.id).toBe(generation);
+  });
+
+  it("fifo-in-reloaded-config: a FIFO is refused, never read, and stop() is prompt", async () => {
     const file = join(dir, "fifo.yaml");
     const config = drainConfig();
     await writeFile(file, stringify(config));
@@ -154,37 +181,30 @@ describe("drain deadline", () => {
       settleMs: 50,
       logStream: { write: (line: string) => void lines.push(line) },
     });
-    const generation = sidecar.generation.id;
-    // A CA "file" whose read never returns until a writer opens it (a stalled mount alike).
+    cleanup.push(() => sidecar.stop());
+    // A CA "file" whose read would never return until a writer opens it. Node waits for
+    // a thread blocked on it even to exit, so it must not be opened at all.
     const fifo = join(dir, "ca.fifo");
     execFileSync("mkfifo", [fifo]);
-    const unblock = () => closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
     cleanup.push(() => {
+      // Should anything be blocked reading it, a writer lets it end.
       try {
-        unblock();
+        closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
       } catch {
-        // Nothing was reading it any more.
+        // No reader: as it should be.
       }
       return rm(fifo, { force: true });
     });
     const tenants = config["tenants"] as Record<string, Record<string, unknown>>;
     (tenants["acme"] as Record<string, unknown>)["ca"] = fifo;
     await writeFile(file, stringify(config));
-    const reloaded = sidecar.reload("SIGHUP");
-    // The reload is blocked on the FIFO: a file read outstanding poll after poll (reads of
-    // the small config and PEM files finish within one poll interval).
-    let reading = 0;
-    await eventually(() => {
-      reading = process.getActiveResourcesInfo().includes("FSReqPromise") ? reading + 1 : 0;
-      return reading >= 10;
-    }, "the reload blocked reading the FIFO");
-
-    const took = await timedStop(sidecar);
-    expect(took).toBeLessThan(STOP_WITHIN_MS);
-    expect(lines.some((l) => l.includes("reload still running at the end of drain"))).toBe(true);
-    // Let the read end: the abandoned reload is never applied.
-    unblock();
-    expect(await reloaded).toBe(false);
-    expect(sidecar.generation.id).toBe(generation);
+    const reloaded = await Promise.race([
+      sidecar.reload("SIGHUP"),
+      new Promise<string>((resolve) => setTimeout(() => resolve("still reading"), 10_000)),
+    ]);
+    expect(reloaded).toBe(false);
+    const refused = lines.find((l) => l.includes("config reload refused"));
+    expect(refused).toContain("not a regular file");
+    expect(await timedStop(sidecar)).toBeLessThan(STOP_WITHIN_MS);
   });
 });
