@@ -143,6 +143,13 @@ describe("drain deadline", () => {
     abort.abort();
     expect(await answer).toBe("AbortError");
     await eventually(() => holding.size === 0, "the app's request closed", 5_000);
+    // Recorded as the client's leaving (499), not as an upstream failure.
+    const metrics = await eventually(async () => {
+      const text = await (await request(`${running.admin}/metrics`)).body.text();
+      return text.includes('code="499"') && text;
+    }, "the request recorded");
+    expect(metrics).toMatch(/palisade_requests_total\{[^}]*tenant="acme"[^}]*code="499"[^}]*\} 1/);
+    expect(metrics).not.toMatch(/palisade_requests_total\{[^}]*code="502"/);
   });
 
   it("stuck-reload-blocks-shutdown: drain waits on a reload in flight no longer than its deadline", async () => {
