@@ -97,15 +97,20 @@ export class Exchange {
     request.signal = this.#abort.signal;
     // Gone before the call started (while it waited on the cache): undici refuses at once.
     if (this.#clientGone) this.#abort.abort();
+    // Made here, not per exchange: cache hits and refusals never call upstream.
+    const ended = (): void => {
+      this.#upstreamOpen = false;
+      this.#releaseWhenDone();
+    };
     let response: UpstreamResponse;
     try {
       response = await sendUpstream(request);
     } catch (err) {
-      this.#upstreamEnded();
+      ended();
       throw err;
     }
     this.#upstreamBody = response.body;
-    response.body.once("close", this.#upstreamEnded);
+    response.body.once("close", ended);
     return response;
   }
 
@@ -114,11 +119,6 @@ export class Exchange {
     // Nothing reads the rest of the upstream body now (the client left, or a refusal was
     // written instead): abort, so the app's connection is freed now, not at its timeout.
     if (this.#upstreamOpen && !this.#upstreamBody?.readableEnded) this.#abort?.abort();
-    this.#releaseWhenDone();
-  };
-
-  readonly #upstreamEnded = (): void => {
-    this.#upstreamOpen = false;
     this.#releaseWhenDone();
   };
 
