@@ -62,7 +62,10 @@ export async function lintConfig(input: LintInput): Promise<Finding[]> {
 
 const LISTENERS = ["inbound", "outbound", "admin"] as const;
 
-/** Two listeners on one fixed port of overlapping hosts: `run` could never bind both. */
+/**
+ * Two listeners on one fixed port of overlapping hosts (`run` could never bind both), and a
+ * per-address handshake cap that cannot stop one address from taking them all.
+ */
 export function lintListeners(config: Config): Finding[] {
   const findings: Finding[] = [];
   LISTENERS.forEach((name, i) => {
@@ -78,6 +81,15 @@ export function lintListeners(config: Config): Finding[] {
       path: `${name}.listen`,
     });
   });
+  const { pendingHandshakes, pendingHandshakesPerAddress } = config.inbound.limits;
+  if (pendingHandshakesPerAddress >= pendingHandshakes) {
+    findings.push({
+      level: "warning",
+      rule: "pending_handshakes_per_address_ineffective",
+      message: `pendingHandshakesPerAddress (${pendingHandshakesPerAddress}) is not below pendingHandshakes (${pendingHandshakes}): one peer address can take every pending handshake and lock the others out`,
+      path: "inbound.limits.pendingHandshakesPerAddress",
+    });
+  }
   return findings;
 }
 
