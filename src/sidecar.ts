@@ -375,6 +375,7 @@ export class Sidecar {
       return done;
     });
     this.logs.event.info({ inFlight: this.#inFlight.size }, "listeners closed");
+    const deadline = performance.now() + drainTimeout;
     await this.#inFlight.waitIdle(drainTimeout);
     const cut = this.#inFlight.size;
     for (const [server, connections] of listeners) {
@@ -382,11 +383,26 @@ export class Sidecar {
       connections.destroyAll();
     }
     await Promise.all(closed);
-    await this.#reloads;
+    await this.#abandonReload(deadline - performance.now());
     await this.#closeShared(ALERT_FLUSH_MS);
     await closeNow(this.#servers.admin, this.#adminConnections);
     this.logs.event.info({ cut }, "stopped");
     this.logs.root.flush();
+  }
+
+  /**
+   * A reload still running when drain starts is never applied (#reload checks #draining),
+   * but its reads cannot be cancelled: a FIFO or a stalled mount never returns. Drain gives
+   * it what is left of its own deadline, then goes on without it.
+   */
+  async #abandonReload(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), Math.max(0, ms)).unref();
+    });
+    const stuck = await Promise.race([this.#reloads.then(() => false), timedOut]);
+    clearTimeout(timer);
+    if (stuck) this.logs.event.warn({}, "reload still running at the end of drain; abandoned");
   }
 
   #watch(debounceMs: number): void {
@@ -429,11 +445,16 @@ export class Sidecar {
     this.logs.root.flush();
   }
 
-  /** What the listeners share: upstream pools, the app's pool, alert delivery, tracing. */
+  /**
+   * What the listeners share: upstream pools, the app's pool, alert delivery, tracing.
+   * Called once the listeners are closed and every client connection cut, so any request
+   * to the app or a peer still open has no one to answer: destroyed, not awaited, so
+   * drain ends within `drainTimeout` whatever the app does.
+   */
   async #closeShared(alertFlushMs: number): Promise<void> {
     await Promise.all([
-      this.#pools.close(),
-      this.#app.close().catch(() => {}),
+      this.#pools.destroy(),
+      this.#app.destroy().catch(() => {}),
       this.anomaly.close(alertFlushMs),
       this.tracing?.shutdown(),
     ]);

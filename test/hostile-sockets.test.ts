@@ -72,10 +72,11 @@ function portOf(url: string): number {
   return Number(new URL(url).port);
 }
 
-/** A TCP connection that is open once this resolves, kept for cleanup. */
-function tcp(port: number): Promise<Socket> {
+/** A TCP connection (from `localAddress`, if given) that is open once this resolves, kept for cleanup. */
+function tcp(port: number, localAddress?: string): Promise<Socket> {
+  const from = localAddress === undefined ? {} : { localAddress };
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: "127.0.0.1", port }, () => resolve(socket));
+    const socket = connect({ host: "127.0.0.1", port, ...from }, () => resolve(socket));
     socket.on("error", () => {});
     socket.once("error", reject);
     sockets.push(socket);
@@ -311,6 +312,58 @@ describe("pre-handshake connection cap", () => {
       } finally {
         await agent.close();
       }
+    } finally {
+      await capped.stop();
+    }
+  });
+});
+
+describe("pre-handshake connection cap per peer address", () => {
+  it("one-peer-pending-handshakes-locks-out-everyone: other peers still get in", async () => {
+    const capped = await startSidecar(
+      config({
+        inbound: {
+          ...(config()["inbound"] as Record<string, unknown>),
+          timeouts: { headers: "60s" },
+          // The per-address limit at its default (64), well under the listener's.
+          limits: { pendingHandshakes: 128 },
+        },
+      }),
+    );
+    try {
+      const port = portOf(capped.inbound);
+      // The attacker from another loopback address (Linux routes all of 127/8 to lo), more
+      // silent sockets than the whole listener's budget; the tenant's client from 127.0.0.1.
+      const flood = await Promise.all(Array.from({ length: 150 }, () => tcp(port, "127.0.0.2")));
+      // Every attacker socket is settled: held open by the sidecar, or refused and closed.
+      await eventually(async () => {
+        const refused = flood.filter((socket) => socket.closed).length;
+        return refused + (await capped.sidecar.openConnections()).inbound === flood.length;
+      }, "the flood accepted or refused");
+      const agent = await tenantClient(pki, "acme", "web", "orders");
+      try {
+        expect((await send(agent, `${capped.inbound}/tenants/acme/ok`)).status).toBe(200);
+      } finally {
+        await agent.close();
+      }
+      // The attacker holds its 64; the other 86 were refused and counted.
+      expect(flood.filter((socket) => socket.closed)).toHaveLength(86);
+      expect(await handshakeFailures("pending_handshakes_per_address_limit", capped)).toBe(86);
+      // Refused at accept: neither a failed handshake nor the listener-wide limit.
+      expect(await handshakeFailures("handshake_error", capped)).toBe(0);
+      expect(await handshakeFailures("pending_handshakes_limit", capped)).toBe(0);
+      const burst = (msg: string) => capped.logs.filter((l) => l.msg === msg);
+      expect(burst("pending handshake limit per address reached")).toHaveLength(1);
+      expect(burst("pending handshake limit per address reached")[0]).toMatchObject({
+        remote: "127.0.0.2",
+        limit: 64,
+      });
+      // The burst ends with the attacker's last pending socket.
+      for (const socket of flood) socket.destroy();
+      await eventually(
+        () => burst("pending handshakes from address back under the limit").length === 1,
+        "the burst's end logged",
+      );
     } finally {
       await capped.stop();
     }

@@ -85,8 +85,12 @@ interface Exit {
 }
 
 /** `palisade run -c FILE` from source (as the other CLI tests), killed if it outlives the bound. */
-async function run(file: string): Promise<Exit> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "run", "-c", file], {
+function run(file: string): Promise<Exit> {
+  return cli("run", file);
+}
+
+async function cli(command: "run" | "check", file: string): Promise<Exit> {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", command, "-c", file], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -149,6 +153,51 @@ describe("palisade run", () => {
     const exit = await run(await configFile("cli-bad", undefined, { inbound: { listen: "nope" } }));
     expect(exit.code).toBe(2);
     expect(exit.stderr).toMatch(/^palisade: cannot start: .*inbound\.listen/);
+  });
+
+  // check, run and reload share one admission rule: what run cannot start, check refuses.
+  it("out-of-range-port-passes-check: check and run both refuse it, naming the key", async () => {
+    const file = await configFile("port-range", undefined, {
+      admin: { listen: "127.0.0.1:99999" },
+    });
+    const [check, started] = await Promise.all([cli("check", file), run(file)]);
+    expect(check.code).toBe(2);
+    expect(check.stdout + check.stderr).toMatch(/admin\.listen.*port must be 0-65535/);
+    expect(started.code).toBe(2);
+    expect(started.stderr).toMatch(
+      /^palisade: cannot start: .*admin\.listen.*port must be 0-65535/,
+    );
+    expect(started.stderr).not.toContain("options.port");
+  });
+
+  it("bad-listen-host-passes-check: a host neither an IP nor a DNS name is a key-path error", async () => {
+    // Both match the host:port shape; run would fail at bind (ENOTFOUND, EINVAL).
+    for (const listen of ["999.0.0.1:0", "[1:2:3]:0"]) {
+      const file = await configFile("bad-host", undefined, { admin: { listen } });
+      const check = await cli("check", file);
+      expect(check.code).toBe(2);
+      expect(check.stdout + check.stderr).toMatch(/admin\.listen.*host must be an IP address/);
+    }
+  });
+
+  it("duplicate-listen-ports-pass-check: check and run refuse two listeners on one address", async () => {
+    // Fixed ports that nothing binds: the refusal must come from the config, not the bind.
+    for (const [inbound, outbound] of [
+      [`127.0.0.1:${takenPort}`, `127.0.0.1:${takenPort}`],
+      [`0.0.0.0:${takenPort}`, `127.0.0.1:${takenPort}`],
+    ] as const) {
+      const base = baseConfig(pki, "orders", ["acme"], app.url);
+      const file = await configFile("duplicate-port", undefined, {
+        inbound: { ...(base["inbound"] as object), listen: inbound },
+        outbound: { listen: outbound },
+      });
+      const [check, started] = await Promise.all([cli("check", file), run(file)]);
+      expect(check.code).toBe(1);
+      expect(check.stdout).toMatch(/listen_address_conflict \(outbound\.listen\)/);
+      expect(started.code).toBe(2);
+      expect(started.stderr).toMatch(/listen_address_conflict \(outbound\.listen\)/);
+      expect(started.stdout).not.toContain('"palisade started"');
+    }
   });
 
   it("sigterm-with-hostile-sockets: drains and exits 0 promptly", async () => {

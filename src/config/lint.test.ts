@@ -129,6 +129,41 @@ describe("route rules", () => {
   });
 });
 
+describe("listener rules", () => {
+  const target = { path: "/tenants/{tenant}/**" };
+
+  it("duplicate-listen-ports-pass-check: one fixed port on overlapping hosts is an error", async () => {
+    expect(
+      summary(
+        await lint({
+          inbound: { target, listen: "0.0.0.0:15006" },
+          outbound: { listen: "127.0.0.1:15006" },
+          admin: { listen: "[::]:15006" },
+        }),
+      ),
+    ).toEqual([
+      "error listen_address_conflict outbound.listen",
+      "error listen_address_conflict admin.listen",
+    ]);
+  });
+
+  it("allows one port on distinct hosts, and port 0 anywhere", async () => {
+    const findings = await lint({
+      inbound: { target, listen: "127.0.0.1:15006" },
+      outbound: { listen: "127.0.0.2:15006" },
+      admin: { listen: "0.0.0.0:0" },
+    });
+    expect(summary(findings)).toEqual([]);
+  });
+
+  it("warns when the per-address handshake cap cannot bind one address", async () => {
+    const limits = { pendingHandshakes: 32, pendingHandshakesPerAddress: 32 };
+    expect(summary(await lint({ inbound: { target, limits } }))).toEqual([
+      "warning pending_handshakes_per_address_ineffective inbound.limits.pendingHandshakesPerAddress",
+    ]);
+  });
+});
+
 describe("grant rules", () => {
   it("accepts a narrow, read-only, expiring grant", async () => {
     expect(await lint({ grants: [grant({ fields: ["id"] })] })).toEqual([]);

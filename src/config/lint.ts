@@ -7,6 +7,7 @@ import type { Config } from "./schema.js";
 import { lintCertificates } from "./lint-certs.js";
 import { lintGrants } from "./lint-grants.js";
 import { lintSharedCas } from "./lint-shared-ca.js";
+import { listenConflict } from "./listen.js";
 
 export type FindingLevel = "error" | "warning";
 
@@ -49,6 +50,7 @@ export function describeFinding(finding: Finding): string {
 export async function lintConfig(input: LintInput): Promise<Finding[]> {
   const certs = await lintCertificates(input);
   const findings = [
+    ...lintListeners(input.config),
     ...lintRoutes(input.config),
     ...certs.findings,
     ...lintSharedCas(certs.tenants, input.now),
@@ -56,6 +58,39 @@ export async function lintConfig(input: LintInput): Promise<Finding[]> {
   ];
   // Array.prototype.sort is stable, so config order survives within a level.
   return findings.sort((a, b) => Number(!isError(a)) - Number(!isError(b)));
+}
+
+const LISTENERS = ["inbound", "outbound", "admin"] as const;
+
+/**
+ * Two listeners on one fixed port of overlapping hosts (`run` could never bind both), and a
+ * per-address handshake cap that cannot stop one address from taking them all.
+ */
+export function lintListeners(config: Config): Finding[] {
+  const findings: Finding[] = [];
+  LISTENERS.forEach((name, i) => {
+    const listen = config[name].listen;
+    const earlier = LISTENERS.slice(0, i).find((other) =>
+      listenConflict(config[other].listen, listen),
+    );
+    if (earlier === undefined) return;
+    findings.push({
+      level: "error",
+      rule: "listen_address_conflict",
+      message: `${listen} overlaps ${earlier}.listen (${config[earlier].listen}): both cannot bind`,
+      path: `${name}.listen`,
+    });
+  });
+  const { pendingHandshakes, pendingHandshakesPerAddress } = config.inbound.limits;
+  if (pendingHandshakesPerAddress >= pendingHandshakes) {
+    findings.push({
+      level: "warning",
+      rule: "pending_handshakes_per_address_ineffective",
+      message: `pendingHandshakesPerAddress (${pendingHandshakesPerAddress}) is not below pendingHandshakes (${pendingHandshakes}): one peer address can take every pending handshake and lock the others out`,
+      path: "inbound.limits.pendingHandshakesPerAddress",
+    });
+  }
+  return findings;
 }
 
 /** Listener and upstream settings that quietly turn a check off. */

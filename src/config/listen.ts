@@ -1,10 +1,37 @@
-import type { Server } from "node:net";
+import { isIP, isIPv6, type Server } from "node:net";
+
+export const MAX_PORT = 65_535;
 
 /** `host:port` and `[v6]:port` listen addresses. */
 export function parseListen(listen: string): { host: string; port: number } {
   const colon = listen.lastIndexOf(":");
   const host = listen.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
   return { host, port: Number(listen.slice(colon + 1)) };
+}
+
+const DNS_NAME =
+  /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/** The host of a listen address is an IP (bracketed when v6) or a DNS name `listen()` resolves. */
+export function isListenHost(listen: string): boolean {
+  const raw = listen.slice(0, listen.lastIndexOf(":"));
+  if (raw.startsWith("[")) return isIPv6(raw.slice(1, -1));
+  return isIP(raw) === 4 || (DNS_NAME.test(raw) && !/^[0-9.]+$/.test(raw));
+}
+
+/** Wildcard hosts bind every address of their family (and `::` both families, dual-stack). */
+const WILDCARD_HOSTS: ReadonlySet<string> = new Set(["0.0.0.0", "::", "0:0:0:0:0:0:0:0"]);
+
+/**
+ * Two listen addresses that cannot both bind: the same fixed port on the same host, or on
+ * hosts one of which is a wildcard. Port 0 picks a free port, so never conflicts.
+ */
+export function listenConflict(a: string, b: string): boolean {
+  const x = parseListen(a);
+  const y = parseListen(b);
+  if (x.port === 0 || x.port !== y.port) return false;
+  const host = (h: string) => h.toLowerCase();
+  return host(x.host) === host(y.host) || WILDCARD_HOSTS.has(x.host) || WILDCARD_HOSTS.has(y.host);
 }
 
 /**

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { isTenantId } from "../tenancy/tenant-id.js";
 import { foldedName } from "../http/field-name.js";
 import { parseDuration, parseSize } from "./units.js";
+import { isListenHost, MAX_PORT, parseListen } from "./listen.js";
 
 const duration = z
   .string()
@@ -29,9 +30,16 @@ const dnsName = z
   .string()
   .regex(/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/, { message: "expected a lower-case DNS name" });
 
+/**
+ * `host:port` or `[v6]:port`, checked as `listen()` will use it: a port Node would throw on
+ * or a host that is neither an IP nor a DNS name is a key-path error here, for check, run
+ * and reload alike, not a raw bind error at start.
+ */
 const listen = z
   .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, { message: "expected host:port" });
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, { message: "expected host:port" })
+  .refine((s) => parseListen(s).port <= MAX_PORT, { message: "port must be 0-65535" })
+  .refine((s) => isListenHost(s), { message: "host must be an IP address or a DNS name" });
 
 const httpUrl = z.url({ protocol: /^https?$/, message: "expected an http(s) URL" });
 
@@ -86,6 +94,8 @@ const limits = z
  */
 const inboundLimits = limits.unwrap().extend({
   pendingHandshakes: z.number().int().positive().default(1024),
+  /** The same per peer address, so one peer cannot take the whole budget and lock others out. */
+  pendingHandshakesPerAddress: z.number().int().positive().default(64),
 });
 
 const inbound = z.strictObject({

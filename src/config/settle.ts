@@ -103,7 +103,11 @@ async function snapshot(file: string): Promise<Read> {
 async function readState(path: string): Promise<FileState> {
   try {
     // stat first: a write that lands between the two calls changes the next round's stat.
-    const { size, mtimeMs } = await stat(path);
+    const info = await stat(path);
+    const { size, mtimeMs } = info;
+    // A FIFO (or device) may never end: its read would hold a thread for good, and Node
+    // cannot even exit while one is blocked. Only regular files are read.
+    if (!info.isFile()) return { text: "not a regular file", readable: false, size, mtimeMs };
     return { text: await readFile(path, "utf8"), readable: true, size, mtimeMs };
   } catch (err) {
     return { text: (err as Error).message, readable: false, size: -1, mtimeMs: -1 };

@@ -3,7 +3,6 @@
  * the tenant may send another request now (rate and in-flight limits), and whether it may
  * reach the target tenant (the access decision), recorded on the exchange.
  */
-import type { ServerResponse } from "node:http";
 import type { Generation } from "../config/generation.js";
 import type { CompiledGrant } from "../tenancy/grants.js";
 import { decideAccess } from "../tenancy/decide.js";
@@ -14,14 +13,13 @@ import type { Route } from "./route.js";
 
 /**
  * Refuses `rate_limited` over the tenant's token bucket or in-flight cap on this listener;
- * otherwise holds an in-flight slot until the response closes.
+ * otherwise holds an in-flight slot until the response has closed and the upstream call ended.
  */
 export function admitTenant(
   deps: ProxyDeps,
   exchange: Exchange,
   generation: Generation,
   tenant: string,
-  res: ServerResponse,
 ): void {
   const direction = exchange.direction;
   const rateLimit = generation.config.tenants[tenant]?.rateLimit;
@@ -31,7 +29,7 @@ export function admitTenant(
   const maxInFlight = generation.config[direction].limits.concurrentPerTenant;
   const release = deps.concurrency[direction].acquire(tenant, maxInFlight);
   if (!release) throw new ProxyError("rate_limited", "too many requests in flight for this tenant");
-  res.once("close", release);
+  exchange.holdSlot(release);
 }
 
 /**

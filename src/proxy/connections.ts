@@ -27,6 +27,20 @@ export interface GuardOptions {
   /** Connections allowed at once before their handshake is done (TLS only). */
   maxPending?: (() => number) | undefined;
   /**
+   * The same, per peer address (TLS only): one peer cannot take the whole `maxPending`
+   * budget and lock every other peer out.
+   */
+  maxPendingPerAddress?: (() => number) | undefined;
+  /**
+   * A new connection from `address` was destroyed at accept (and is not reported again as a
+   * failed handshake): it already had `pending`
+   * handshakes under way, and `refused` connections (this one included) were refused since
+   * it reached its limit; the count restarts once the address has no handshake left.
+   */
+  onAddressRefused?(address: string, pending: number, refused: number): void;
+  /** The address's last pending handshake ended after `refused` refusals: the burst is over. */
+  onAddressRecovered?(address: string, refused: number): void;
+  /**
    * A deadline passed. The hook may answer (a 408 for a late head) with `endThenDestroy`;
    * a socket it did not end is destroyed right after.
    */
@@ -48,11 +62,20 @@ export const CLOSE_LINGER_MS = 2_000;
 
 interface Connection {
   readonly raw: Socket;
+  /** The peer's address, while its handshake is pending (TLS only). */
+  pendingFrom: AddressPending | undefined;
   /** Where HTTP is spoken: the TLS socket once its handshake is done, else the raw one. */
   http: Socket | undefined;
   stage: Stage;
   responses: number;
   timer: NodeJS.Timeout | undefined;
+}
+
+/** Handshakes under way from one peer address, and refusals since it hit its limit. */
+interface AddressPending {
+  readonly address: string;
+  pending: number;
+  refused: number;
 }
 
 /** Sends `text` and closes; destroys the socket if the peer has not closed its side in time. */
@@ -73,6 +96,10 @@ export class ConnectionSet {
   readonly #accepted = new Map<string, Connection>();
   #pending = 0;
   #refused = 0;
+  /** Peer addresses with handshakes under way; an entry goes with its last one. */
+  readonly #pendingByAddress = new Map<string, AddressPending>();
+  /** Connections destroyed at accept over their address's limit. */
+  readonly #refusedAtAccept = new WeakSet<Socket>();
   #server: Server | undefined;
   /** Names connections whose peer address was gone at accept: tracked all the same. */
   #unaddressed = 0;
@@ -81,7 +108,17 @@ export class ConnectionSet {
   guard(server: Server, options: GuardOptions): void {
     this.#server = server;
     server.on("connection", (raw: Socket) => this.#accept(raw, options));
-    if (options.tls) server.on("secureConnection", (tls: Socket) => this.#secured(tls, options));
+    if (options.tls) {
+      server.on("secureConnection", (tls: Socket) => this.#secured(tls, options));
+      // Node wraps every accepted socket in TLS and reports one destroyed at accept as a
+      // client error (ECONNRESET): flagged `counted`, as onAddressRefused already counted it.
+      server.prependListener(
+        "tlsClientError",
+        (err: Error & { counted?: boolean }, tls: Socket) => {
+          if (this.#refusedAtAccept.has(parentOf(tls))) err.counted = true;
+        },
+      );
+    }
     server.on("request", (req: IncomingMessage, res: ServerResponse) =>
       this.#request(req, res, options),
     );
@@ -128,9 +165,15 @@ export class ConnectionSet {
 
   #accept(raw: Socket, options: GuardOptions): void {
     if (raw.destroyed) return;
+    const pendingFrom = options.tls ? this.#admitAddress(raw, options) : undefined;
+    if (pendingFrom === null) {
+      this.#refusedAtAccept.add(raw);
+      return void raw.destroy();
+    }
     const key = addressKey(raw) ?? `unaddressed:${++this.#unaddressed}`;
     const connection: Connection = {
       raw,
+      pendingFrom,
       http: undefined,
       stage: options.tls ? "handshake" : "head",
       responses: 0,
@@ -145,9 +188,29 @@ export class ConnectionSet {
     raw.once("close", () => {
       clearTimeout(connection.timer);
       this.#accepted.delete(key);
-      if (connection.stage === "handshake") this.#handshakeOver(options);
+      if (connection.stage === "handshake") this.#handshakeOver(connection, options);
       else this.#limitPending(options);
     });
+  }
+
+  /**
+   * Counts a new TLS connection against its peer address's pending handshakes: the entry it
+   * is counted in, undefined for a peer without an address (never capped), or null when the
+   * address is at its limit and the connection must go at once.
+   */
+  #admitAddress(raw: Socket, options: GuardOptions): AddressPending | undefined | null {
+    const address = raw.remoteAddress;
+    const limit = options.maxPendingPerAddress?.();
+    if (address === undefined || limit === undefined) return undefined;
+    let entry = this.#pendingByAddress.get(address);
+    if (!entry) this.#pendingByAddress.set(address, (entry = { address, pending: 0, refused: 0 }));
+    if (entry.pending >= limit) {
+      entry.refused++;
+      options.onAddressRefused?.(address, entry.pending, entry.refused);
+      return null;
+    }
+    entry.pending++;
+    return entry;
   }
 
   /** The handshake is done: HTTP starts, still under the deadline armed at accept. */
@@ -156,7 +219,7 @@ export class ConnectionSet {
     const connection = key === undefined ? undefined : this.#accepted.get(key);
     if (!connection || connection.stage !== "handshake") return;
     connection.stage = "head";
-    this.#handshakeOver(options);
+    this.#handshakeOver(connection, options);
     // A peer refused at the handshake is already destroyed; its raw socket's close cleans up.
     if (!tls.destroyed) this.#speaksHttp(connection, tls);
   }
@@ -167,12 +230,21 @@ export class ConnectionSet {
     socket.once("close", () => this.sockets.delete(socket));
   }
 
-  #handshakeOver(options: GuardOptions): void {
+  #handshakeOver(connection: Connection, options: GuardOptions): void {
+    this.#addressHandshakeOver(connection, options);
     this.#pending--;
     this.#limitPending(options);
     if (this.#refused === 0 || this.#pending >= (options.maxPending?.() ?? Infinity)) return;
     options.onRecovered?.(this.#refused);
     this.#refused = 0;
+  }
+
+  #addressHandshakeOver(connection: Connection, options: GuardOptions): void {
+    const entry = connection.pendingFrom;
+    connection.pendingFrom = undefined;
+    if (!entry || --entry.pending > 0) return;
+    this.#pendingByAddress.delete(entry.address);
+    if (entry.refused > 0) options.onAddressRecovered?.(entry.address, entry.refused);
   }
 
   /**
@@ -213,6 +285,11 @@ export class ConnectionSet {
     options.onDeadline(connection.stage, socket);
     if (!socket.writableEnded) connection.raw.destroy();
   }
+}
+
+/** The TCP socket under a server-side TLS socket. */
+function parentOf(tls: Socket): Socket {
+  return (tls as unknown as { _parent?: Socket })._parent ?? tls;
 }
 
 /**

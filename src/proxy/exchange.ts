@@ -7,7 +7,15 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Direction } from "../telemetry/metrics.js";
 import { ProxyError, sendError, type ErrorCode } from "./errors.js";
 import type { ProxyDeps } from "./deps.js";
-import { isUndiciError, upstreamError, writeResponse, type UpstreamResponse } from "./forward.js";
+import type { Readable } from "node:stream";
+import {
+  isUndiciError,
+  sendUpstream,
+  upstreamError,
+  writeResponse,
+  type ForwardRequest,
+  type UpstreamResponse,
+} from "./forward.js";
 import type { SuspiciousEventKind as SuspiciousKind } from "../anomaly/alert.js";
 import type { Span } from "@opentelemetry/api";
 import {
@@ -48,6 +56,14 @@ export class Exchange {
   /** Response body bytes sent, counted for audited (granted) requests only. */
   bytes = 0;
   readonly span: Span | undefined;
+  /** The tenant's in-flight slot (admission.ts), given back once client and upstream are done. */
+  #slot: (() => void) | undefined;
+  /** Aborts the call to the app or peer: its client left, or drain cut it. */
+  #abort: AbortController | undefined;
+  /** The upstream call's body once it answered; the call is open until it closes. */
+  #upstreamBody: Readable | undefined;
+  #upstreamOpen = false;
+  #clientGone = false;
 
   constructor(
     readonly direction: Direction,
@@ -57,6 +73,60 @@ export class Exchange {
   ) {
     const tracer = deps.tracing?.tracer;
     this.span = tracer && startRequestSpan(tracer, direction, req.method ?? "", req.rawHeaders);
+    res.once("close", this.#clientClosed);
+  }
+
+  /**
+   * Holds the tenant's in-flight slot until the response has closed and the upstream call
+   * (if any) has ended: a client that walks away must not free the slot while the app is
+   * still working for it, or one tenant could hold every app connection under its cap.
+   */
+  holdSlot(release: () => void): void {
+    this.#slot = release;
+    this.#releaseWhenDone();
+  }
+
+  /**
+   * Sends the request to the app or a peer, tied to this exchange: aborted when the client
+   * goes away (or drain cuts its socket) before the upstream has answered in full, and
+   * counted open until its body has closed.
+   */
+  async callUpstream(request: ForwardRequest): Promise<UpstreamResponse> {
+    this.#abort = new AbortController();
+    this.#upstreamOpen = true;
+    request.signal = this.#abort.signal;
+    // Gone before the call started (while it waited on the cache): undici refuses at once.
+    if (this.#clientGone) this.#abort.abort();
+    // Made here, not per exchange: cache hits and refusals never call upstream.
+    const ended = (): void => {
+      this.#upstreamOpen = false;
+      this.#releaseWhenDone();
+    };
+    let response: UpstreamResponse;
+    try {
+      response = await sendUpstream(request);
+    } catch (err) {
+      ended();
+      throw err;
+    }
+    this.#upstreamBody = response.body;
+    response.body.once("close", ended);
+    return response;
+  }
+
+  readonly #clientClosed = (): void => {
+    this.#clientGone = true;
+    // Nothing reads the rest of the upstream body now (the client left, or a refusal was
+    // written instead): abort, so the app's connection is freed now, not at its timeout.
+    if (this.#upstreamOpen && !this.#upstreamBody?.readableEnded) this.#abort?.abort();
+    this.#releaseWhenDone();
+  };
+
+  #releaseWhenDone(): void {
+    if (!this.#clientGone || this.#upstreamOpen || !this.#slot) return;
+    const release = this.#slot;
+    this.#slot = undefined;
+    release();
   }
 
   /** Continues the trace on the next hop: the forwarded `traceparent` names this request's span. */
@@ -98,7 +168,8 @@ export class Exchange {
 
   /** Answers with the JSON refusal and records it. */
   refuse(error: unknown): void {
-    if (!(error instanceof ProxyError) && (this.res.destroyed || this.req.destroyed)) {
+    const aborted = this.#abort?.signal.aborted === true;
+    if ((aborted || !(error instanceof ProxyError)) && (this.res.destroyed || this.req.destroyed)) {
       // The client went away mid-exchange: nothing to answer, and not the upstream's fault.
       this.finish(CLIENT_CLOSED);
       return;

@@ -10,7 +10,7 @@ import { currentIdentity, type PeerIdentity } from "../tls/peer-identity.js";
 import { isAuthority } from "./authority.js";
 import { ProxyError } from "./errors.js";
 import { Exchange } from "./exchange.js";
-import { requestBody, sendUpstream } from "./forward.js";
+import { requestBody } from "./forward.js";
 import {
   checkHeaderCount,
   HEADER_CALLER,
@@ -52,7 +52,7 @@ async function handleInbound(
     exchange.tenant = caller.tenant;
     exchange.callerId = caller.spiffeId;
     checkHeaderCount(headers.count, generation.config.inbound.limits.headersCount);
-    admitTenant(deps, exchange, generation, caller.tenant, res);
+    admitTenant(deps, exchange, generation, caller.tenant);
     if (headers.hostCount !== 1)
       throw new ProxyError("bad_request", "exactly one Host header is required");
     if (!isAuthority(headers.host ?? ""))
@@ -90,7 +90,7 @@ async function handleInbound(
           requestId: exchange.requestId,
           expires: deps.now() + generation.config.context.ttl,
         });
-        return sendUpstream({
+        return exchange.callUpstream({
           dispatcher: deps.app,
           origin: generation.config.inbound.app,
           method: req.method ?? "GET",

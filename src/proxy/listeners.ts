@@ -21,6 +21,7 @@ import {
   closeAfterInFlight,
   endThenDestroy,
   type ConnectionSet,
+  type GuardOptions,
   type Stage,
 } from "./connections.js";
 
@@ -263,7 +264,35 @@ export function guardSockets(
     },
     onRecovered: (refused) =>
       deps.logs.event.info({ listener: name, refused }, "pending handshakes back under the limit"),
+    ...(name === "inbound" ? perAddressLimit(deps) : {}),
   });
+}
+
+/**
+ * `inbound.limits.pendingHandshakesPerAddress`: a peer over it has each new connection
+ * destroyed at accept, counted one by one, and logged once per burst (from its first
+ * refusal until it has no handshake left), so a flood costs one warn line.
+ */
+function perAddressLimit(
+  deps: ListenerDeps,
+): Pick<GuardOptions, "maxPendingPerAddress" | "onAddressRefused" | "onAddressRecovered"> {
+  const limit = () => deps.generation().config.inbound.limits.pendingHandshakesPerAddress;
+  return {
+    maxPendingPerAddress: limit,
+    onAddressRefused: (remote, pending, refused) => {
+      deps.metrics.handshakeFailure("pending_handshakes_per_address_limit");
+      if (refused === 1)
+        deps.logs.event.warn(
+          { listener: "inbound", remote, pending, limit: limit() },
+          "pending handshake limit per address reached",
+        );
+    },
+    onAddressRecovered: (remote, refused) =>
+      deps.logs.event.info(
+        { listener: "inbound", remote, refused },
+        "pending handshakes from address back under the limit",
+      ),
+  };
 }
 
 /**

@@ -10,7 +10,7 @@ import { isTenantId } from "../tenancy/tenant-id.js";
 import { isAuthority } from "./authority.js";
 import { ProxyError } from "./errors.js";
 import { Exchange } from "./exchange.js";
-import { requestBody, sendUpstream } from "./forward.js";
+import { requestBody } from "./forward.js";
 import {
   checkHeaderCount,
   fieldCount,
@@ -53,7 +53,7 @@ async function handleOutbound(
     exchange.tenant = tenant;
     const maxHeaders = generation.config.outbound.limits.headersCount;
     checkHeaderCount(headers.count, maxHeaders);
-    admitTenant(deps, exchange, generation, tenant, res);
+    admitTenant(deps, exchange, generation, tenant);
     const route = resolveRoute(upstream.target, pathWithQuery, headers);
     const grant = authorize(exchange, generation, tenant, route, deps.now());
 
@@ -78,7 +78,7 @@ async function handleOutbound(
         headers: forward,
       },
       () =>
-        sendUpstream({
+        exchange.callUpstream({
           dispatcher: deps.upstreamPool(generation, upstream, tenant),
           origin: upstream.origin,
           method: req.method ?? "GET",

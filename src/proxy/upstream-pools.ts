@@ -86,6 +86,16 @@ export class UpstreamPools {
     await Promise.all(pools);
   }
 
+  /**
+   * The end of drain: requests still in flight are aborted, not waited for (`close()` would
+   * wait up to `outbound.timeouts.upstream` for an upstream that does not answer).
+   */
+  async destroy(): Promise<void> {
+    const pools = [...this.#pools.values()].map((e) => e.pool.destroy().catch(() => {}));
+    this.#pools.clear();
+    await Promise.all(pools);
+  }
+
   #create(
     trustDomain: string,
     upstream: UpstreamRuntime,
