@@ -13,6 +13,7 @@ import { checkSvid, verifyTenantChain, type ChainResult } from "../tls/verify-ch
 import type { Finding, LintInput } from "./lint.js";
 import { describeFileName } from "./redact.js";
 import type { TenantConfig } from "./schema.js";
+import { NOT_A_REGULAR_FILE } from "./settle.js";
 
 /** Renewal should have happened well before this; a warning leaves time to do it. */
 export const EXPIRY_WARNING_MS = 30 * 86_400_000;
@@ -44,6 +45,7 @@ export async function lintCertificates(
 
 /** `ENOENT: no such file or directory` from `ENOENT: …, open '<path>'`: without the path. */
 function systemProblem(err: Error): string {
+  if (err.message === NOT_A_REGULAR_FILE) return err.message;
   return /^[A-Z][A-Z0-9_]*: [^,]*/.exec(err.message)?.[0] ?? "unreadable";
 }
 

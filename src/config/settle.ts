@@ -12,6 +12,9 @@ import { setTimeout as delay } from "node:timers/promises";
 import { referencedFiles, type Generation } from "./generation.js";
 import { ConfigError, loadedFromText, type LoadedConfig } from "./load.js";
 
+/** Why a FIFO, device or directory named by the config is refused without being opened. */
+export const NOT_A_REGULAR_FILE = "not a regular file";
+
 /** Long enough for a two-step write by an editor or a script; short for a reload. */
 export const DEFAULT_SETTLE_MS = 300;
 /** Reads compared before a reload gives up on a file that keeps changing. */
@@ -107,7 +110,7 @@ async function readState(path: string): Promise<FileState> {
     const { size, mtimeMs } = info;
     // A FIFO (or device) may never end: its read would hold a thread for good, and Node
     // cannot even exit while one is blocked. Only regular files are read.
-    if (!info.isFile()) return { text: "not a regular file", readable: false, size, mtimeMs };
+    if (!info.isFile()) return { text: NOT_A_REGULAR_FILE, readable: false, size, mtimeMs };
     return { text: await readFile(path, "utf8"), readable: true, size, mtimeMs };
   } catch (err) {
     return { text: (err as Error).message, readable: false, size: -1, mtimeMs: -1 };
