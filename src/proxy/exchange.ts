@@ -230,24 +230,31 @@ export class Exchange {
         "cross-tenant request allowed by grant",
       );
     }
-    if (logs.access.isLevelEnabled("info") && this.deps.accessLog) {
-      logs.access.info({
-        direction: this.direction,
-        requestId: this.requestId,
-        method: this.req.method,
-        path: this.path ?? "-",
-        status,
-        error,
-        tenant: this.tenant,
-        caller: this.callerId,
-        target: this.target,
-        decision: this.decision,
-        cache: this.cache,
-        upstream: this.upstream,
-        traceId: this.traceId,
-        durationMs: Math.round(seconds * 1e6) / 1e3,
-      });
-    }
+    // A refusal is always logged (at warn), access log switch or not: hostile input must
+    // leave a trace. Served requests are logged at info when the access log is on.
+    const refused = error !== undefined;
+    const logged = refused
+      ? logs.access.isLevelEnabled("warn")
+      : this.deps.accessLog && logs.access.isLevelEnabled("info");
+    if (!logged) return;
+    const line = {
+      direction: this.direction,
+      requestId: this.requestId,
+      method: this.req.method,
+      path: this.path ?? "-",
+      status,
+      error,
+      tenant: this.tenant,
+      caller: this.callerId,
+      target: this.target,
+      decision: this.decision,
+      cache: this.cache,
+      upstream: this.upstream,
+      traceId: this.traceId,
+      durationMs: Math.round(seconds * 1e6) / 1e3,
+    };
+    if (refused) logs.access.warn(line, "request refused");
+    else logs.access.info(line);
   }
 
   #recordDenial(refusal: ProxyError): void {
