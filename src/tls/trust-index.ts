@@ -16,6 +16,11 @@ export interface TrustIndex {
   tenantsBySubject: ReadonlyMap<string, readonly string[]>;
   /** Tenants with a CA certificate of this key (SPKI hash). */
   tenantsByKey: ReadonlyMap<string, readonly string[]>;
+  /**
+   * Every configured CA certificate (SHA-256 fingerprint). Node appends the local trust
+   * anchor to a peer's chain; it is configuration, not something the peer sent.
+   */
+  rootFingerprints: ReadonlySet<string>;
 }
 
 /** A generation's tenants map is immutable: its index is built on first use and kept. */
@@ -26,13 +31,15 @@ export function trustIndex(tenants: ReadonlyMap<string, TenantTrust>): TrustInde
   if (index === undefined) {
     const tenantsBySubject = new Map<string, string[]>();
     const tenantsByKey = new Map<string, string[]>();
+    const rootFingerprints = new Set<string>();
     for (const [tenant, trust] of tenants) {
       for (const root of trust.roots) {
+        rootFingerprints.add(root.fingerprint256);
         addTo(tenantsBySubject, root.subject, tenant);
         addTo(tenantsByKey, spkiHash(root), tenant);
       }
     }
-    index = { tenantsBySubject, tenantsByKey };
+    index = { tenantsBySubject, tenantsByKey, rootFingerprints };
     indexes.set(tenants, index);
   }
   return index;

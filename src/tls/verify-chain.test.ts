@@ -542,6 +542,45 @@ describe("attacks on the verifier", () => {
     },
   );
 
+  it("own-ca-outside-peer-key-limits: Node's appended trust anchor is not the peer's", () => {
+    // A P-521 CA is configuration: the limits on presented keys do not apply to it, though
+    // Node puts it at the end of the chain it reports for the peer.
+    const caKey = join(dir, "p521-ca.key");
+    execFileSync("openssl", [
+      "genpkey",
+      "-algorithm",
+      "EC",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-521",
+      "-out",
+      caKey,
+    ]);
+    const ca = opensslCert(dir, "p521-ca", {
+      subject: "/CN=acme P-521 CA",
+      key: caKey,
+      extensions: caExtensions(),
+    });
+    const svid = opensslCert(dir, "p521-leaf", {
+      subject: "/CN=web",
+      issuer: ca,
+      extensions: svidExtensions(svidUri("acme")),
+    });
+    const trust = new Map([["acme", { roots: [x(ca.certPem)], revoked: false }]]);
+    expect(resolve([x(svid.certPem), x(ca.certPem)], { trust, now: new Date() })).toMatchObject({
+      ok: true,
+      tenant: "acme",
+    });
+    expect(
+      verifyTenantChain({
+        leaf: x(svid.certPem),
+        intermediates: [x(ca.certPem)],
+        roots: [x(ca.certPem)],
+        // openssl's certificates start now, after this file's `now`.
+        now: new Date(),
+      }),
+    ).toEqual({ ok: true });
+  });
+
   it("renamed-cross-cert-mints-other-tenant: another tenant's CA key under any name", () => {
     const acmeCa = opensslCert(dir, "acme-ca", {
       subject: "/CN=acme CA",

@@ -111,10 +111,14 @@ interface ChainOptions {
  * constraints on the leaf's names, and the leaf's key usage for `purpose`. Never throws.
  */
 export function verifyTenantChain(opts: ChainOptions): ChainResult {
-  const problem = presentedChainProblem([opts.leaf, ...opts.intermediates]);
+  // A configured root in the chain (Node appends the trust anchor it found) is ours, not
+  // the peer's: it is neither limited nor counted.
+  const roots = new Set(opts.roots.map((r) => r.fingerprint256));
+  const intermediates = opts.intermediates.filter((c) => !roots.has(c.fingerprint256));
+  const problem = presentedChainProblem([opts.leaf, ...intermediates]);
   if (problem) return { ok: false, reason: problem };
-  const budget = signatureBudget(1 + opts.intermediates.length, opts.onSignatureCheck);
-  const result = verifyPath(opts, budget);
+  const budget = signatureBudget(1 + intermediates.length, opts.onSignatureCheck);
+  const result = verifyPath({ ...opts, intermediates }, budget);
   return result.ok ? { ok: true } : result;
 }
 
@@ -292,7 +296,7 @@ export function resolvePeerIdentity(opts: {
   /** Called before each signature check. */
   onSignatureCheck?: () => void;
 }): PeerIdentityResult {
-  const [leaf, ...intermediates] = opts.chain;
+  const [leaf] = opts.chain;
   if (!leaf) return { ok: false, reason: "no_client_cert" };
   // SNI named a tenant this sidecar does not serve: nothing the certificate says can help.
   if (opts.expectedTenant !== undefined && !opts.tenants.has(opts.expectedTenant)) {
@@ -307,11 +311,15 @@ export function resolvePeerIdentity(opts: {
     claimedTenant,
     ...(verifiedTenant === undefined ? {} : { verifiedTenant }),
   });
-  const problem = presentedChainProblem(opts.chain);
+  const index = trustIndex(opts.tenants);
+  // Configured roots (Node appends the trust anchor it found) are neither limited nor counted.
+  const intermediates = opts.chain
+    .slice(1)
+    .filter((c) => !index.rootFingerprints.has(c.fingerprint256));
+  const problem = presentedChainProblem([leaf, ...intermediates]);
   if (problem) return fail(problem);
   const trust = opts.tenants.get(claimedTenant);
-  const index = trustIndex(opts.tenants);
-  const budget = signatureBudget(opts.chain.length, opts.onSignatureCheck);
+  const budget = signatureBudget(1 + intermediates.length, opts.onSignatureCheck);
   const chain = { leaf, intermediates, now: opts.now, purpose: "client" as const };
   const verified = trust
     ? verifyPath({ ...chain, roots: trust.roots }, budget)
