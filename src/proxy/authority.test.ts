@@ -11,6 +11,10 @@ describe("isAuthority", () => {
     "[::1]",
     "[2001:db8::1]:443",
     "under_score.example",
+    "1.2.3.4:8080",
+    "a1.example",
+    "1a.example",
+    "10.0.0.1.",
   ])("accepts %s", (value) => {
     expect(isAuthority(value)).toBe(true);
   });
@@ -42,6 +46,12 @@ describe("isAuthority", () => {
     "globex..orders.example",
     ".globex.orders.example",
     "..:80",
+    // numeric-host-read-as-other-ip: a URL parser reads these as IPv4 addresses.
+    "127.1",
+    "127.0.0.01",
+    "0x7f.0.0.1",
+    "127.0u0.1",
+    "1.2.3.4.5",
   ])("refuses %s", (value) => {
     expect(isAuthority(value)).toBe(false);
   });

@@ -2,10 +2,12 @@
  * The request's authority (`Host`, or an absolute-form target's): accepted only in the
  * RFC 3986 grammar, so that Palisade and the app's URL parser cannot read two hosts.
  */
-import { isIPv6 } from "node:net";
+import { isIPv4, isIPv6 } from "node:net";
 
 const PORT = /^\d{1,5}$/;
 const REG_NAME = /^[A-Za-z0-9._~-]+$/;
+/** What WHATWG URL parsing reads as a number: decimal, or hex with `0x`. */
+const NUMERIC_LABEL = /^(?:\d+|0x[0-9a-f]*)$/i;
 /** IPv6 text without a zone id (RFC 6874's `%25` form is not part of `host`). */
 const IPV6_CHARS = /^[0-9A-Fa-f:.]+$/;
 
@@ -31,5 +33,9 @@ export function isAuthority(value: string): boolean {
   }
   // No empty label (`a..b`, `.a`, `a..`): only one trailing dot, the absolute form, is a
   // name; an app that trims dots would read `globex.orders.example..` as another host.
-  return REG_NAME.test(host) && !host.startsWith(".") && !host.includes("..");
+  if (!REG_NAME.test(host) || host.startsWith(".") || host.includes("..")) return false;
+  // A name whose last label is a number is an IPv4 address to a WHATWG URL parser (`127.1`,
+  // `0x7f.1`, `1.2.3.04`): accepted only as the canonical dotted quad both sides agree on.
+  const name = host.endsWith(".") ? host.slice(0, -1) : host;
+  return !NUMERIC_LABEL.test(name.slice(name.lastIndexOf(".") + 1)) || isIPv4(name);
 }
