@@ -120,6 +120,15 @@ async function handshakeFailures(reason: string, on: RunningSidecar = orders): P
   return Number(match?.[1] ?? 0);
 }
 
+/** `palisade_requests_total` for one status code, summed over directions and tenants. */
+async function requests(code: string, on: RunningSidecar = orders): Promise<number> {
+  const metrics = await send(undefined, `${on.admin}/metrics`);
+  let total = 0;
+  for (const m of metrics.text.matchAll(/^palisade_requests_total\{([^}]*)\} (\d+)/gm))
+    if ((m[1] as string).includes(`code="${code}"`)) total += Number(m[2]);
+  return total;
+}
+
 describe("inbound (mTLS) listener", () => {
   it("silent-tcp-connection is cut at the deadline and counted as handshake_timeout", async () => {
     const before = await handshakeFailures("handshake_timeout");
@@ -264,6 +273,22 @@ describe("outbound and admin listeners", () => {
     const socket = await tcp(portOf(orders.outbound));
     drip(socket, Buffer.from(`GET /x HTTP/1.1\r\nHost: billing\r\n${"x-a: b\r\n".repeat(40)}`));
     expect(await closedWithin(socket, CUT_WITHIN_MS)).toBe(true);
+  });
+
+  it("slow-head-then-close-counted-twice: one 408, and the peer's close after it is no 400", async () => {
+    const before = { timeout: await requests("408"), bad: await requests("400") };
+    const socket = await tcp(portOf(orders.outbound));
+    socket.write("GET /x HTTP/1.1\r\nHost: billing\r\nx-a: b\r\n");
+    let received = "";
+    socket.on("data", (chunk: Buffer) => {
+      received += chunk.toString("latin1");
+      // What most clients do on an answer they did not wait for: close their side.
+      if (received.includes("\r\n\r\n")) socket.end();
+    });
+    expect(await closedWithin(socket, CUT_WITHIN_MS)).toBe(true);
+    expect(received).toMatch(/^HTTP\/1\.1 408/);
+    await eventually(async () => (await requests("408")) === before.timeout + 1, "408 counted");
+    expect(await requests("400")).toBe(before.bad);
   });
 
   it("silent-tcp-connection on admin is cut at the deadline", async () => {
@@ -412,5 +437,10 @@ describe("drain", () => {
     // Nothing was in flight: drain did not wait for drainTimeout or the socket deadlines.
     expect(Date.now() - started).toBeLessThan(15_000);
     for (const socket of opened) expect(await closedWithin(socket, CUT_WITHIN_MS)).toBe(true);
+    // drain-cut-counted-as-handshake-error: sockets drain cut are no failure of the peer's.
+    const failures = await draining.sidecar.metrics.registry.getSingleMetricAsString(
+      "palisade_tls_handshake_failures_total",
+    );
+    expect(failures).not.toMatch(/reason="handshake_error"[^}]*\} [1-9]/);
   });
 });

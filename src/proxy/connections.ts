@@ -78,6 +78,17 @@ interface AddressPending {
   refused: number;
 }
 
+/**
+ * Raw sockets Palisade itself cut during their handshake (a deadline, drain): the TLS error
+ * the cut raises is no handshake failure of the peer's, or was counted once already.
+ */
+export const cutByPalisade = new WeakSet<Socket>();
+
+function cut(raw: Socket): void {
+  cutByPalisade.add(raw);
+  raw.destroy();
+}
+
 /** Sends `text` and closes; destroys the socket if the peer has not closed its side in time. */
 export function endThenDestroy(socket: Socket, text: string): void {
   if (!socket.writable) return void socket.destroy();
@@ -154,13 +165,13 @@ export class ConnectionSet {
   /** Drain: every connection not answering a request goes now, busy ones after their response. */
   closeAll(): void {
     for (const connection of this.#accepted.values())
-      if (connection.http === undefined) connection.raw.destroy();
+      if (connection.http === undefined) cut(connection.raw);
     this.closeWhere(() => true);
   }
 
   /** The end of drain: whatever is still open is cut. */
   destroyAll(): void {
-    for (const connection of this.#accepted.values()) connection.raw.destroy();
+    for (const connection of this.#accepted.values()) cut(connection.raw);
   }
 
   #accept(raw: Socket, options: GuardOptions): void {

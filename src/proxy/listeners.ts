@@ -19,6 +19,7 @@ import { TLS_OPTIONS } from "../tls/tenant-material.js";
 import type { SuspiciousEvent } from "../anomaly/alert.js";
 import {
   closeAfterInFlight,
+  cutByPalisade,
   endThenDestroy,
   type ConnectionSet,
   type GuardOptions,
@@ -42,8 +43,12 @@ export interface ListenerDeps {
   now(): number;
 }
 
-/** Raw sockets cut at their deadline during the handshake: already counted, once. */
-const cutInHandshake = new WeakSet<Socket>();
+/**
+ * Raw sockets that were already answered with a raw refusal (a 408 at the head deadline, a
+ * parser error): what Node reports about them afterwards (the peer closing mid-head) is not
+ * another refusal.
+ */
+const answered = new WeakSet<Socket>();
 
 /** The TCP socket under a server-side TLS socket. */
 function parentOf(socket: TLSSocket): Socket {
@@ -104,8 +109,9 @@ export function createInboundServer(deps: ListenerDeps, handler: RequestListener
   server.on("tlsClientError", (err: Error & { code?: string; counted?: boolean }, socket) => {
     socket.destroy();
     // An unknown server name was already counted as `no_sni_match` by the SNI callback, and
-    // a socket cut at its deadline as `handshake_timeout` (the cut raises this error too).
-    if (err.counted || cutInHandshake.has(parentOf(socket))) return;
+    // a socket cut at its deadline as `handshake_timeout`; one cut by drain is no failure
+    // (the cut raises this error too).
+    if (err.counted || cutByPalisade.has(parentOf(socket))) return;
     const reason =
       err.code === "ERR_TLS_HANDSHAKE_TIMEOUT" ? "handshake_timeout" : "handshake_error";
     deps.metrics.handshakeFailure(reason);
@@ -218,10 +224,16 @@ function refuseRaw(
   detail: string | undefined,
   socket: Socket,
 ): void {
+  // A peer's reset refuses nothing, and a socket answered once is not answered twice.
+  if (detail === "ECONNRESET" || answered.has(socket)) {
+    deps.logs.event.debug({ direction, detail }, "connection error after close or reset");
+    socket.destroy();
+    return;
+  }
+  answered.add(socket);
   const requestId = requestIdFrom(undefined);
-  const reset = detail === "ECONNRESET";
   // Behind a response still in flight, the refusal is not written: see closeAfterInFlight.
-  const behindResponse = !reset && closeAfterInFlight(socket);
+  const behindResponse = closeAfterInFlight(socket);
   deps.metrics.request(direction, undefined, error.status, 0);
   deps.logs.access.warn(
     { direction, requestId, status: error.status, error: error.code, detail, behindResponse },
@@ -229,8 +241,7 @@ function refuseRaw(
       ? "request refused by the parser; connection closes after the response in flight"
       : "request refused by the parser",
   );
-  if (reset) socket.destroy();
-  else if (!behindResponse) endThenDestroy(socket, rawErrorResponse(error, requestId));
+  if (!behindResponse) endThenDestroy(socket, rawErrorResponse(error, requestId));
 }
 
 export type ListenerName = Direction | "admin";
@@ -307,7 +318,7 @@ function cutAtDeadline(name: ListenerName, deps: ListenerDeps, stage: Stage, soc
     return;
   }
   if (stage === "handshake") {
-    cutInHandshake.add(socket);
+    cutByPalisade.add(socket);
     deps.metrics.handshakeFailure("handshake_timeout");
   }
   deps.logs.event.warn({ listener: name, stage, remote }, "connection cut at its deadline");
