@@ -92,8 +92,14 @@ export function writeResponse(
   response: UpstreamResponse,
   headers: HeaderMap,
 ): Promise<void> {
-  res.writeHead(response.statusCode, headers);
   const body = response.body;
+  // The client left while this response was on its way (a coalesced cache miss): its
+  // `close` has been and gone, so nothing below would ever settle.
+  if (res.destroyed) {
+    body.destroy();
+    return Promise.reject(new Error("client closed the connection"));
+  }
+  res.writeHead(response.statusCode, headers);
   return new Promise((resolve, reject) => {
     // The upstream failed mid-body: the caller resets the client (headers are out).
     body.once("error", reject);
