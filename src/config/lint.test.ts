@@ -147,6 +147,15 @@ describe("listener rules", () => {
     ]);
   });
 
+  it("ipv4-wildcard-beside-ipv6-refused: 0.0.0.0 and [::1] on one port both bind", async () => {
+    const findings = await lint({
+      inbound: { target, listen: "0.0.0.0:15006" },
+      outbound: { listen: "[::1]:15006" },
+      admin: { listen: "localhost:15006" },
+    });
+    expect(summary(findings)).toEqual([]);
+  });
+
   it("allows one port on distinct hosts, and port 0 anywhere", async () => {
     const findings = await lint({
       inbound: { target, listen: "127.0.0.1:15006" },

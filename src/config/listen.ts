@@ -19,19 +19,23 @@ export function isListenHost(listen: string): boolean {
   return isIP(raw) === 4 || (DNS_NAME.test(raw) && !/^[0-9.]+$/.test(raw));
 }
 
-/** Wildcard hosts bind every address of their family (and `::` both families, dual-stack). */
-const WILDCARD_HOSTS: ReadonlySet<string> = new Set(["0.0.0.0", "::", "0:0:0:0:0:0:0:0"]);
+/** `::` binds every address of both families (Node listens dual-stack). */
+const ANY_HOSTS: ReadonlySet<string> = new Set(["::", "0:0:0:0:0:0:0:0"]);
 
 /**
- * Two listen addresses that cannot both bind: the same fixed port on the same host, or on
- * hosts one of which is a wildcard. Port 0 picks a free port, so never conflicts.
+ * Two listen addresses that cannot both bind: the same fixed port on the same host, on `::`
+ * and anything, or on `0.0.0.0` and an IPv4 address. Port 0 picks a free port, so never
+ * conflicts; a host name's family is unknown until it resolves, so only `::` conflicts
+ * with one for certain.
  */
 export function listenConflict(a: string, b: string): boolean {
   const x = parseListen(a);
   const y = parseListen(b);
   if (x.port === 0 || x.port !== y.port) return false;
-  const host = (h: string) => h.toLowerCase();
-  return host(x.host) === host(y.host) || WILDCARD_HOSTS.has(x.host) || WILDCARD_HOSTS.has(y.host);
+  const [hx, hy] = [x.host.toLowerCase(), y.host.toLowerCase()];
+  if (hx === hy || ANY_HOSTS.has(hx) || ANY_HOSTS.has(hy)) return true;
+  const v4Wildcard = (h: string, other: string) => h === "0.0.0.0" && isIP(other) === 4;
+  return v4Wildcard(hx, hy) || v4Wildcard(hy, hx);
 }
 
 /**
