@@ -15,9 +15,10 @@ import type { ProjectionBudget, ProjectionLease } from "./projection-budget.js";
 import { ProxyError } from "./errors.js";
 import { RESERVED_PREFIX, type HeaderMap } from "./headers.js";
 import type { UpstreamResponse } from "./forward.js";
+import { foldedName } from "../http/field-name.js";
 
 export function isReserved(name: string): boolean {
-  return name.startsWith(RESERVED_PREFIX);
+  return foldedName(name).startsWith(RESERVED_PREFIX);
 }
 
 /**

@@ -86,6 +86,7 @@ describe("compilePathGlob refuses", () => {
     ["/tenants/./acme", "dot segments"],
     ["/tenants/..;/acme", "dot segments"],
     ["/tenants//acme", "empty segment"],
+    ["/tenants/acme/reports/;x", "cannot start with ;"],
     ["//", "empty segment"],
     ["/tenants/acme%2Freports", "percent"],
     ["/tenants/%61cme", "percent"],

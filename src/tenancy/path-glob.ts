@@ -59,6 +59,9 @@ export function pathGlobProblem(glob: string): string | undefined {
     const part = parts[i] as string;
     if (part === "" && i !== parts.length - 1) return "empty segment (//)";
     if (isDotLikeSegment(part)) return "dot segments are not allowed";
+    // Such a segment is refused in every request path, so the glob could never match.
+    if (part.startsWith(";"))
+      return "a segment cannot start with ; (it is empty once parameters are stripped)";
     if (part.includes("*") && part !== "*" && part !== "**") {
       return "* and ** are only allowed as whole segments";
     }
