@@ -105,6 +105,8 @@ export class ConnectionSet {
    * on the TLS socket Node wraps around it, and on the proxy HTTP/2 hands out as `socket`.
    */
   readonly #accepted = new Map<string, Connection>();
+  /** Busy connections already set to close once their response is written. */
+  readonly #closing = new WeakSet<Socket>();
   #pending = 0;
   #refused = 0;
   /** Peer addresses with handshakes under way; an entry goes with its last one. */
@@ -157,6 +159,9 @@ export class ConnectionSet {
         continue;
       }
       closed.busy++;
+      // Already closing after its response (an earlier reload): one listener is enough.
+      if (this.#closing.has(socket)) continue;
+      this.#closing.add(socket);
       closeAfter(response, socket);
     }
     return closed;
