@@ -3,7 +3,7 @@
  * example config, on the deliberately bad one, and on files that cannot be used at all.
  * Also keeps the committed JSON Schema and the example from going stale.
  */
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -197,6 +197,21 @@ describe.concurrent("palisade check", () => {
     );
     expect(at("grants.0.paths.0")).toMatch(/path <redacted, 28 chars> is not a valid path glob/);
     expect(at("grants.0.fields")).toMatch(/invalid projection field <redacted, 17 chars>/);
+  });
+
+  it("fifo-in-config-hangs-check: a FIFO named as a CA is refused without being opened (exit 1)", async () => {
+    // Read from, it would block a thread until a writer came, and the CLI could never exit.
+    const fifo = join(scratch, "ca.fifo");
+    execFileSync("mkfifo", [fifo]);
+    const text = `${HEAD}tenants:\n  acme: {ca: ca.fifo, cert: pki/orders.crt, key: pki/orders.key}\n`;
+    const { code, report } = await checkBoth("fifo.yaml", text);
+    expect(code).toBe(1);
+    expect(report.findings.find((f) => f.path === "tenants.acme.ca")?.message).toBe(
+      "ca.fifo: cannot read (not a regular file)",
+    );
+    const config = await cli(["check", "-c", fifo]);
+    expect(config.code).toBe(2);
+    expect(config.stdout).toMatch(/not a regular file/);
   });
 
   it("keeps the committed JSON Schema equal to what `palisade schema` prints", async () => {

@@ -6,14 +6,13 @@
  * Across tenants: lint-shared-ca.ts, fed with what is read here.
  */
 import { createPrivateKey, type KeyObject, type X509Certificate } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { keyMatchesCert, notAfter, notBefore, readPemBundle, uriSans } from "../tls/certs.js";
 import { checkSvid, verifyTenantChain, type ChainResult } from "../tls/verify-chain.js";
 import type { Finding, LintInput } from "./lint.js";
 import { describeFileName } from "./redact.js";
 import type { TenantConfig } from "./schema.js";
-import { NOT_A_REGULAR_FILE } from "./settle.js";
+import { NOT_A_REGULAR_FILE, readRegularFile } from "./regular-file.js";
 
 /** Renewal should have happened well before this; a warning leaves time to do it. */
 export const EXPIRY_WARNING_MS = 30 * 86_400_000;
@@ -34,7 +33,7 @@ export async function lintCertificates(
   const tenants = await Promise.all(
     Object.entries(input.config.tenants).map(async ([tenant, config]) => {
       const findings: Finding[] = [];
-      const read = input.readText ?? ((path: string) => readFile(path, "utf8"));
+      const read = input.readText ?? readRegularFile;
       const certs = await readTenantCerts(read, input.baseDir, tenant, config, findings);
       findings.push(...lintTenant(input, certs, config));
       return { findings, certs };
@@ -45,7 +44,7 @@ export async function lintCertificates(
 
 /** `ENOENT: no such file or directory` from `ENOENT: …, open '<path>'`: without the path. */
 function systemProblem(err: Error): string {
-  if (err.message === NOT_A_REGULAR_FILE) return err.message;
+  if (err.message.startsWith(NOT_A_REGULAR_FILE)) return NOT_A_REGULAR_FILE;
   return /^[A-Z][A-Z0-9_]*: [^,]*/.exec(err.message)?.[0] ?? "unreadable";
 }
 

@@ -3,12 +3,12 @@
  * harmless, the bad value, so a broken ConfigMap is diagnosed from one log line that never
  * carries a credential (config/redact.ts decides what is shown).
  */
-import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { parseDocument, type Document, type YAMLError } from "yaml";
 import type { z } from "zod";
 import { describeKey, describePath, describeRejected } from "./redact.js";
 import { configSchema, type Config } from "./schema.js";
+import { readRegularFile } from "./regular-file.js";
 
 export class ConfigError extends Error {
   constructor(
@@ -32,7 +32,7 @@ export async function loadConfigFile(file: string): Promise<LoadedConfig> {
   const path = resolve(file);
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    text = await readRegularFile(path);
   } catch (err) {
     throw new ConfigError(path, [`cannot read: ${(err as Error).message}`]);
   }

@@ -6,14 +6,12 @@
  * after the first, finds the same bytes, size and mtime in every file; otherwise it reads
  * again, a bounded number of times, and gives up rather than apply a moving target.
  */
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { referencedFiles, type Generation } from "./generation.js";
 import { ConfigError, loadedFromText, type LoadedConfig } from "./load.js";
-
-/** Why a FIFO, device or directory named by the config is refused without being opened. */
-export const NOT_A_REGULAR_FILE = "not a regular file";
+import { NOT_A_REGULAR_FILE, readRegularFile } from "./regular-file.js";
 
 /** Long enough for a two-step write by an editor or a script; short for a reload. */
 export const DEFAULT_SETTLE_MS = 300;
@@ -111,7 +109,7 @@ async function readState(path: string): Promise<FileState> {
     // A FIFO (or device) may never end: its read would hold a thread for good, and Node
     // cannot even exit while one is blocked. Only regular files are read.
     if (!info.isFile()) return { text: NOT_A_REGULAR_FILE, readable: false, size, mtimeMs };
-    return { text: await readFile(path, "utf8"), readable: true, size, mtimeMs };
+    return { text: await readRegularFile(path), readable: true, size, mtimeMs };
   } catch (err) {
     return { text: (err as Error).message, readable: false, size: -1, mtimeMs: -1 };
   }
@@ -136,7 +134,7 @@ function settled(read: Read): SettledConfig {
     loaded,
     readText: (path) => {
       const state = files.get(path);
-      if (state === undefined) return readFile(path, "utf8");
+      if (state === undefined) return readRegularFile(path);
       return state.readable ? Promise.resolve(state.text) : Promise.reject(new Error(state.text));
     },
     builtFrom: (generation) =>

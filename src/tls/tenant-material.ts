@@ -6,11 +6,11 @@
  */
 import { createSecureContext, type SecureContext } from "node:tls";
 import { constants, type X509Certificate } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { TenantConfig } from "../config/schema.js";
 import { keyMatchesCert, notAfter, readPemBundle } from "./certs.js";
 import { checkSvid, verifyTenantChain } from "./verify-chain.js";
+import { readRegularFile } from "../config/regular-file.js";
 
 /**
  * No session tickets: resumption would skip the handshake in which a peer's trust is
@@ -57,7 +57,7 @@ export async function loadTenantMaterial(opts: {
   const at = (key: string) => `tenants.${tenant}.${key}`;
   const [caPem, certPem, keyPem] = await Promise.all(
     (["ca", "cert", "key"] as const).map((key) =>
-      readFile(resolve(baseDir, config[key]), "utf8").catch((err: Error) => {
+      readRegularFile(resolve(baseDir, config[key])).catch((err: Error) => {
         throw new TenantMaterialError(at(key), `cannot read ${config[key]}: ${err.message}`);
       }),
     ),
