@@ -121,8 +121,29 @@ function lintTenant(input: LintInput, certs: TenantCerts, config: TenantConfig):
       path: at("cert"),
     });
   }
+  if (verified.ok) {
+    // The tenant's certificate is both the inbound server's and the outbound client's: a
+    // peer refuses it in the role its key usage leaves out.
+    const chain = { leaf, intermediates: certs.chain.slice(1), roots: certs.roots, now: input.now };
+    for (const [purpose, role] of ROLES) {
+      const result = verifyTenantChain({ ...chain, purpose });
+      if (!result.ok && result.reason === "bad_key_usage") {
+        findings.push({
+          level: "warning",
+          rule: "cert_key_usage",
+          message: `${config.cert} does not allow ${role} (key usage or extended key usage): peers refuse it there as bad_key_usage`,
+          path: at("cert"),
+        });
+      }
+    }
+  }
   return findings;
 }
+
+const ROLES = [
+  ["server", "TLS server authentication (inbound)"],
+  ["client", "TLS client authentication (outbound)"],
+] as const;
 
 function keyMatches(key: KeyObject, leaf: X509Certificate): boolean {
   try {

@@ -7,6 +7,7 @@ import { createCa, issueLeaf, issueSvid, newRsaKey, type CertAndKey } from "../t
 import { isBroadGlob } from "./lint-grants.js";
 import { lintConfig, type Finding } from "./lint.js";
 import { configSchema, type ConfigInput } from "./schema.js";
+import { opensslCert } from "../../test/support/openssl.js";
 
 const TRUST_DOMAIN = "mesh.local";
 const DAY = 86_400_000;
@@ -269,6 +270,27 @@ describe("grant rules", () => {
 });
 
 describe("certificate rules", () => {
+  it("server-only-cert-refused-as-client: a certificate peers refuse in one of its roles", async () => {
+    // The tenant's certificate serves inbound (server) and outbound (client) alike.
+    const caKey = await put("x/acme-ca.key", acmeCa.keyPem);
+    const leaf = opensslCert(join(dir, "x"), "server-only", {
+      subject: "/CN=orders",
+      days: 365,
+      issuer: { crt: join(dir, "acme/ca.crt"), key: join(dir, caKey) },
+      extensions: [
+        "basicConstraints=critical,CA:FALSE",
+        "keyUsage=critical,digitalSignature",
+        "extendedKeyUsage=serverAuth",
+        `subjectAltName=URI:spiffe://${TRUST_DOMAIN}/tenant/acme/sa/orders`,
+      ],
+    });
+    const tenants = { acme: { ...files("acme"), cert: leaf.crt, key: leaf.key } };
+    // openssl dates the certificate from now, after this file's NOW.
+    const findings = await lint({ tenants }, new Date(Date.now() + 60_000));
+    expect(summary(findings)).toEqual(["warning cert_key_usage tenants.acme.cert"]);
+    expect(findings[0]?.message).toContain("client authentication");
+  });
+
   it("refuses a key that is not the certificate's", async () => {
     const tenants = {
       acme: { ...files("acme"), key: "globex/orders.key" },
