@@ -79,8 +79,9 @@ interface AddressPending {
 }
 
 /**
- * Raw sockets Palisade itself cut during their handshake (a deadline, drain): the TLS error
- * the cut raises is no handshake failure of the peer's, or was counted once already.
+ * Raw sockets Palisade itself cut before their handshake finished (a deadline, a limit at
+ * accept, drain): the TLS error the cut raises is no handshake failure of the peer's, or
+ * was counted once already.
  */
 export const cutByPalisade = new WeakSet<Socket>();
 
@@ -105,14 +106,10 @@ export class ConnectionSet {
    * on the TLS socket Node wraps around it, and on the proxy HTTP/2 hands out as `socket`.
    */
   readonly #accepted = new Map<string, Connection>();
-  /** Busy connections already set to close once their response is written. */
-  readonly #closing = new WeakSet<Socket>();
   #pending = 0;
   #refused = 0;
   /** Peer addresses with handshakes under way; an entry goes with its last one. */
   readonly #pendingByAddress = new Map<string, AddressPending>();
-  /** Connections destroyed at accept over their address's limit. */
-  readonly #refusedAtAccept = new WeakSet<Socket>();
   #server: Server | undefined;
   /** Names connections whose peer address was gone at accept: tracked all the same. */
   #unaddressed = 0;
@@ -121,17 +118,7 @@ export class ConnectionSet {
   guard(server: Server, options: GuardOptions): void {
     this.#server = server;
     server.on("connection", (raw: Socket) => this.#accept(raw, options));
-    if (options.tls) {
-      server.on("secureConnection", (tls: Socket) => this.#secured(tls, options));
-      // Node wraps every accepted socket in TLS and reports one destroyed at accept as a
-      // client error (ECONNRESET): flagged `counted`, as onAddressRefused already counted it.
-      server.prependListener(
-        "tlsClientError",
-        (err: Error & { counted?: boolean }, tls: Socket) => {
-          if (this.#refusedAtAccept.has(parentOf(tls))) err.counted = true;
-        },
-      );
-    }
+    if (options.tls) server.on("secureConnection", (tls: Socket) => this.#secured(tls, options));
     server.on("request", (req: IncomingMessage, res: ServerResponse) =>
       this.#request(req, res, options),
     );
@@ -159,10 +146,7 @@ export class ConnectionSet {
         continue;
       }
       closed.busy++;
-      // Already closing after its response (an earlier reload): one listener is enough.
-      if (this.#closing.has(socket)) continue;
-      this.#closing.add(socket);
-      closeAfter(response, socket);
+      closeOnceAnswered(response, socket);
     }
     return closed;
   }
@@ -182,10 +166,8 @@ export class ConnectionSet {
   #accept(raw: Socket, options: GuardOptions): void {
     if (raw.destroyed) return;
     const pendingFrom = options.tls ? this.#admitAddress(raw, options) : undefined;
-    if (pendingFrom === null) {
-      this.#refusedAtAccept.add(raw);
-      return void raw.destroy();
-    }
+    // Node still reports the cut as a TLS client error: `cut` marks it as counted already.
+    if (pendingFrom === null) return cut(raw);
     const key = addressKey(raw) ?? `unaddressed:${++this.#unaddressed}`;
     const connection: Connection = {
       raw,
@@ -304,7 +286,7 @@ export class ConnectionSet {
 }
 
 /** The TCP socket under a server-side TLS socket. */
-function parentOf(tls: Socket): Socket {
+export function parentOf(tls: Socket): Socket {
   return (tls as unknown as { _parent?: Socket })._parent ?? tls;
 }
 
@@ -329,13 +311,23 @@ export function closeAfterInFlight(socket: Socket): boolean {
   const response = currentResponse(socket);
   if (!response || response.writableFinished) return false;
   socket.pause();
-  closeAfter(response, socket);
+  closeOnceAnswered(response, socket);
   return true;
 }
 
 /** The response Node's HTTP server is writing on `socket`, if any (undefined: idle). */
 function currentResponse(socket: Socket): ServerResponse | undefined {
   return (socket as unknown as { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
+}
+
+/** Connections already set to close once their responses are written. */
+const closing = new WeakSet<Socket>();
+
+/** Closes `socket` after `response` and any pipelined behind it; scheduled once per socket. */
+function closeOnceAnswered(response: ServerResponse, socket: Socket): void {
+  if (closing.has(socket)) return;
+  closing.add(socket);
+  closeAfter(response, socket);
 }
 
 function closeAfter(response: ServerResponse, socket: Socket): void {
@@ -345,7 +337,6 @@ function closeAfter(response: ServerResponse, socket: Socket): void {
     setImmediate(() => {
       if (socket.destroyed) return;
       const next = currentResponse(socket);
-
       if (next === undefined) socket.destroySoon();
       else if (next !== response) closeAfter(next, socket);
     }),

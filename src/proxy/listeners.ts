@@ -21,6 +21,7 @@ import {
   closeAfterInFlight,
   cutByPalisade,
   endThenDestroy,
+  parentOf,
   type ConnectionSet,
   type GuardOptions,
   type Stage,
@@ -49,11 +50,6 @@ export interface ListenerDeps {
  * another refusal.
  */
 const answered = new WeakSet<Socket>();
-
-/** The TCP socket under a server-side TLS socket. */
-function parentOf(socket: TLSSocket): Socket {
-  return (socket as unknown as { _parent?: Socket })._parent ?? socket;
-}
 
 export function createInboundServer(deps: ListenerDeps, handler: RequestListener): Server {
   const timeouts = deps.generation().config.inbound.timeouts;
@@ -108,9 +104,9 @@ export function createInboundServer(deps: ListenerDeps, handler: RequestListener
   server.removeAllListeners("tlsClientError");
   server.on("tlsClientError", (err: Error & { code?: string; counted?: boolean }, socket) => {
     socket.destroy();
-    // An unknown server name was already counted as `no_sni_match` by the SNI callback, and
-    // a socket cut at its deadline as `handshake_timeout`; one cut by drain is no failure
-    // (the cut raises this error too).
+    // An unknown server name was already counted as `no_sni_match` by the SNI callback, a
+    // socket cut at its deadline as `handshake_timeout`, one refused at accept by its
+    // address's limit; one cut by drain is no failure (each cut raises this error too).
     if (err.counted || cutByPalisade.has(parentOf(socket))) return;
     const reason =
       err.code === "ERR_TLS_HANDSHAKE_TIMEOUT" ? "handshake_timeout" : "handshake_error";
