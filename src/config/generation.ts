@@ -46,6 +46,8 @@ export interface Generation {
   readonly serverNames: ReadonlyMap<string, string>;
   /** Credentials for clients that send no SNI: request any active tenant's client certificate. */
   readonly defaultCredentials: DefaultCredentials | undefined;
+  /** `inbound.app`'s origin: the inbound side's cache key space is keyed by it. */
+  readonly appOrigin: string;
   readonly inboundTarget: TargetRule;
   readonly upstreams: ReadonlyMap<string, UpstreamRuntime>;
   readonly grants: GrantTable;
@@ -101,6 +103,7 @@ export async function buildGeneration(
     active,
     serverNames,
     defaultCredentials: defaultCredentials(tenants, active),
+    appOrigin: new URL(config.inbound.app).origin,
     inboundTarget: compileTargetRule(config.inbound.target),
     upstreams: compileUpstreams(config),
     grants: compileGrants(config.grants, { tenants: active }),

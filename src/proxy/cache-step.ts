@@ -58,7 +58,8 @@ export async function fetchThroughCache(
 
 /** Where a cached route's responses come from: the local app, or one configured upstream. */
 export type CacheSource =
-  { direction: "inbound"; app: string } | { direction: "outbound"; upstream: UpstreamRuntime };
+  | { direction: "inbound"; appOrigin: string }
+  | { direction: "outbound"; upstream: UpstreamRuntime };
 
 /**
  * The key space and base URL of a source. An upstream's space also names what picks the
@@ -66,10 +67,8 @@ export type CacheSource =
  * serve what the old server answered.
  */
 function keySpace(source: CacheSource, tenant: string): Pick<CacheRequest, "space" | "base"> {
-  if (source.direction === "inbound") {
-    // The app is called at its origin: `inbound.app` names no base path.
-    return { space: "inbound", base: new URL(source.app).origin };
-  }
+  // The app is called at its origin: `inbound.app` names no base path.
+  if (source.direction === "inbound") return { space: "inbound", base: source.appOrigin };
   const { upstream } = source;
   return {
     space: `outbound ${upstream.name} ${upstream.service} ${upstream.sni(tenant)}`,

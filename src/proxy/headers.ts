@@ -48,21 +48,23 @@ const ROUTING_NAMES: ReadonlySet<string> = new Set([
   "true-client-ip",
   "x-cluster-client-ip",
 ]);
-const ROUTING_PREFIXES = ["x-forwarded-", "x-original-"] as const;
-
 export function isRoutingHeader(dashed: string): boolean {
-  return ROUTING_NAMES.has(dashed) || ROUTING_PREFIXES.some((p) => dashed.startsWith(p));
+  return (
+    ROUTING_NAMES.has(dashed) ||
+    dashed.startsWith("x-forwarded-") ||
+    dashed.startsWith("x-original-")
+  );
 }
 
 /** The headers Palisade stamps, written before any client header (see `wireHeaders`). */
-const STAMPED = [
+const STAMPED: ReadonlySet<string> = new Set([
   HEADER_TENANT,
   HEADER_CALLER,
   HEADER_CONTEXT,
   HEADER_REQUEST_ID,
   "traceparent",
   "tracestate",
-] as const;
+]);
 
 export type HeaderMap = Record<string, string | string[]>;
 
@@ -171,14 +173,15 @@ export function valuesByDashedName(headers: RequestHeaders, name: string): strin
  */
 export function wireHeaders(headers: HeaderMap): string[] {
   const out: string[] = [];
-  const push = (name: string) => {
-    for (const value of [headers[name] as string | string[]].flat()) out.push(name, value);
-  };
-  for (const name of STAMPED) if (Object.hasOwn(headers, name)) push(name);
-  for (const name of Object.keys(headers)) {
-    if (!(STAMPED as readonly string[]).includes(name)) push(name);
-  }
+  for (const name of STAMPED) if (Object.hasOwn(headers, name)) pushField(out, name, headers);
+  for (const name of Object.keys(headers)) if (!STAMPED.has(name)) pushField(out, name, headers);
   return out;
+}
+
+function pushField(out: string[], name: string, headers: HeaderMap): void {
+  const value = headers[name] as string | string[];
+  if (typeof value === "string") out.push(name, value);
+  else for (const item of value) out.push(name, item);
 }
 
 /** Response headers to pass on: hop-by-hop removed; `drop` names (e.g. reserved) removed too. */

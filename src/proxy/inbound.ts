@@ -77,7 +77,7 @@ async function handleInbound(
         tenant: caller.tenant,
         target: route.target,
         granted: grant !== undefined,
-        source: { direction: "inbound", app: generation.config.inbound.app },
+        source: { direction: "inbound", appOrigin: generation.appOrigin },
         method: req.method ?? "GET",
         pathWithQuery: route.pathWithQuery,
         headers: forward,
