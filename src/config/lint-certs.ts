@@ -8,7 +8,8 @@
 import { createPrivateKey, type KeyObject, type X509Certificate } from "node:crypto";
 import { resolve } from "node:path";
 import { keyMatchesCert, notAfter, notBefore, readPemBundle, uriSans } from "../tls/certs.js";
-import { checkSvid, verifyTenantChain, type ChainResult } from "../tls/verify-chain.js";
+import { pathAllowsPurpose, type Purpose } from "../tls/key-usage.js";
+import { checkSvid, verifyTenantPath, type ChainResult } from "../tls/verify-chain.js";
 import type { Finding, LintInput } from "./lint.js";
 import { describeFileName } from "./redact.js";
 import type { TenantConfig } from "./schema.js";
@@ -105,7 +106,7 @@ function lintTenant(input: LintInput, certs: TenantCerts, config: TenantConfig):
   ];
   findings.push(...validity);
   if (leaf === undefined || !certs.chain || !certs.roots) return findings;
-  const verified = verifyTenantChain({
+  const verified = verifyTenantPath({
     leaf,
     intermediates: certs.chain.slice(1),
     roots: certs.roots,
@@ -123,18 +124,15 @@ function lintTenant(input: LintInput, certs: TenantCerts, config: TenantConfig):
   }
   if (verified.ok) {
     // The tenant's certificate is both the inbound server's and the outbound client's: a
-    // peer refuses it in the role its key usage leaves out.
-    const chain = { leaf, intermediates: certs.chain.slice(1), roots: certs.roots, now: input.now };
+    // peer refuses it (bad_key_usage) in the role its key usage leaves out.
     for (const [purpose, role] of ROLES) {
-      const result = verifyTenantChain({ ...chain, purpose });
-      if (!result.ok && result.reason === "bad_key_usage") {
-        findings.push({
-          level: "warning",
-          rule: "cert_key_usage",
-          message: `${config.cert} does not allow ${role} (key usage or extended key usage): peers refuse it there as bad_key_usage`,
-          path: at("cert"),
-        });
-      }
+      if (allowsPurpose(verified.path, purpose)) continue;
+      findings.push({
+        level: "warning",
+        rule: "cert_key_usage",
+        message: `${config.cert} does not allow ${role} (key usage or extended key usage): peers refuse it there as bad_key_usage`,
+        path: at("cert"),
+      });
     }
   }
   return findings;
@@ -144,6 +142,15 @@ const ROLES = [
   ["server", "TLS server authentication (inbound)"],
   ["client", "TLS client authentication (outbound)"],
 ] as const;
+
+/** Key usage the verifier could not read refuses the chain there, as unknown_ca: not this warning. */
+function allowsPurpose(path: readonly X509Certificate[], purpose: Purpose): boolean {
+  try {
+    return pathAllowsPurpose(path, purpose);
+  } catch {
+    return true;
+  }
+}
 
 function keyMatches(key: KeyObject, leaf: X509Certificate): boolean {
   try {

@@ -211,13 +211,18 @@ function readExtensions(der: Buffer): CertExtension[] {
   });
 }
 
+/** The extension `oid` of `cert`, undefined when absent. Throws on DER it cannot walk. */
+export function certExtension(cert: X509Certificate, oid: string): CertExtension | undefined {
+  return certExtensions(cert).find((e) => e.oid === oid);
+}
+
 /**
  * The basicConstraints extension read from DER, `undefined` when absent. Node's `ca`
  * also demands keyCertSign, so a leaf with cA=TRUE but no keyCertSign reads `ca: false`
  * there; this is the flag as written. Throws on DER it cannot walk.
  */
 export function basicConstraints(cert: X509Certificate): BasicConstraints | undefined {
-  const ext = certExtensions(cert).find((e) => e.oid === BASIC_CONSTRAINTS_OID);
+  const ext = certExtension(cert, BASIC_CONSTRAINTS_OID);
   if (!ext) return undefined;
   const { asn1 } = forge;
   let ca = false;

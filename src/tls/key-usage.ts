@@ -6,7 +6,7 @@
  */
 import type { X509Certificate } from "node:crypto";
 import forge from "node-forge";
-import { certExtensions, children, fromDerStrict } from "./certs.js";
+import { certExtension, children, fromDerStrict } from "./certs.js";
 
 export type Purpose = "client" | "server";
 
@@ -31,7 +31,7 @@ export function pathAllowsPurpose(path: readonly X509Certificate[], purpose: Pur
 }
 
 function allowsPurpose(cert: X509Certificate, purpose: Purpose): boolean {
-  const ext = certExtensions(cert).find((e) => e.oid === EXTENDED_KEY_USAGE_OID);
+  const ext = certExtension(cert, EXTENDED_KEY_USAGE_OID);
   if (!ext) return true;
   const oids = children(fromDerStrict(ext.der)).map((node) =>
     forge.asn1.derToOid(forge.util.createBuffer(node.value as string)),
@@ -40,7 +40,7 @@ function allowsPurpose(cert: X509Certificate, purpose: Purpose): boolean {
 }
 
 function allowsSigning(cert: X509Certificate): boolean {
-  const ext = certExtensions(cert).find((e) => e.oid === KEY_USAGE_OID);
+  const ext = certExtension(cert, KEY_USAGE_OID);
   if (!ext) return true;
   // The BIT STRING's value stays opaque: its unused-bits count, then the bits.
   const bits = fromDerStrict(ext.der).value as string;

@@ -6,7 +6,7 @@
  */
 import type { X509Certificate } from "node:crypto";
 import forge from "node-forge";
-import { certExtensions, children, fromDerStrict, parseSubjectAltName } from "./certs.js";
+import { certExtension, children, fromDerStrict, parseSubjectAltName } from "./certs.js";
 
 const NAME_CONSTRAINTS_OID = "2.5.29.30";
 /** GeneralName tags (context-specific, implicit) that are evaluated here. */
@@ -104,7 +104,7 @@ const cache = new WeakMap<X509Certificate, NameConstraints | null>();
 function readNameConstraints(cert: X509Certificate): NameConstraints | undefined {
   let found = cache.get(cert);
   if (found === undefined) {
-    const ext = certExtensions(cert).find((e) => e.oid === NAME_CONSTRAINTS_OID);
+    const ext = certExtension(cert, NAME_CONSTRAINTS_OID);
     found = ext ? parseNameConstraints(ext.der) : null;
     cache.set(cert, found);
   }

@@ -35,7 +35,7 @@ export function presentedChainProblem(
   if (!chain.every(hasAcceptableKey)) return "bad_key";
   const seen = new Set<string>();
   for (const cert of chain.slice(1)) {
-    const id = `${cert.subject}\0${spkiHash(cert)}`;
+    const id = caIdentity(cert);
     if (seen.has(id)) return "bad_chain";
     seen.add(id);
   }
@@ -60,6 +60,11 @@ export function hasAcceptableKey(cert: X509Certificate): boolean {
     default:
       return key.asymmetricKeyType !== undefined && EDWARDS.has(key.asymmetricKeyType);
   }
+}
+
+/** A certificate as path building tells CAs apart: its name and its key. */
+export function caIdentity(cert: X509Certificate): string {
+  return `${cert.subject}\0${spkiHash(cert)}`;
 }
 
 const spkiCache = new WeakMap<X509Certificate, string>();

@@ -8,7 +8,7 @@ import { parseWorkloadId } from "../tenancy/spiffe.js";
 import { basicConstraints, certExtensions, notAfter, notBefore, uriSans } from "./certs.js";
 import { pathAllowsPurpose, type Purpose } from "./key-usage.js";
 import { satisfiesNameConstraints } from "./name-constraints.js";
-import { presentedChainProblem, spkiHash } from "./presented-chain.js";
+import { caIdentity, presentedChainProblem, spkiHash } from "./presented-chain.js";
 import { trustIndex, type TenantTrust, type TrustIndex } from "./trust-index.js";
 
 export { MAX_INTERMEDIATES } from "./presented-chain.js";
@@ -49,7 +49,7 @@ export const HANDSHAKE_FAILURE_REASONS = [
 export type HandshakeFailureReason = (typeof HANDSHAKE_FAILURE_REASONS)[number];
 
 export type ChainResult = { ok: true } | { ok: false; reason: HandshakeFailureReason };
-type PathResult =
+export type PathResult =
   { ok: true; path: X509Certificate[] } | { ok: false; reason: HandshakeFailureReason };
 
 /**
@@ -111,6 +111,12 @@ interface ChainOptions {
  * constraints on the leaf's names, and the leaf's key usage for `purpose`. Never throws.
  */
 export function verifyTenantChain(opts: ChainOptions): ChainResult {
+  const result = verifyTenantPath(opts);
+  return result.ok ? { ok: true } : result;
+}
+
+/** `verifyTenantChain`, with the verified path (leaf first, the tenant's CA last). */
+export function verifyTenantPath(opts: ChainOptions): PathResult {
   // A configured root in the chain (Node appends the trust anchor it found) is ours, not
   // the peer's: it is neither limited nor counted.
   const roots = new Set(opts.roots.map((r) => r.fingerprint256));
@@ -118,8 +124,7 @@ export function verifyTenantChain(opts: ChainOptions): ChainResult {
   const problem = presentedChainProblem([opts.leaf, ...intermediates]);
   if (problem) return { ok: false, reason: problem };
   const budget = signatureBudget(1 + intermediates.length, opts.onSignatureCheck);
-  const result = verifyPath({ ...opts, intermediates }, budget);
-  return result.ok ? { ok: true } : result;
+  return verifyPath({ ...opts, intermediates }, budget);
 }
 
 function verifyPath(opts: ChainOptions, budget: SignatureBudget): PathResult {
@@ -178,8 +183,8 @@ function buildPath(
   now: Date,
   budget: SignatureBudget,
 ): X509Certificate[] | undefined {
-  const rootKeys = new Set(roots.map((r) => `${r.subject}\0${spkiHash(r)}`));
-  let pending = intermediates.filter((c) => !rootKeys.has(`${c.subject}\0${spkiHash(c)}`));
+  const rootIds = new Set(roots.map(caIdentity));
+  let pending = intermediates.filter((c) => !rootIds.has(caIdentity(c)));
   /** Each proved certificate and the one whose key proved it. */
   const provedBy = new Map<X509Certificate, X509Certificate>();
   let layer: readonly X509Certificate[] = roots;
