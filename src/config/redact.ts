@@ -33,8 +33,10 @@ const URL_LIKE = /^[a-z][a-z0-9+.-]*:\/\//i;
 const USERINFO = /^.*@(?=\S)/s;
 /** A query or fragment, wherever it starts. */
 const QUERY = /[?#].*$/s;
-/** Short, and none of what separates a credential from the rest of a URL or a header. */
-/** Control characters too: a key is printed as it is, and could drive the terminal. */
+/**
+ * Short, and none of what separates a credential from the rest of a URL or a header; no
+ * control characters either: a key is printed as it is, and could drive the terminal.
+ */
 const HARMLESS = /^[^\s\p{Cc}@:/?#=&%]{0,64}$/u;
 /** Path parameters (`/app;jsessionid=…`): a session id, as good as a password. */
 const PATH_PARAMS = /;[^/]*/g;

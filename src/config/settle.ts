@@ -11,7 +11,7 @@ import { resolve } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { referencedFiles, type Generation } from "./generation.js";
 import { ConfigError, loadedFromText, type LoadedConfig } from "./load.js";
-import { NOT_A_REGULAR_FILE, readRegularFile } from "./regular-file.js";
+import { readRegularFile } from "./regular-file.js";
 
 /** Long enough for a two-step write by an editor or a script; short for a reload. */
 export const DEFAULT_SETTLE_MS = 300;
@@ -104,11 +104,8 @@ async function snapshot(file: string): Promise<Read> {
 async function readState(path: string): Promise<FileState> {
   try {
     // stat first: a write that lands between the two calls changes the next round's stat.
-    const info = await stat(path);
-    const { size, mtimeMs } = info;
-    // A FIFO (or device) may never end: its read would hold a thread for good, and Node
-    // cannot even exit while one is blocked. Only regular files are read.
-    if (!info.isFile()) return { text: NOT_A_REGULAR_FILE, readable: false, size, mtimeMs };
+    const { size, mtimeMs } = await stat(path);
+    // Only regular files are read (a FIFO would never end): see config/regular-file.ts.
     return { text: await readRegularFile(path), readable: true, size, mtimeMs };
   } catch (err) {
     return { text: (err as Error).message, readable: false, size: -1, mtimeMs: -1 };

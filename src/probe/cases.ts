@@ -57,7 +57,7 @@ type Header = readonly [string, string];
 // ---------------------------------------------------------------------------------------
 // Sending and judging
 
-function send(
+export function send(
   ctx: ProbeContext,
   identity: ClientIdentity | undefined,
   method: string,
@@ -83,7 +83,7 @@ function send(
 }
 
 /** The refusal code when the answer is Palisade's JSON refusal, else undefined. */
-function refusalCode(seen: Seen): string | undefined {
+export function refusalCode(seen: Seen): string | undefined {
   const body = seen.response?.body;
   if (!body?.startsWith("{")) return undefined;
   try {

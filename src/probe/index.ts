@@ -8,8 +8,8 @@
 import { randomBytes } from "node:crypto";
 import { lookup } from "node:dns/promises";
 import { forgeIdentities, loadTenantPki } from "./identities.js";
-import { probeCases, type CaseResult, type ProbeContext } from "./cases.js";
-import { tlsExchange, requestText, type Endpoint } from "./wire.js";
+import { probeCases, refusalCode, send, type CaseResult, type ProbeContext } from "./cases.js";
+import type { Endpoint } from "./wire.js";
 import { formatReport } from "./report.js";
 
 export interface ProbeOptions {
@@ -100,19 +100,11 @@ async function context(
 
 /** Undefined when the probing tenant's own request reaches the app; else what happened. */
 async function servesTenant(ctx: ProbeContext): Promise<string | undefined> {
-  const seen = await tlsExchange(
-    ctx.endpoint,
-    { identity: ctx.self.svid, ...(ctx.serverName ? { serverName: ctx.serverName } : {}) },
-    requestText("GET", `${ctx.prefix(ctx.self.tenant)}/palisade-probe/baseline`, [
-      ["Host", ctx.authority],
-      ["Connection", "close"],
-    ]),
-    ctx.timeoutMs,
-  );
+  const target = `${ctx.prefix(ctx.self.tenant)}/palisade-probe/baseline`;
+  const seen = await send(ctx, ctx.self.svid, "GET", target);
   if (!seen.response) return `no answer (${seen.failure ?? "closed"})`;
-  if (seen.response.body.includes('"requestId"') && /"error":/.test(seen.response.body))
-    return `refused: ${seen.response.status} ${seen.response.body.slice(0, 200)}`;
-  return undefined;
+  const code = refusalCode(seen);
+  return code === undefined ? undefined : `refused: ${seen.response.status} ${code}`;
 }
 
 async function resolveTarget(target: string): Promise<Endpoint> {

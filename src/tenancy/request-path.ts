@@ -45,7 +45,7 @@ const HASH = 0x23;
 const DOT = 0x2e;
 const SEMICOLON = 0x3b;
 /** Decoding rounds tried on `%25`; more layers than this is not a real client. */
-const MAX_DECODE_ROUNDS = 3;
+export const MAX_DECODE_ROUNDS = 3;
 
 function refuse(reason: CanonicalPathRefusal): CanonicalPath {
   return { ok: false, reason };

@@ -7,6 +7,7 @@
 import type { TargetRuleConfig } from "../config/schema.js";
 import { isTenantId } from "./tenant-id.js";
 import { foldedName } from "../http/field-name.js";
+import { MAX_DECODE_ROUNDS } from "./request-path.js";
 
 export type TargetResult =
   | { ok: true; target: string | undefined }
@@ -27,8 +28,6 @@ export interface TargetRule {
 }
 
 const NO_TARGET: TargetResult = { ok: true, target: undefined };
-/** Decoding rounds a router might apply; request-path.ts refuses deeper nesting anyway. */
-const MAX_DECODE_ROUNDS = 3;
 const INVALID: TargetResult = { ok: false, reason: "invalid" };
 
 export function compileTargetRule(config: TargetRuleConfig): TargetRule {

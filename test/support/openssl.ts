@@ -3,7 +3,7 @@
  * Palisade is not tied to its own dev PKI.
  */
 import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { randomBytes, X509Certificate } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -187,37 +187,12 @@ export function opensslCrossSign(
   subject: Pick<OpensslCert, "crt" | "key">,
   issuer: Pick<OpensslCert, "crt" | "key">,
 ): OpensslCert {
-  const crt = join(dir, `${name}.crt`);
-  const csr = join(dir, `${name}.csr`);
-  const ext = join(dir, `${name}.ext`);
-  writeFileSync(ext, caExtensions().join("\n") + "\n");
-  openssl(["x509", "-x509toreq", "-in", subject.crt, "-signkey", subject.key, "-out", csr], dir);
-  openssl(
-    [
-      "x509",
-      "-req",
-      "-in",
-      csr,
-      "-CA",
-      issuer.crt,
-      "-CAkey",
-      issuer.key,
-      "-set_serial",
-      `0x${randomBytes(8).toString("hex")}`,
-      "-days",
-      "30",
-      "-sha256",
-      "-extfile",
-      ext,
-      "-out",
-      crt,
-    ],
-    dir,
-  );
-  return {
-    crt,
+  // The subject's distinguished name, as `openssl req -subj` writes it.
+  const dn = new X509Certificate(readFileSync(subject.crt)).subject.split("\n").join("/");
+  return opensslCert(dir, name, {
+    subject: `/${dn}`,
+    issuer,
     key: subject.key,
-    certPem: readFileSync(crt, "utf8"),
-    keyPem: readFileSync(subject.key, "utf8"),
-  };
+    extensions: caExtensions(),
+  });
 }
