@@ -44,7 +44,8 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     trustDomain: TRUST_DOMAIN,
     tenants: TENANTS,
     services: SERVICES,
-    days: 30,
+    // Past check's 30-day expiry warning: a fresh demo starts without warnings.
+    days: 90,
   });
 
   const ordersApp = await listen(createServer(ordersHandler), port(80));
