@@ -27,8 +27,8 @@ import { Metrics } from "./telemetry/metrics.js";
 import { createLogs, type Logs } from "./telemetry/logs.js";
 import { createTracing, type Tracing } from "./telemetry/tracing.js";
 import { createAdminServer } from "./admin/server.js";
-import { inboundHandler } from "./proxy/inbound.js";
-import { outboundHandler } from "./proxy/outbound.js";
+import { inboundHandler } from "./inbound/handler.js";
+import { outboundHandler } from "./outbound/handler.js";
 import {
   applyDefaultCredentials,
   createInboundServer,
@@ -36,12 +36,12 @@ import {
   guardSockets,
 } from "./proxy/listeners.js";
 import { ConnectionSet } from "./proxy/connections.js";
-import { UpstreamPools } from "./proxy/upstream-pools.js";
+import { UpstreamPools } from "./outbound/upstream-pools.js";
 import { InFlight } from "./proxy/in-flight.js";
-import { TenantConcurrency, TenantRateLimiter } from "./proxy/rate-limit.js";
+import { TenantConcurrency, TenantRateLimiter } from "./path/rate-limit.js";
 import { PartitionedCache, TenantHttpCache } from "./cache/index.js";
-import type { ProxyDeps } from "./proxy/deps.js";
-import { ProjectionBudget } from "./proxy/projection-budget.js";
+import type { ProxyDeps } from "./path/deps.js";
+import { ProjectionBudget } from "./inbound/projection-budget.js";
 import { currentIdentity } from "./tls/peer-identity.js";
 import { EXPIRY_CHECK_INTERVAL_MS, reportExpiry } from "./tls/cert-expiry.js";
 import type { DestinationStream } from "pino";

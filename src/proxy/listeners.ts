@@ -13,8 +13,8 @@ import type { Generation } from "../config/generation.js";
 import type { Metrics, Direction } from "../telemetry/metrics.js";
 import type { Logs } from "../telemetry/logs.js";
 import { verifyConnection, type PeerCheck } from "../tls/peer-identity.js";
-import { ProxyError, rawErrorResponse, sendError } from "./errors.js";
-import { requestIdFrom } from "./headers.js";
+import { ProxyError, rawErrorResponse, sendError } from "../path/errors.js";
+import { requestIdFrom } from "../path/headers.js";
 import { TLS_OPTIONS } from "../tls/tenant-material.js";
 import type { SuspiciousEvent } from "../anomaly/alert.js";
 import {

@@ -10,7 +10,7 @@ import type { Generation, TenantRuntime, UpstreamRuntime } from "../config/gener
 import { chainOf } from "../tls/peer-chain.js";
 import { checkSvid, verifyTenantChain } from "../tls/verify-chain.js";
 import { TLS_OPTIONS } from "../tls/tenant-material.js";
-import { ProxyError } from "./errors.js";
+import { ProxyError } from "../path/errors.js";
 
 interface Entry {
   fingerprint: string;

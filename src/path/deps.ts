@@ -11,7 +11,7 @@ import type { SuspiciousEvent } from "../anomaly/alert.js";
 import type { Tracing } from "../telemetry/tracing.js";
 import type { TenantHttpCache } from "../cache/index.js";
 import type { TenantConcurrency, TenantRateLimiter } from "./rate-limit.js";
-import type { ProjectionBudget } from "./projection-budget.js";
+import type { ProjectionBudget } from "../inbound/projection-budget.js";
 
 export interface ProxyDeps {
   /** The current config generation; read once at the start of each request. */

@@ -7,10 +7,10 @@ import type { IncomingMessage, RequestListener, ServerResponse } from "node:http
 import type { TLSSocket } from "node:tls";
 import type { Generation } from "../config/generation.js";
 import { currentIdentity, type PeerIdentity } from "../tls/peer-identity.js";
-import { isAuthority } from "./authority.js";
-import { ProxyError } from "./errors.js";
-import { Exchange } from "./exchange.js";
-import { requestBody } from "./forward.js";
+import { isAuthority } from "../http/authority.js";
+import { ProxyError } from "../path/errors.js";
+import { Exchange } from "../path/exchange.js";
+import { requestBody } from "../path/forward.js";
 import {
   checkHeaderCount,
   HEADER_CALLER,
@@ -21,12 +21,12 @@ import {
   requestIdFrom,
   responseHeaders,
   type RequestHeaders,
-} from "./headers.js";
-import type { ProxyDeps } from "./deps.js";
-import { resolveRoute } from "./route.js";
-import { admitTenant, authorize } from "./admission.js";
-import { fetchThroughCache } from "./cache-step.js";
-import { isReserved, prepareForProjection, projectGrantedResponse } from "./respond.js";
+} from "../path/headers.js";
+import type { ProxyDeps } from "../path/deps.js";
+import { resolveRoute } from "../path/route.js";
+import { admitTenant, authorize } from "../path/admit.js";
+import { fetchThroughCache } from "../path/cache.js";
+import { isReserved, prepareForProjection, projectGrantedResponse } from "../path/respond.js";
 
 export function inboundHandler(deps: ProxyDeps): RequestListener {
   return (req, res) => void handleInbound(deps, req, res);

@@ -24,7 +24,8 @@ import {
   injectSpan,
   startRequestSpan,
 } from "../telemetry/tracing.js";
-import { HEADER_REQUEST_ID, type HeaderMap } from "./headers.js";
+import { HEADER_REQUEST_ID } from "./headers.js";
+import type { HeaderMap } from "../http/message.js";
 
 /** Refusals that are isolation decisions: counted as denials and audited. */
 const ISOLATION_CODES: ReadonlySet<ErrorCode> = new Set([

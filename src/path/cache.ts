@@ -14,7 +14,7 @@ import type { RouteCacheConfig } from "../config/schema.js";
 import { CACHE_HEADER, type CacheOutcome, type CacheRequest } from "../cache/index.js";
 import type { Exchange } from "./exchange.js";
 import type { UpstreamResponse } from "./forward.js";
-import type { HeaderMap } from "./headers.js";
+import type { HeaderMap } from "../http/message.js";
 
 export interface CacheStep {
   route: RouteCacheConfig;

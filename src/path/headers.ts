@@ -5,7 +5,7 @@
  * over `rawHeaders`. See docs/hardening-headers.md.
  */
 import { randomUUID } from "node:crypto";
-import { connectionListedNames, HOP_BY_HOP_FIELDS } from "../cache/message.js";
+import { connectionListedNames, HOP_BY_HOP_FIELDS, type HeaderMap } from "../http/message.js";
 import { foldedName } from "../http/field-name.js";
 import { ProxyError } from "./errors.js";
 
@@ -65,8 +65,6 @@ const STAMPED: ReadonlySet<string> = new Set([
   "traceparent",
   "tracestate",
 ]);
-
-export type HeaderMap = Record<string, string | string[]>;
 
 /** What one pass over the request's raw headers found. */
 export interface RequestHeaders {

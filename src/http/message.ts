@@ -1,8 +1,12 @@
 /**
- * The HTTP message vocabulary the cache and the proxy share: the response shape the cache
- * takes from `fetch()` and hands back, and which fields are connection-specific.
+ * The HTTP message vocabulary the request path and the cache share: header maps, the
+ * response shape an upstream call returns (and the cache stores and hands back), and which
+ * fields are connection-specific.
  */
 import type { Readable } from "node:stream";
+
+/** Headers Palisade builds to send: lower-case names, no absent values. */
+export type HeaderMap = Record<string, string | string[]>;
 
 /** Lower-case names, as Node's http module and undici deliver them. */
 export type HeaderRecord = Record<string, string | string[] | undefined>;

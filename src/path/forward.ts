@@ -7,10 +7,10 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Transform, type Readable, pipeline } from "node:stream";
 import { errors, type Dispatcher } from "undici";
 import { ProxyError } from "./errors.js";
-import { wireHeaders, type HeaderMap } from "./headers.js";
-import type { UpstreamResponse } from "../cache/index.js";
+import { wireHeaders } from "./headers.js";
+import type { HeaderMap, UpstreamResponse } from "../http/message.js";
 
-export type { UpstreamResponse } from "../cache/index.js";
+export type { UpstreamResponse } from "../http/message.js";
 
 export interface ForwardRequest {
   dispatcher: Dispatcher;

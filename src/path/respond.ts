@@ -11,9 +11,10 @@ import {
   projectResponseBody,
   type Projection,
 } from "../tenancy/projection.js";
-import type { ProjectionBudget, ProjectionLease } from "./projection-budget.js";
+import type { ProjectionBudget, ProjectionLease } from "../inbound/projection-budget.js";
 import { ProxyError } from "./errors.js";
-import { RESERVED_PREFIX, type HeaderMap } from "./headers.js";
+import { RESERVED_PREFIX } from "./headers.js";
+import type { HeaderMap } from "../http/message.js";
 import type { UpstreamResponse } from "./forward.js";
 import { foldedName } from "../http/field-name.js";
 

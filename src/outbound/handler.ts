@@ -7,10 +7,10 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import type { Generation, UpstreamRuntime } from "../config/generation.js";
 import { isTenantId } from "../tenancy/tenant-id.js";
-import { isAuthority } from "./authority.js";
-import { ProxyError } from "./errors.js";
-import { Exchange } from "./exchange.js";
-import { requestBody } from "./forward.js";
+import { isAuthority } from "../http/authority.js";
+import { ProxyError } from "../path/errors.js";
+import { Exchange } from "../path/exchange.js";
+import { requestBody } from "../path/forward.js";
 import {
   checkHeaderCount,
   fieldCount,
@@ -21,12 +21,12 @@ import {
   requestIdFrom,
   responseHeaders,
   type RequestHeaders,
-} from "./headers.js";
-import type { ProxyDeps } from "./deps.js";
-import { resolveRoute } from "./route.js";
-import { admitTenant, authorize } from "./admission.js";
-import { fetchThroughCache } from "./cache-step.js";
-import { isReserved } from "./respond.js";
+} from "../path/headers.js";
+import type { ProxyDeps } from "../path/deps.js";
+import { resolveRoute } from "../path/route.js";
+import { admitTenant, authorize } from "../path/admit.js";
+import { fetchThroughCache } from "../path/cache.js";
+import { isReserved } from "../path/respond.js";
 
 const NO_ALIASES: ReadonlySet<string> = new Set();
 
