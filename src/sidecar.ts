@@ -126,7 +126,6 @@ export class Sidecar {
       generation: () => this.#generation,
       metrics,
       logs,
-      accessLog: generation.config.telemetry.logs.access,
       tokens: new ContextTokens(),
       anomaly,
       tracing: this.tracing,

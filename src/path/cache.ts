@@ -10,66 +10,62 @@
  * for another, whatever `Host` a peer sends or host:port two upstreams share.
  */
 import type { UpstreamRuntime } from "../config/generation.js";
-import type { RouteCacheConfig } from "../config/schema.js";
-import { CACHE_HEADER, type CacheOutcome, type CacheRequest } from "../cache/index.js";
-import type { Exchange } from "./exchange.js";
-import type { UpstreamResponse } from "./forward.js";
-import type { HeaderMap } from "../http/message.js";
+import type { UpstreamResponse } from "../http/message.js";
+import { CACHE_HEADER, type CacheRequest } from "../cache/index.js";
+import type { RequestContext } from "./context.js";
+import type { CacheResult } from "../telemetry/metrics.js";
+import type { Stage } from "./run.js";
 
-export interface CacheStep {
-  route: RouteCacheConfig;
-  tenant: string;
-  target: string | undefined;
-  granted: boolean;
-  /** The origin the request goes to; it names the key space. */
-  source: CacheSource;
-  method: string;
-  pathWithQuery: string;
-  headers: HeaderMap;
+/** The forward stage the cache wraps: it sends the request and sets nothing on the context. */
+export type Send = (ctx: RequestContext) => Promise<UpstreamResponse>;
+
+/**
+ * The cache stage around a direction's forward stage (made once per direction, not per
+ * request): sets `ctx.response` from the caller tenant's partition or from `send`.
+ */
+export function throughCache(send: Send): Stage {
+  return async (ctx) => {
+    ctx.response = await fetchThroughCache(ctx, send);
+  };
 }
 
-export async function fetchThroughCache(
-  exchange: Exchange,
-  step: CacheStep,
-  fetch: () => Promise<UpstreamResponse>,
-): Promise<UpstreamResponse> {
-  const { cache } = exchange.deps;
-  if (!step.route.enabled) return fetch();
-  if (step.granted) {
-    const response = await fetch();
-    record(exchange, step.tenant, "bypass");
+async function fetchThroughCache(ctx: RequestContext, send: Send): Promise<UpstreamResponse> {
+  if (!ctx.cacheRoute.enabled) return send(ctx);
+  const { tenant, record } = ctx;
+  if (ctx.grant !== undefined) {
+    const response = await send(ctx);
+    label(ctx, "bypass");
     return response;
   }
-  const { response, outcome } = await cache.serve(
+  const target = record.target;
+  const { response, outcome } = await ctx.deps.cache.serve(
     {
-      tenant: step.tenant,
-      method: step.method,
-      url: step.pathWithQuery,
-      ...keySpace(step.source, step.tenant),
-      ...(step.target === undefined ? {} : { targetTenant: step.target }),
-      headers: step.headers,
+      tenant,
+      method: ctx.req.method ?? "GET",
+      url: ctx.route.pathWithQuery,
+      ...keySpace(ctx.generation.appOrigin, ctx.upstream, tenant),
+      ...(target === undefined ? {} : { targetTenant: target }),
+      headers: ctx.headers.forward,
     },
-    { defaultTtl: step.route.defaultTtl },
-    fetch,
+    { defaultTtl: ctx.cacheRoute.defaultTtl },
+    () => send(ctx),
   );
-  record(exchange, step.tenant, outcome);
+  label(ctx, outcome);
   return response;
 }
 
-/** Where a cached route's responses come from: the local app, or one configured upstream. */
-export type CacheSource =
-  | { direction: "inbound"; appOrigin: string }
-  | { direction: "outbound"; upstream: UpstreamRuntime };
-
 /**
- * The key space and base URL of a source. An upstream's space also names what picks the
- * server behind its URL (TLS server name, expected service): a reload changing them must not
- * serve what the old server answered.
+ * The key space and base URL of a source: the local app (inbound), or one upstream. An
+ * upstream's space also names what picks the server behind its URL (TLS server name,
+ * expected service): a reload changing them must not serve what the old server answered.
  */
-function keySpace(source: CacheSource, tenant: string): Pick<CacheRequest, "space" | "base"> {
+function keySpace(
+  appOrigin: string,
+  upstream: UpstreamRuntime | undefined,
+  tenant: string,
+): Pick<CacheRequest, "space" | "base"> {
   // The app is called at its origin: `inbound.app` names no base path.
-  if (source.direction === "inbound") return { space: "inbound", base: source.appOrigin };
-  const { upstream } = source;
+  if (!upstream) return { space: "inbound", base: appOrigin };
   return {
     space: `outbound ${upstream.name} ${upstream.service} ${upstream.sni(tenant)}`,
     base: upstream.origin + upstream.basePath,
@@ -77,13 +73,12 @@ function keySpace(source: CacheSource, tenant: string): Pick<CacheRequest, "spac
 }
 
 /**
- * Labels the client's response and counts the outcome. The label goes on the outgoing
+ * Labels the client's response and records the outcome. The label goes on the outgoing
  * response itself, not on the upstream's headers: the paths drop every `x-palisade-*` name
  * the upstream sent (an app or peer must not be able to forge the label), and a projected
  * response keeps none of the upstream's headers at all.
  */
-function record(exchange: Exchange, tenant: string, outcome: CacheOutcome): void {
-  exchange.cache = outcome;
-  exchange.res.setHeader(CACHE_HEADER, outcome);
-  exchange.deps.metrics.cacheRequest(tenant, outcome);
+function label(ctx: RequestContext, outcome: CacheResult): void {
+  ctx.record.cache = outcome;
+  ctx.res.setHeader(CACHE_HEADER, outcome);
 }

@@ -18,7 +18,6 @@ export interface ProxyDeps {
   generation(): Generation;
   metrics: Metrics;
   logs: Logs;
-  accessLog: boolean;
   tokens: ContextTokens;
   anomaly: { record(event: SuspiciousEvent): void };
   /** Tenant-partitioned response cache, kept across generations. */

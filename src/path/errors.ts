@@ -42,6 +42,20 @@ const DEFAULT_MESSAGE: Record<ErrorCode, string> = {
   upstream_timeout: "upstream timed out",
 };
 
+/** Refusals that are isolation decisions: counted as denials and audited. */
+const ISOLATION_CODES: ReadonlySet<ErrorCode> = new Set([
+  "cross_tenant_denied",
+  "tenant_context_mismatch",
+  "tenant_context_missing",
+  "tenant_context_invalid",
+  "tenant_revoked",
+  "ambiguous_target",
+]);
+
+export function isIsolationCode(code: ErrorCode): boolean {
+  return ISOLATION_CODES.has(code);
+}
+
 /** A refusal raised anywhere on the request path; the listener turns it into the JSON answer. */
 export class ProxyError extends Error {
   readonly status: number;

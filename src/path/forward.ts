@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Transform, type Readable, pipeline } from "node:stream";
 import { errors, type Dispatcher } from "undici";
 import { ProxyError } from "./errors.js";
+import type { RequestContext } from "./context.js";
 import { wireHeaders } from "./headers.js";
 import type { HeaderMap, UpstreamResponse } from "../http/message.js";
 
@@ -60,6 +61,11 @@ export function isUndiciError(err: unknown): boolean {
 function errorCode(err: unknown): string {
   const code = (err as { code?: unknown })?.code;
   return typeof code === "string" ? code : "error";
+}
+
+/** The stage: the request body to forward, within the direction's `limits.requestBody`. */
+export function takeBody(ctx: RequestContext): void {
+  ctx.body = requestBody(ctx.req, ctx.generation.config[ctx.direction].limits.requestBody);
 }
 
 /** The request body to forward, or null for requests without one. */

@@ -1,174 +1,34 @@
 /**
- * Response-side rules shared by both paths: reserved headers never pass from the app, and
- * a response under a projecting grant leaves only as its projection.
+ * The last stages of both paths: the response's headers as the client may see them
+ * (hop-by-hop and reserved names never pass from the app or a peer), then the response,
+ * streamed with this request's id.
  */
-import type { ServerResponse } from "node:http";
-import { Readable } from "node:stream";
-import type { CompiledGrant } from "../tenancy/grants.js";
-import {
-  allowedProjectedHeaders,
-  isJsonContentType,
-  projectResponseBody,
-  type Projection,
-} from "../tenancy/projection.js";
-import type { ProjectionBudget, ProjectionLease } from "../inbound/projection-budget.js";
-import { ProxyError } from "./errors.js";
-import { RESERVED_PREFIX } from "./headers.js";
-import type { HeaderMap } from "../http/message.js";
-import type { UpstreamResponse } from "./forward.js";
 import { foldedName } from "../http/field-name.js";
+import type { RequestContext } from "./context.js";
+import { writeResponse } from "./forward.js";
+import { HEADER_REQUEST_ID, RESERVED_PREFIX, responseHeaders } from "./headers.js";
 
 export function isReserved(name: string): boolean {
   return foldedName(name).startsWith(RESERVED_PREFIX);
 }
 
-/**
- * A projection must see the whole document, uncompressed: a byte range could start inside
- * a nested object and be projected as if it were the top level, and a conditional answer
- * would tell whether the unprojected document changed.
- */
-export function prepareForProjection(headers: HeaderMap): void {
-  for (const name of [
-    "range",
-    "if-range",
-    "if-none-match",
-    "if-modified-since",
-    "if-match",
-    "if-unmodified-since",
-  ]) {
-    delete headers[name];
-  }
-  headers["accept-encoding"] = "identity";
-}
-
-/** What a projection needs besides the response: the grant, the limits and the budget. */
-export interface ProjectionContext {
-  grant: CompiledGrant;
-  method: string;
-  /** `projection` of the request's config generation. */
-  limits: { maxBytes: number; maxBufferedBytes: number };
-  budget: ProjectionBudget;
-  /** The client's response: what the projection holds stays leased until it closes. */
-  client: ServerResponse;
-}
-
-const EMPTY = Buffer.alloc(0);
-
-/**
- * Buffers the app's response (up to `projection.maxBytes`, within the process-wide
- * `projection.maxBufferedBytes`), keeps only the grant's fields, and drops every header
- * that could carry data. Anything that cannot be projected is refused: an unprojected
- * response must never leave under a projecting grant.
- */
-export async function projectGrantedResponse(
-  upstream: UpstreamResponse,
-  context: ProjectionContext,
-): Promise<UpstreamResponse & { headers: HeaderMap }> {
-  const projection = context.grant.fields;
-  if (!projection) throw new Error("projectGrantedResponse needs a projecting grant");
-  const headers: HeaderMap = {};
-  for (const name of allowedProjectedHeaders) {
-    const value = upstream.headers[name];
-    if (value !== undefined) headers[name] = value;
-  }
-  if (upstream.statusCode === 206) {
-    discard(upstream.body);
-    throw new ProxyError("projection_refused", "partial content cannot be projected");
-  }
-  const lease = context.budget.lease(context.limits.maxBufferedBytes);
-  // Held until the client's response closes (sent, or the client left); a client that
-  // leaves mid-read also stops the read, so nothing stays buffered for nobody.
-  const done = (): void => {
-    lease.release();
-    discard(upstream.body);
-  };
-  if (context.client.destroyed) done();
-  else context.client.once("close", done);
-  let projected: Buffer;
-  try {
-    projected = await projectBody(upstream, projection, context, lease);
-    // The projection replaces the document: the lease now covers what is still to be sent.
-    if (!lease.hold(projected.length)) throw budgetExceeded();
-  } catch (err) {
-    lease.release();
-    throw err;
-  }
-  if (projected.length === 0) delete headers["content-type"];
-  headers["content-length"] = String(projected.length);
-  return { statusCode: upstream.statusCode, headers, body: Readable.from([projected]) };
-}
-
-async function projectBody(
-  upstream: UpstreamResponse,
-  projection: Projection,
-  context: ProjectionContext,
-  lease: ProjectionLease,
-): Promise<Buffer> {
-  const status = upstream.statusCode;
-  const success = status >= 200 && status < 300;
-  const contentType = [upstream.headers["content-type"]].flat()[0];
-  if (context.method === "HEAD" || status === 204 || status === 304) {
-    upstream.body.resume(); // no body, whatever content-length says
-    return EMPTY;
-  }
-  // Only JSON is ever projected: anything else is refused (or emptied) before it is held.
-  if (!isJsonContentType(contentType)) {
-    discard(upstream.body);
-    if (success)
-      throw new ProxyError("projection_refused", "response cannot be projected (not_json)");
-    return EMPTY;
-  }
-  const maxBytes = context.limits.maxBytes;
-  const body = await readForProjection(upstream, maxBytes, lease);
-  const result = projectResponseBody(body, contentType, projection, maxBytes);
-  if (result.ok) return result.body;
-  // An error answer that cannot be projected keeps its status and loses its body: the
-  // caller learns that it failed, never what the target tenant's app said about it.
-  if (!success) return EMPTY;
-  throw new ProxyError("projection_refused", `response cannot be projected (${result.reason})`);
+/** The upstream's headers without hop-by-hop and reserved names. */
+export function filterResponse(ctx: RequestContext): void {
+  ctx.responseHeaders = responseHeaders(ctx.response.headers, isReserved);
 }
 
 /**
- * Reads the whole body, leasing its bytes before holding them: all of a declared
- * `content-length` up front (refused before the first byte), then as chunks arrive.
+ * Streams the response to the client, counting what leaves under a grant for the audit
+ * record; resolves once the client has it all.
  */
-async function readForProjection(
-  upstream: UpstreamResponse,
-  maxBytes: number,
-  lease: ProjectionLease,
-): Promise<Buffer> {
-  const reserve = (bytes: number): void => {
-    let refusal: ProxyError | undefined;
-    if (bytes > maxBytes)
-      refusal = new ProxyError("projection_refused", "response too large to project");
-    else if (bytes > lease.bytes && !lease.hold(bytes)) refusal = budgetExceeded();
-    if (!refusal) return;
-    discard(upstream.body);
-    throw refusal;
-  };
-  const declared = Number([upstream.headers["content-length"]].flat()[0] ?? Number.NaN);
-  if (Number.isSafeInteger(declared) && declared >= 0) reserve(declared);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of upstream.body) {
-    size += (chunk as Buffer).length;
-    reserve(size);
-    chunks.push(chunk as Buffer);
+export async function respond(ctx: RequestContext): Promise<void> {
+  const { response, responseHeaders: headers, record } = ctx;
+  headers[HEADER_REQUEST_ID] = record.requestId;
+  if (record.grantId !== undefined) {
+    response.body.on("data", (chunk: Buffer) => {
+      record.bytes += chunk.length;
+    });
   }
-  return Buffer.concat(chunks, size);
-}
-
-/** Stops reading a body nobody will read; undici reports that as an error nobody awaits. */
-function discard(body: Readable): void {
-  body.on("error", () => {});
-  body.destroy();
-}
-
-/** Not the caller's fault and gone once other projections finish: retry later. */
-function budgetExceeded(): ProxyError {
-  return new ProxyError(
-    "rate_limited",
-    "too many projected responses in flight (projection.maxBufferedBytes); retry later",
-    false,
-  );
+  await writeResponse(ctx.res, response, headers);
+  record.status = response.statusCode;
 }

@@ -5,6 +5,7 @@
  */
 import { canonicalPath } from "../tenancy/request-path.js";
 import type { TargetRule } from "../tenancy/target.js";
+import type { RequestContext } from "./context.js";
 import { ProxyError } from "./errors.js";
 import { valuesByDashedName, type RequestHeaders } from "./headers.js";
 
@@ -15,6 +16,11 @@ export interface Route {
   pathWithQuery: string;
   segments: readonly string[];
   target: string | undefined;
+}
+
+/** The stage: the target rule and request target set by toApp (inbound) or pickUpstream. */
+export function route(ctx: RequestContext): void {
+  ctx.route = resolveRoute(ctx.targetRule, ctx.pathWithQuery, ctx.headers);
 }
 
 export function resolveRoute(
