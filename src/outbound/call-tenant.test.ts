@@ -54,7 +54,7 @@ describe("callTenant", () => {
     expect(ctx.record).toMatchObject({ tenant: "acme", requestId: "req-from-inbound" });
   });
 
-  it("confused-deputy: a signed context and another asserted tenant is a mismatch, blamed on the signed one", () => {
+  it("confused-deputy: a signed context and another tenant asserted is a mismatch", () => {
     const ctx = call(signed, [
       ["x-palisade-context", token("acme")],
       ["x-palisade-tenant", "globex"],

@@ -33,7 +33,10 @@ export class RequestContext {
   // Written by the stages, in list order; a stage reads only what an earlier one wrote.
   /** readHeaders: one pass over the raw headers. */
   headers!: RequestHeaders;
-  /** The rule naming the target tenant, the path and query it reads, the route's cache settings (toApp / pickUpstream). */
+  /**
+   * toApp (inbound) / pickUpstream (outbound): the rule naming the target tenant, the path
+   * and query it reads, and the route's cache settings.
+   */
   targetRule!: TargetRule;
   pathWithQuery!: string;
   cacheRoute!: RouteCacheConfig;

@@ -22,7 +22,7 @@ export interface RequestRecord {
   readonly method: string | undefined;
   /** `performance.now()` when the request reached its handler. */
   readonly started: number;
-  /** The request's header list as received: the trace id, when no span was started, is read from it. */
+  /** The header list as received: without a span, the caller's trace id is read from it. */
   readonly rawHeaders: readonly string[];
   requestId: string;
   /** The caller tenant: proved (inbound), or named by the call's context (outbound). */

@@ -126,7 +126,7 @@ describe("runStages", () => {
     });
   });
 
-  it("serves through the response stages, and the access switch is read from the request's generation", async () => {
+  it("serves through the response stages; the access switch is the request's generation's", async () => {
     stages = [readHeaders, asAcme, answerOk, filterResponse, respond];
     const served = async (): Promise<Line[]> => {
       const before = lines.length;
