@@ -24,18 +24,19 @@ export type Send = (ctx: RequestContext) => Promise<UpstreamResponse>;
  * request): sets `ctx.response` from the caller tenant's partition or from `send`.
  */
 export function throughCache(send: Send): Stage {
-  return async (ctx) => {
-    ctx.response = await fetchThroughCache(ctx, send);
-  };
+  return (ctx) => fetchThroughCache(ctx, send);
 }
 
-async function fetchThroughCache(ctx: RequestContext, send: Send): Promise<UpstreamResponse> {
-  if (!ctx.cacheRoute.enabled) return send(ctx);
+async function fetchThroughCache(ctx: RequestContext, send: Send): Promise<void> {
+  if (!ctx.cacheRoute.enabled) {
+    ctx.response = await send(ctx);
+    return;
+  }
   const { tenant, record } = ctx;
   if (ctx.grant !== undefined) {
-    const response = await send(ctx);
+    ctx.response = await send(ctx);
     label(ctx, "bypass");
-    return response;
+    return;
   }
   const target = record.target;
   const { response, outcome } = await ctx.deps.cache.serve(
@@ -50,8 +51,8 @@ async function fetchThroughCache(ctx: RequestContext, send: Send): Promise<Upstr
     { defaultTtl: ctx.cacheRoute.defaultTtl },
     () => send(ctx),
   );
+  ctx.response = response;
   label(ctx, outcome);
-  return response;
 }
 
 /**
