@@ -71,8 +71,10 @@ const HEADER = `# Config reference
 
 One YAML file, usually mounted (a Kubernetes ConfigMap; certificates from Secrets). File
 paths are relative to the config file. Durations: \`500ms\`, \`30s\`, \`5m\`, \`1h\`. Sizes: a
-number of bytes, or \`64Ki\`, \`16Mi\`, \`1Gi\`. Unknown keys and bad values are errors naming
-the key path. A commented example is [config/example/palisade.yaml](../config/example/palisade.yaml);
+number of bytes, or \`64Ki\`, \`16Mi\`, \`1Gi\`. Unknown keys and bad values are errors that
+name the key path, and the bad value when it is harmless
+(\`inbound.timeouts.headers: expected a duration like 500ms, 30s, 5m (got "5sec")\`); a value
+that could be a secret is shown as \`<redacted, N chars>\`. A commented example is [config/example/palisade.yaml](../config/example/palisade.yaml);
 editors can validate against [config/palisade.schema.json](../config/palisade.schema.json);
 \`palisade check -c FILE\` validates a file the way \`palisade run\` loads it. What a reload
 changes, and what only a restart does: [operations.md](operations.md#what-a-reload-changes).
