@@ -49,9 +49,10 @@ const SIZE_UNITS: [string, number][] = [
   ["Ki", 1024],
 ];
 
-export function renderConfigReference(): string {
-  const input = z.toJSONSchema(configSchema, { io: "input", unrepresentable: "any" }) as JsonNode;
-  const output = z.toJSONSchema(configSchema, { io: "output", unrepresentable: "any" }) as JsonNode;
+/** The reference of `schema` (the config's, unless a test renders a smaller one). */
+export function renderConfigReference(schema: z.ZodType = configSchema): string {
+  const input = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as JsonNode;
+  const output = z.toJSONSchema(schema, { io: "output", unrepresentable: "any" }) as JsonNode;
   const sections: string[] = [];
   const topLevel: Row[] = [];
   for (const [key, node] of Object.entries(input.properties ?? {})) {
@@ -97,7 +98,8 @@ function capitalise(text: string): string {
 
 function walk(key: string, node: JsonNode, out: JsonNode | undefined, required: boolean): Row[] {
   if (isLeaf(node)) return [row(key, node, out, required)];
-  const own = node.description ? [row(key, node, out, required)] : [];
+  // A map or a list is a key the user writes; a block only groups keys, unless it says more.
+  const own = node.description || !node.properties ? [row(key, node, out, required)] : [];
   if (node.properties) {
     const children = Object.entries(node.properties).flatMap(([name, child]) =>
       walk(`${key}.${name}`, child, out?.properties?.[name], isRequired(node, name)),
@@ -156,6 +158,7 @@ function kindOf(node: JsonNode): string {
   if (node.anyOf?.some((n) => n.format === "date-time")) return "date-time";
   if (node.anyOf?.some((n) => n.type === "integer") && node.anyOf.some((n) => n.type === "string"))
     return "size";
+  if (node.anyOf) return [...new Set(node.anyOf.map(kindOf))].join(" or ");
   if (node.enum) return node.enum.map((v) => `\`${String(v)}\``).join(" \\| ");
   if (node.format === "uri") return "URL";
   if (node.type === "array") return `list of ${plural(kindOf(node.items ?? {}))}`;
@@ -171,8 +174,10 @@ function numberKind(node: JsonNode): string {
   return node.exclusiveMinimum === 0 ? "number > 0" : "number";
 }
 
+/** `strings`, but `(string or object)` and enum lists as they are. */
 function plural(kind: string): string {
-  return kind.includes("`") ? kind : `${kind}s`;
+  if (kind.includes("`")) return kind;
+  return kind.includes(" ") ? `(${kind})` : `${kind}s`;
 }
 
 function format(kind: string, value: unknown): string {
