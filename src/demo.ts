@@ -99,7 +99,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     pki,
     web.addresses().inbound.port,
     ordersInbound,
-    web.addresses().admin.port,
+    orders.addresses().admin.port,
   );
   return {
     curlLines,
