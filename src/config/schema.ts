@@ -233,6 +233,10 @@ export const configSchema = z
     admin: z
       .strictObject({ listen: listen.default("127.0.0.1:15000") })
       .default({ listen: "127.0.0.1:15000" }),
+    /** Metrics and probes only (no /config, /tenants or purges): safe on the pod address. */
+    stats: z
+      .strictObject({ listen: listen.default("0.0.0.0:15020") })
+      .default({ listen: "0.0.0.0:15020" }),
     tenants: z.record(tenantId, tenant),
     grants: z.array(grant).default([]),
     cache: z
