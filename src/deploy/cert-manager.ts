@@ -14,7 +14,10 @@ export interface CertManagerOptions {
   namespace?: string | undefined;
 }
 
-export type Manifest = Record<string, unknown> & { kind: string; metadata: { name: string } };
+export type Manifest = Record<string, unknown> & {
+  kind: string;
+  metadata: { name: string; [key: string]: unknown };
+};
 
 /** Root CAs live long and renew a month ahead; a new root must reach every peer's bundle. */
 const CA_DURATION = "8760h";
