@@ -163,3 +163,30 @@ function keepAliveProbe(port: number): Promise<{ socket: Socket; answer: string 
     socket.write("GET /healthz HTTP/1.1\r\nHost: stats\r\n\r\n");
   });
 }
+
+describe("drain", () => {
+  it("stats answers /readyz 503 while draining, then closes with the rest", async () => {
+    const pki = await makePki(["acme"], ["orders"]);
+    const config = baseConfig(pki, "orders", ["acme"], app.url);
+    config["drainDelay"] = "1s";
+    const draining = await startSidecar(config);
+    const url = `http://127.0.0.1:${draining.sidecar.addresses().stats.port}`;
+    expect((await send(undefined, `${url}/readyz`)).status).toBe(200);
+    const stopped = draining.stop();
+    await eventually(
+      async () => (await send(undefined, `${url}/readyz`)).status === 503,
+      "/readyz 503 on stats while draining",
+    );
+    await stopped;
+    const port = Number(new URL(url).port);
+    const refused = await new Promise<string>((resolve) => {
+      const socket = connect({ host: "127.0.0.1", port });
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve("connected");
+      });
+      socket.once("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    });
+    expect(refused).toBe("ECONNREFUSED");
+  });
+});
