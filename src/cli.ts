@@ -14,6 +14,8 @@ const USAGE = `usage:
                                    validate the config and lint the policy (exit 0 clean, 1 errors, 2 unusable)
   palisade certs init --out DIR --trust-domain D --tenants a,b --services x,y [--days N]
                                    write a development PKI: one CA per tenant, one SVID per tenant and service
+  palisade certs cert-manager --tenants a,b --services x,y [--trust-domain D] [--namespace N]
+                                   print cert-manager Issuers and Certificates: a CA per tenant, an SVID per pair
   palisade probe --target HOST:PORT --pki DIR --tenant T --other U
                  [--service S] [--server-name NAME] [--prefix /tenants/{tenant}]
                  [--format human|json] [--allow-writes] [--timeout 5s] [--deadline 30s]
@@ -99,6 +101,8 @@ async function run(args: string[]): Promise<number> {
 
 async function certs(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
+  if (sub === "cert-manager")
+    return (await import("./deploy/cert-manager-command.js")).certManagerCommand(rest);
   if (sub !== "init") return usage();
   const { values } = parseArgs({
     args: rest,

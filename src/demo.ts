@@ -57,6 +57,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     },
     outbound: { listen: `127.0.0.1:${port(101)}` },
     admin: { listen: `127.0.0.1:${port(100)}` },
+    stats: { listen: `127.0.0.1:${port(120)}` },
     grants: [
       {
         id: "globex-reads-acme-reports",
@@ -92,6 +93,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
       },
     },
     admin: { listen: `127.0.0.1:${port(0)}` },
+    stats: { listen: `127.0.0.1:${port(20)}` },
   });
   webOutbound = web.addresses().outbound.port;
 

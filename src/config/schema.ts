@@ -410,6 +410,16 @@ export const configSchema = z
           ),
       })
       .default({ listen: "127.0.0.1:15000" }),
+    /** Metrics and probes only (no /config, /tenants or purges): safe on the pod address. */
+    stats: z
+      .strictObject({
+        listen: listen
+          .default("0.0.0.0:15020")
+          .describe(
+            "`host:port` of the stats listener: `GET /metrics`, `/healthz`, `/readyz` only, safe to expose to Prometheus; fixed at start",
+          ),
+      })
+      .default({ listen: "0.0.0.0:15020" }),
     tenants: z
       .record(tenantId, tenant)
       .describe("the tenants this service serves, by tenant id (a DNS label)"),
