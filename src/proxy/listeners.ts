@@ -340,10 +340,3 @@ function cutAtDeadline(name: ListenerName, deps: ListenerDeps, stage: Stage, soc
   if (stage === "head" && name !== "admin")
     refuseRaw(name, deps, new ProxyError("request_timeout"), "deadline", socket);
 }
-
-/** A new generation's credentials for clients without SNI; SNI contexts are looked up live. */
-export function applyDefaultCredentials(server: Server, generation: Generation): void {
-  const credentials = generation.defaultCredentials;
-  if (credentials)
-    (server as unknown as TlsServer).setSecureContext({ ...TLS_OPTIONS, ...credentials });
-}
