@@ -2,7 +2,7 @@
  * The connection pool to the local app. Its keep-alive follows `inbound.timeouts.idle`
  * (capped below Node's default server keep-alive of 5 s, so the pool drops a connection
  * before the app does); a reload that changes it replaces the pool: the old one finishes
- * the requests it carries, then closes.
+ * the requests it carries, then its connections end at their keep-alive.
  */
 import { Agent } from "undici";
 
@@ -28,14 +28,28 @@ export class AppPool {
   reconfigure(idleMs: number): void {
     const keepAlive = keepAliveFor(idleMs);
     if (keepAlive === this.#keepAlive) return;
-    const old = this.#agent;
+    this.#retire(this.#agent);
     this.#agent = agent(keepAlive);
     this.#keepAlive = keepAlive;
+  }
+
+  /** Replaced pools still finishing requests or holding connections. */
+  get retiring(): number {
+    return this.#retiring.size;
+  }
+
+  /**
+   * Not `close()`d: undici forgets a closed pool's connections, so a later `destroy()` could
+   * not abort a request still on one. Nothing new is sent through it; each origin's
+   * connections end at their keep-alive, and the pool is let go with the last of them.
+   */
+  #retire(old: Agent): void {
+    const release = () => {
+      if (Object.keys(old.stats).length === 0) this.#retiring.delete(old);
+    };
     this.#retiring.add(old);
-    void old
-      .close()
-      .catch(() => {})
-      .finally(() => this.#retiring.delete(old));
+    old.on("disconnect", release);
+    release();
   }
 
   /** The end of drain: requests still open are aborted, so a hung app cannot hold the pod. */
