@@ -148,7 +148,9 @@ export function reconfigureListener(
   generation: Generation,
 ): void {
   const { inbound, outbound } = generation.config;
-  if (name === "admin") return;
+  // Control listeners keep Node's own timeouts; their socket deadlines follow the
+  // generation through guardSockets.
+  if (name !== "inbound" && name !== "outbound") return;
   applyTimeouts(server, name === "inbound" ? inbound.timeouts : outbound.timeouts);
   const credentials = generation.defaultCredentials;
   if (name === "inbound" && credentials)
