@@ -4,7 +4,8 @@
  * how many certificates, which keys (an RSA key with a huge public exponent costs ~5 ms per
  * check, all of it on the event loop), and no repeated intermediates to multiply the checks.
  */
-import { createHash, type X509Certificate } from "node:crypto";
+import type { X509Certificate } from "node:crypto";
+import { inspect, type CertKey } from "./inspect.js";
 
 /**
  * Real peers send one or two intermediates. The cap bounds what the path builder looks at;
@@ -42,23 +43,25 @@ export function presentedChainProblem(
   return undefined;
 }
 
-/** A key whose signature verification costs a bounded, ordinary amount of work. */
+/** A certificate whose key's signature verification costs a bounded, ordinary amount of work. */
 export function hasAcceptableKey(cert: X509Certificate): boolean {
-  const key = cert.publicKey;
-  const details = key.asymmetricKeyDetails ?? {};
-  switch (key.asymmetricKeyType) {
+  return acceptableKey(inspect(cert).key);
+}
+
+export function acceptableKey(key: CertKey): boolean {
+  switch (key.type) {
     case "rsa":
     case "rsa-pss":
       return (
-        details.modulusLength !== undefined &&
-        details.modulusLength <= MAX_RSA_MODULUS_BITS &&
-        details.publicExponent !== undefined &&
-        details.publicExponent <= MAX_RSA_EXPONENT
+        key.modulusBits !== undefined &&
+        key.modulusBits <= MAX_RSA_MODULUS_BITS &&
+        key.publicExponent !== undefined &&
+        key.publicExponent <= MAX_RSA_EXPONENT
       );
     case "ec":
-      return details.namedCurve !== undefined && EC_CURVES.has(details.namedCurve);
+      return key.curve !== undefined && EC_CURVES.has(key.curve);
     default:
-      return key.asymmetricKeyType !== undefined && EDWARDS.has(key.asymmetricKeyType);
+      return key.type !== undefined && EDWARDS.has(key.type);
   }
 }
 
@@ -67,15 +70,7 @@ export function caIdentity(cert: X509Certificate): string {
   return `${cert.subject}\0${spkiHash(cert)}`;
 }
 
-const spkiCache = new WeakMap<X509Certificate, string>();
-
 /** SHA-256 of the certificate's SubjectPublicKeyInfo: a key's identity, whatever its name. */
 export function spkiHash(cert: X509Certificate): string {
-  let hash = spkiCache.get(cert);
-  if (hash === undefined) {
-    const der = cert.publicKey.export({ type: "spki", format: "der" });
-    hash = createHash("sha256").update(der).digest("base64");
-    spkiCache.set(cert, hash);
-  }
-  return hash;
+  return inspect(cert).key.spkiHash;
 }
