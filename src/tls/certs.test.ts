@@ -1,6 +1,13 @@
 import { X509Certificate } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
-import { describeCert, keyMatchesCert, notAfter, notBefore, readPemBundle, uriSans } from "./certs.js";
+import {
+  describeCert,
+  keyMatchesCert,
+  notAfter,
+  notBefore,
+  readPemBundle,
+  uriSans,
+} from "./certs.js";
 import { inspect } from "./inspect.js";
 import { createCa, issueLeaf, newRsaKey, type CertAndKey } from "./dev-pki.js";
 
