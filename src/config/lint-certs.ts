@@ -4,9 +4,8 @@
  * (`tls/inspect-tenant.ts`: the loader stops at its first error), so lint and loader cannot
  * disagree. Across tenants: lint-shared-ca.ts, fed with what is read here.
  */
-import { createPrivateKey } from "node:crypto";
 import { resolve } from "node:path";
-import { readPemBundle } from "../tls/certs.js";
+import { readPemBundle, readPrivateKey } from "../tls/certs.js";
 import { inspectTenant, type TenantCerts } from "../tls/inspect-tenant.js";
 import type { Finding, LintInput } from "./lint.js";
 import { describeFileName } from "./redact.js";
@@ -74,6 +73,6 @@ async function readTenantCerts(
     tenant,
     roots: parse("ca", ca, readPemBundle),
     chain: parse("cert", cert, readPemBundle),
-    key: parse("key", key, createPrivateKey),
+    key: parse("key", key, readPrivateKey),
   };
 }

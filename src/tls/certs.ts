@@ -59,60 +59,21 @@ function parseCertificateBody(body: string, n: number): X509Certificate {
   return cert;
 }
 
-/** The certificate's URI SANs, read from DER. Throws if the SAN extension does not decode. */
-export function uriSans(cert: X509Certificate): readonly string[] {
-  const view = inspect(cert);
-  if (view.sanUnreadable) throw new Error("subjectAltName does not decode");
-  return view.uris;
+/** A PEM private key, as the loader and `palisade check` both read it. */
+export function readPrivateKey(pem: string | Buffer): KeyObject {
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(pem);
+  } catch (err) {
+    throw new Error(`cannot read private key: ${(err as Error).message}`);
+  }
+  if (key.type !== "private") throw new Error("expected a private key");
+  return key;
 }
 
 /** True when `key` is the private half of `cert`'s public key; throws on an unreadable key. */
 export function keyMatchesCert(key: string | Buffer | KeyObject, cert: X509Certificate): boolean {
-  let privateKey: KeyObject;
-  try {
-    privateKey = typeof key === "string" || Buffer.isBuffer(key) ? createPrivateKey(key) : key;
-  } catch (err) {
-    throw new Error(`cannot read private key: ${(err as Error).message}`);
-  }
+  const privateKey = typeof key === "string" || Buffer.isBuffer(key) ? readPrivateKey(key) : key;
   if (privateKey.type !== "private") throw new Error("expected a private key");
   return cert.checkPrivateKey(privateKey);
-}
-
-/** The notBefore written in the certificate (read from DER, not from Node's display text). */
-export function notBefore(cert: X509Certificate): Date {
-  return inspect(cert).notBefore;
-}
-
-export function notAfter(cert: X509Certificate): Date {
-  return inspect(cert).notAfter;
-}
-
-export interface CertDescription {
-  subject: string;
-  issuer: string;
-  serialNumber: string;
-  /** Node's rendering, kept as is so a log shows exactly what was presented. */
-  subjectAltName: string;
-  /** `undefined` when the SAN extension does not decode. */
-  uris: readonly string[] | undefined;
-  notBefore: Date;
-  notAfter: Date;
-  fingerprint256: string;
-  ca: boolean;
-}
-
-/** A log- and lint-friendly summary of a certificate `readPemBundle` accepted. */
-export function describeCert(cert: X509Certificate): CertDescription {
-  const view = inspect(cert);
-  return {
-    subject: view.subject,
-    issuer: view.issuer,
-    serialNumber: cert.serialNumber,
-    subjectAltName: cert.subjectAltName ?? "",
-    uris: view.sanUnreadable ? undefined : view.uris,
-    notBefore: view.notBefore,
-    notAfter: view.notAfter,
-    fingerprint256: view.fingerprint256,
-    ca: view.canIssue,
-  };
 }

@@ -5,10 +5,10 @@
  * refuses them. A mistake here fails the reload, never a request.
  */
 import { createSecureContext, type SecureContext } from "node:tls";
-import { constants, createPrivateKey, type KeyObject, type X509Certificate } from "node:crypto";
+import { constants, type KeyObject, type X509Certificate } from "node:crypto";
 import { resolve } from "node:path";
 import type { TenantConfig } from "../config/schema.js";
-import { readPemBundle } from "./certs.js";
+import { readPemBundle, readPrivateKey } from "./certs.js";
 import { inspect } from "./inspect.js";
 import { inspectTenant } from "./inspect-tenant.js";
 import { checkSvid } from "./verify-chain.js";
@@ -113,8 +113,8 @@ function parseBundle(pem: string, keyPath: string): X509Certificate[] {
 
 function parseKey(pem: string, keyPath: string): KeyObject {
   try {
-    return createPrivateKey(pem);
+    return readPrivateKey(pem);
   } catch (err) {
-    throw new TenantMaterialError(keyPath, `cannot read private key: ${(err as Error).message}`);
+    throw new TenantMaterialError(keyPath, (err as Error).message);
   }
 }
