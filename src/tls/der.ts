@@ -9,7 +9,6 @@ import { AsnConvert } from "@peculiar/asn1-schema";
 import {
   AuthorityKeyIdentifier,
   BasicConstraints,
-  Certificate,
   ExtendedKeyUsage,
   KeyUsage,
   NameConstraints,
@@ -18,6 +17,7 @@ import {
   type GeneralName,
   type GeneralSubtree,
 } from "@peculiar/asn1-x509";
+import { certificateLayout, readTlv } from "./der-walk.js";
 
 export const OID = {
   subjectKeyIdentifier: "2.5.29.14",
@@ -44,107 +44,120 @@ export interface Subtree {
   bounded: boolean;
 }
 
-export interface DerFields {
-  /** X.509 version as written: 1, 2 or 3. */
-  version: number;
-  notBefore: Date;
-  notAfter: Date;
-  /** Every extension as written, in order. */
-  present: readonly { oid: string; critical: boolean }[];
-  /** OIDs of extensions that did not decode (or appear twice): none of their fields is set. */
-  unreadable: readonly string[];
-  subjectAltNames?: readonly NameEntry[];
-  basicConstraints?: { ca: boolean; pathLen?: number };
-  keyUsage?: number;
-  extKeyUsage?: readonly string[];
-  nameConstraints?: { permitted: readonly Subtree[]; excluded: readonly Subtree[] };
+/** Each extension Palisade reads, by OID, and the type its value decodes to. */
+export interface Decoded {
+  [OID.subjectAltName]: readonly NameEntry[];
+  [OID.basicConstraints]: { ca: boolean; pathLen?: number };
+  [OID.keyUsage]: number;
+  [OID.extendedKeyUsage]: readonly string[];
+  [OID.nameConstraints]: { permitted: readonly Subtree[]; excluded: readonly Subtree[] };
   /** Hex. */
-  subjectKeyId?: string;
-  authorityKeyId?: string;
+  [OID.subjectKeyIdentifier]: string;
+  /** Hex; `undefined` when only the issuer name and serial are given. */
+  [OID.authorityKeyIdentifier]: string | undefined;
 }
 
-type Mutable = { -readonly [K in keyof DerFields]: DerFields[K] };
+type Known = keyof Decoded;
 
-/** Decoders of the extensions Palisade reads; a throw marks that extension unreadable. */
-const DECODERS: Record<string, (value: ArrayBuffer, into: Mutable) => void> = {
-  [OID.subjectAltName]: (v, into) => {
-    into.subjectAltNames = decode(v, SubjectAlternativeName).map(nameEntry);
+/** Typed decoders (`@peculiar/asn1-x509`); a throw marks that extension unreadable. */
+const DECODERS: { [K in Known]: (value: Uint8Array) => Decoded[K] } = {
+  [OID.subjectAltName]: (v) => decode(v, SubjectAlternativeName).map(nameEntry),
+  [OID.basicConstraints]: (v) => {
+    const { cA: ca, pathLenConstraint: pathLen } = decode(v, BasicConstraints);
+    return pathLen === undefined ? { ca } : { ca, pathLen };
   },
-  [OID.basicConstraints]: (v, into) => {
-    const bc = decode(v, BasicConstraints);
-    const pathLen = bc.pathLenConstraint;
-    into.basicConstraints = pathLen === undefined ? { ca: bc.cA } : { ca: bc.cA, pathLen };
-  },
-  [OID.keyUsage]: (v, into) => {
-    into.keyUsage = decode(v, KeyUsage).toNumber();
-  },
-  [OID.extendedKeyUsage]: (v, into) => {
-    into.extKeyUsage = [...decode(v, ExtendedKeyUsage)];
-  },
-  [OID.nameConstraints]: (v, into) => {
+  [OID.keyUsage]: (v) => decode(v, KeyUsage).toNumber(),
+  [OID.extendedKeyUsage]: (v) => [...decode(v, ExtendedKeyUsage)],
+  [OID.nameConstraints]: (v) => {
     const nc = decode(v, NameConstraints);
-    into.nameConstraints = {
+    return {
       permitted: [...(nc.permittedSubtrees ?? [])].map(subtree),
       excluded: [...(nc.excludedSubtrees ?? [])].map(subtree),
     };
   },
-  [OID.subjectKeyIdentifier]: (v, into) => {
-    into.subjectKeyId = hex(decode(v, SubjectKeyIdentifier).buffer);
-  },
-  [OID.authorityKeyIdentifier]: (v, into) => {
+  [OID.subjectKeyIdentifier]: (v) => hex(decode(v, SubjectKeyIdentifier).buffer),
+  [OID.authorityKeyIdentifier]: (v) => {
     const id = decode(v, AuthorityKeyIdentifier).keyIdentifier;
-    if (id) into.authorityKeyId = hex(id.buffer);
+    return id === undefined ? undefined : hex(id.buffer);
   },
 };
 
+const KNOWN: ReadonlySet<string> = new Set(Object.keys(DECODERS));
+
+type Outcome = { ok: true; value: unknown } | { ok: false };
+
 /**
- * Reads `der` (a whole certificate, already accepted by OpenSSL). Throws only when the
- * certificate itself does not decode; a bad extension lands in `unreadable`.
+ * A certificate's DER: its layout walked at once (cheap), each extension's value decoded
+ * with the typed parser the first time it is asked for. A peer's certificate that is never
+ * used as an issuer or leaf costs no decoding beyond the walk.
  */
-export function readCertificateDer(der: Uint8Array): DerFields {
-  const tbs = decode(der, Certificate).tbsCertificate;
-  const { notBefore, notAfter } = tbs.validity;
-  const present: { oid: string; critical: boolean }[] = [];
-  const unreadable: string[] = [];
-  const into: Mutable = {
-    version: tbs.version + 1,
-    notBefore: notBefore.getTime(),
-    notAfter: notAfter.getTime(),
-    present,
-    unreadable,
-  };
-  const seen = new Set<string>();
-  for (const ext of tbs.extensions ?? []) {
-    present.push({ oid: ext.extnID, critical: ext.critical });
-    // RFC 5280 §4.2: an extension appears at most once; which copy would count is anyone's guess.
-    if (seen.has(ext.extnID)) unreadable.push(ext.extnID);
-    seen.add(ext.extnID);
-    try {
-      DECODERS[ext.extnID]?.(ext.extnValue.buffer, into);
-    } catch {
-      unreadable.push(ext.extnID);
+export class CertificateDer {
+  /** X.509 version as written: 1, 2 or 3. */
+  readonly version: number;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  /** Every extension as written, in order. */
+  readonly present: readonly { oid: string; critical: boolean }[];
+  readonly #values = new Map<string, Uint8Array>();
+  /** Extensions written more than once: RFC 5280 §4.2 forbids it; neither copy is read. */
+  readonly #repeated = new Set<string>();
+  readonly #decoded = new Map<string, Outcome>();
+
+  /** Throws when the certificate's own structure does not decode. */
+  constructor(der: Uint8Array) {
+    const layout = certificateLayout(der);
+    this.version = layout.version + 1;
+    this.notBefore = layout.notBefore;
+    this.notAfter = layout.notAfter;
+    this.present = layout.extensions.map(({ oid, critical }) => ({ oid, critical }));
+    for (const { oid, value } of layout.extensions) {
+      if (this.#values.has(oid)) this.#repeated.add(oid);
+      this.#values.set(oid, value);
     }
   }
-  return into;
+
+  /** The extension's value; `undefined` when absent or unreadable (see `unreadable`). */
+  get<K extends Known>(oid: K): Decoded[K] | undefined {
+    const outcome = this.#outcome(oid);
+    return outcome?.ok ? (outcome.value as Decoded[K]) : undefined;
+  }
+
+  /** True when the extension is present but does not decode (or is repeated). */
+  isUnreadable(oid: string): boolean {
+    return this.#outcome(oid)?.ok === false;
+  }
+
+  /** Every present extension Palisade reads that does not decode: all are decoded here. */
+  unreadable(): string[] {
+    return [...this.#values.keys()].filter((oid) => this.isUnreadable(oid));
+  }
+
+  #outcome(oid: string): Outcome | undefined {
+    const value = this.#values.get(oid);
+    if (value === undefined || !KNOWN.has(oid)) return undefined;
+    let outcome = this.#decoded.get(oid);
+    if (outcome === undefined) {
+      outcome = this.#repeated.has(oid) ? { ok: false } : attempt(oid as Known, value);
+      this.#decoded.set(oid, outcome);
+    }
+    return outcome;
+  }
+}
+
+function attempt(oid: Known, value: Uint8Array): Outcome {
+  try {
+    return { ok: true, value: DECODERS[oid](value) };
+  } catch {
+    return { ok: false };
+  }
 }
 
 /** Decodes one DER value that must fill `bytes` exactly: trailing bytes are refused. */
-function decode<T>(bytes: ArrayBuffer | Uint8Array, type: new () => T): T {
-  const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-  if (tlvLength(view) !== view.byteLength) throw new Error("trailing data after DER value");
-  return AsnConvert.parse(view, type);
-}
-
-/** Length of the DER TLV at the start of `b` (definite lengths only, as DER demands). */
-function tlvLength(b: Uint8Array): number {
-  if (b.byteLength < 2 || ((b[0] as number) & 0x1f) === 0x1f) return -1;
-  const first = b[1] as number;
-  if (first < 0x80) return 2 + first;
-  const count = first & 0x7f;
-  if (count === 0 || count > 4 || b.byteLength < 2 + count) return -1;
-  let length = 0;
-  for (let i = 0; i < count; i++) length = length * 256 + (b[2 + i] as number);
-  return 2 + count + length;
+function decode<T>(bytes: Uint8Array, type: new () => T): T {
+  if (readTlv(bytes, 0, bytes.byteLength).end !== bytes.byteLength) {
+    throw new Error("trailing data after DER value");
+  }
+  return AsnConvert.parse(bytes, type);
 }
 
 function nameEntry(name: GeneralName): NameEntry {

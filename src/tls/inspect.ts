@@ -7,7 +7,7 @@
  */
 import { createHash, type KeyObject, type X509Certificate } from "node:crypto";
 import { LRUCache } from "lru-cache";
-import { KEY_USAGE, OID, readCertificateDer, type DerFields } from "./der.js";
+import { CertificateDer, KEY_USAGE, OID, type Decoded, type NameEntry } from "./der.js";
 
 /**
  * Extensions whose meaning Palisade enforces (or, for policies, that cannot narrow what it
@@ -23,31 +23,106 @@ export interface CertKey {
   publicExponent?: bigint | undefined;
   curve?: string | undefined;
   /** SHA-256 of the SubjectPublicKeyInfo (base64): a key's identity, whatever its name. */
-  spkiHash: string;
+  readonly spkiHash: string;
 }
 
-export interface CertView extends Omit<DerFields, "subjectAltNames"> {
-  subject: string;
-  issuer: string;
-  fingerprint256: string;
-  notBefore: Date;
-  notAfter: Date;
-  uris: readonly string[];
-  dnsNames: readonly string[];
+/**
+ * Names, key and fingerprint from OpenSSL's parse; validity and extensions from DER, each
+ * extension decoded on first use. A field of an extension that does not decode reads as
+ * absent: callers that must fail closed ask `isUnreadable` or `unreadable` first.
+ */
+export class CertView {
+  readonly subject: string;
+  readonly issuer: string;
+  readonly fingerprint256: string;
+  readonly key: CertKey;
+  readonly #der: CertificateDer;
+
+  constructor(cert: X509Certificate) {
+    this.#der = new CertificateDer(cert.raw);
+    this.subject = cert.subject;
+    this.issuer = cert.issuer;
+    this.fingerprint256 = cert.fingerprint256;
+    this.key = keyOf(cert.publicKey);
+  }
+
+  get version(): number {
+    return this.#der.version;
+  }
+  get notBefore(): Date {
+    return this.#der.notBefore;
+  }
+  get notAfter(): Date {
+    return this.#der.notAfter;
+  }
+  /** Every extension as written. */
+  get present(): readonly { oid: string; critical: boolean }[] {
+    return this.#der.present;
+  }
+  get uris(): readonly string[] {
+    return this.#names().flatMap((n) => (n.kind === "uri" ? [n.value] : []));
+  }
+  get dnsNames(): readonly string[] {
+    return this.#names().flatMap((n) => (n.kind === "dns" ? [n.value] : []));
+  }
   /** SAN entries of any other kind (IP, email, directory name, …). */
-  otherNames: number;
-  /** Unreadable when the SAN extension did not decode: no identity can be read from it. */
-  sanUnreadable: boolean;
+  get otherNames(): number {
+    return this.#names().filter((n) => n.kind !== "uri" && n.kind !== "dns").length;
+  }
+  /** The SAN extension did not decode: no identity can be read from it. */
+  get sanUnreadable(): boolean {
+    return this.#der.isUnreadable(OID.subjectAltName);
+  }
+  get basicConstraints(): Decoded[typeof OID.basicConstraints] | undefined {
+    return this.#der.get(OID.basicConstraints);
+  }
+  /** keyUsage bits (`KEY_USAGE`); absent: every use allowed. */
+  get keyUsage(): number | undefined {
+    return this.#der.get(OID.keyUsage);
+  }
+  get extKeyUsage(): readonly string[] | undefined {
+    return this.#der.get(OID.extendedKeyUsage);
+  }
+  get nameConstraints(): Decoded[typeof OID.nameConstraints] | undefined {
+    return this.#der.get(OID.nameConstraints);
+  }
+  get subjectKeyId(): string | undefined {
+    return this.#der.get(OID.subjectKeyIdentifier);
+  }
+  get authorityKeyId(): string | undefined {
+    return this.#der.get(OID.authorityKeyIdentifier);
+  }
   /**
    * May issue certificates, as OpenSSL decides it: cA=TRUE and, when keyUsage is present,
    * keyCertSign; or a self-signed version 1 certificate (a legacy trust anchor).
    */
-  canIssue: boolean;
+  get canIssue(): boolean {
+    if (this.version === 1 && this.subject === this.issuer) return true;
+    const usage = this.keyUsage;
+    const signsCerts = usage === undefined || (usage & KEY_USAGE.keyCertSign) !== 0;
+    return this.claimsCa && signsCerts && !this.#der.isUnreadable(OID.keyUsage);
+  }
   /** cA=TRUE as written, keyCertSign or not (a leaf claiming to be a CA). */
-  claimsCa: boolean;
+  get claimsCa(): boolean {
+    return this.basicConstraints?.ca === true;
+  }
   /** Critical extensions that are neither processed here nor decodable. */
-  unhandledCritical: readonly string[];
-  key: CertKey;
+  get unhandledCritical(): readonly string[] {
+    return this.present
+      .filter((e) => e.critical && (!PROCESSED_EXTENSIONS.has(e.oid) || this.isUnreadable(e.oid)))
+      .map((e) => e.oid);
+  }
+  /** Extensions Palisade reads that do not decode (or are repeated). Decodes them all. */
+  get unreadable(): readonly string[] {
+    return this.#der.unreadable();
+  }
+  isUnreadable(oid: string): boolean {
+    return this.#der.isUnreadable(oid);
+  }
+
+  #names(): readonly NameEntry[] {
+    return this.#der.get(OID.subjectAltName) ?? [];
+  }
 }
 
 /** Real peers present a handful of certificates; a flood of distinct ones only evicts. */
@@ -65,52 +140,29 @@ export function inspect(cert: X509Certificate): CertView {
   const fingerprint = cert.fingerprint256;
   view = byDer.get(fingerprint);
   if (view === undefined) {
-    view = buildView(cert);
+    view = new CertView(cert);
     byDer.set(fingerprint, view);
   }
   byObject.set(cert, view);
   return view;
 }
 
-function buildView(cert: X509Certificate): CertView {
-  const ext = readCertificateDer(cert.raw);
-  const { subjectAltNames = [], ...rest } = ext;
-  const sanUnreadable = ext.unreadable.includes(OID.subjectAltName);
-  const bc = ext.basicConstraints;
-  const selfSignedV1 = ext.version === 1 && cert.subject === cert.issuer;
-  const signsCerts = ext.keyUsage === undefined || (ext.keyUsage & KEY_USAGE.keyCertSign) !== 0;
-  return {
-    ...rest,
-    subject: cert.subject,
-    issuer: cert.issuer,
-    fingerprint256: cert.fingerprint256,
-    uris: subjectAltNames.flatMap((n) => (n.kind === "uri" ? [n.value] : [])),
-    dnsNames: subjectAltNames.flatMap((n) => (n.kind === "dns" ? [n.value] : [])),
-    otherNames: subjectAltNames.filter((n) => n.kind !== "uri" && n.kind !== "dns").length,
-    sanUnreadable,
-    canIssue: (bc?.ca === true && signsCerts) || selfSignedV1,
-    claimsCa: bc?.ca === true,
-    unhandledCritical: ext.present
-      .filter((e) => e.critical && (!PROCESSED_EXTENSIONS.has(e.oid) || unreadable(ext, e.oid)))
-      .map((e) => e.oid),
-    key: keyOf(cert.publicKey),
-  };
-}
-
-function unreadable(ext: DerFields, oid: string): boolean {
-  return ext.unreadable.includes(oid);
-}
-
 function keyOf(object: KeyObject): CertKey {
   const details = object.asymmetricKeyDetails ?? {};
-  const spki = object.export({ type: "spki", format: "der" });
+  let spkiHash: string | undefined;
   return {
     object,
     type: object.asymmetricKeyType,
     modulusBits: details.modulusLength,
     publicExponent: details.publicExponent,
     curve: details.namedCurve,
-    spkiHash: createHash("sha256").update(spki).digest("base64"),
+    // Issuers and CAs are compared by key; a leaf's key never is: hashed on first use only.
+    get spkiHash() {
+      spkiHash ??= createHash("sha256")
+        .update(object.export({ type: "spki", format: "der" }))
+        .digest("base64");
+      return spkiHash;
+    },
   };
 }
 

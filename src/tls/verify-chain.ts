@@ -114,9 +114,9 @@ export function verifyTenantPath(opts: ChainOptions): PathResult {
 function verifyPath(opts: ChainOptions, budget: SignatureBudget): PathResult {
   try {
     const { leaf, now } = opts;
-    const leafView = inspect(leaf);
-    if (leafView.unreadable.length > 0) return { ok: false, reason: "bad_certificate" };
-    if (isCa(leafView)) return { ok: false, reason: "ca_leaf" };
+    // Only what decides the path is decoded before signatures are checked; every other
+    // extension of the path's certificates is read (and must read) after.
+    if (isCa(inspect(leaf))) return { ok: false, reason: "ca_leaf" };
     const path = buildPath(leaf, opts.intermediates, opts.roots, now, budget);
     if (!path) return { ok: false, reason: budget.exhausted ? "bad_chain" : "unknown_ca" };
     const views = path.map(inspect);
@@ -135,7 +135,7 @@ function verifyPath(opts: ChainOptions, budget: SignatureBudget): PathResult {
   }
 }
 
-/** Validity, issuing rights and extensions of each certificate of a built path. */
+/** Extensions, validity and issuing rights of each certificate of a built path. */
 function pathProblem(path: readonly CertView[], now: Date): HandshakeFailureReason | undefined {
   if (path.some((view) => view.unreadable.length > 0)) return "bad_certificate";
   for (const view of path) {
@@ -186,7 +186,9 @@ function buildPath(
     if (issuer) return pathUp(leaf, issuer, provedBy);
     // Only a CA may issue: anything else is never used as a key to check the next layer.
     const next = pending.filter((cert) => {
-      const by = usableIssuer(cert) ? verifiedIssuer(cert, layer, now, budget) : undefined;
+      const named = layer.some((c) => cert.checkIssued(c));
+      const by =
+        named && isCa(inspect(cert)) ? verifiedIssuer(cert, layer, now, budget) : undefined;
       if (by) provedBy.set(cert, by);
       return by !== undefined;
     });
@@ -195,12 +197,6 @@ function buildPath(
     layer = next;
   }
   return undefined;
-}
-
-/** A presented intermediate that may be tried as an issuer: a CA whose fields all read. */
-function usableIssuer(cert: X509Certificate): boolean {
-  const view = inspect(cert);
-  return view.unreadable.length === 0 && isCa(view);
 }
 
 function pathUp(
