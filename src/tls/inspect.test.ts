@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { caExtensions, opensslCert, type OpensslCert } from "../../test/support/openssl.js";
 import { KEY_USAGE } from "./der.js";
 import { inspect } from "./inspect.js";
-import { verifyTenantChain } from "./verify-chain.js";
+import { readPemBundle } from "./certs.js";
+import { resolvePeerIdentity, verifyTenantChain } from "./verify-chain.js";
 
 let dir: string;
 let root: OpensslCert;
@@ -27,6 +28,17 @@ beforeAll(() => {
   });
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/**
+ * `pem` with its notBefore rewritten in place to a time RFC 5280 forbids (an offset, no
+ * seconds): OpenSSL still parses the certificate; its signature no longer matters.
+ */
+function withBadTime(pem: string): X509Certificate {
+  const der = Buffer.from(new X509Certificate(pem).raw);
+  const at = der.indexOf(Buffer.from([0x17, 0x0d])) + 2;
+  der.write("2412010000+00", at, "latin1");
+  return new X509Certificate(der);
+}
 
 function issue(extensions: string[]): X509Certificate {
   const made = opensslCert(dir, `c${n++}`, { subject: "/CN=web", issuer: root, extensions });
@@ -108,5 +120,25 @@ describe("inspect", () => {
       ok: false,
       reason: "bad_certificate",
     });
+  });
+
+  it("bad-time-intermediate-throws: a date OpenSSL accepts but RFC 5280 forbids is refused", () => {
+    const good = issue(["subjectAltName=URI:spiffe://mesh.local/tenant/acme/sa/web"]);
+    const bad = withBadTime(root.certPem);
+    expect(() => inspect(bad)).toThrow(/bad certificate time/);
+    const roots = [new X509Certificate(root.certPem)];
+    const now = new Date();
+    expect(verifyTenantChain({ leaf: good, intermediates: [bad], roots, now })).toEqual({
+      ok: false,
+      reason: "bad_certificate",
+    });
+    const tenants = new Map([["acme", { roots, revoked: false }]]);
+    const chain = [good, bad];
+    expect(resolvePeerIdentity({ chain, trustDomain: "mesh.local", tenants, now })).toMatchObject({
+      ok: false,
+      reason: "bad_certificate",
+    });
+    const pem = `-----BEGIN CERTIFICATE-----\n${bad.raw.toString("base64")}\n-----END CERTIFICATE-----\n`;
+    expect(() => readPemBundle(pem)).toThrow(/does not decode as X\.509: bad certificate time/);
   });
 });

@@ -26,13 +26,16 @@ export type PresentedChainProblem =
   /** Too many certificates, or the same intermediate (name and key) more than once. */
   | "bad_chain"
   /** A certificate carries a key Palisade will not verify with. */
-  | "bad_key";
+  | "bad_key"
+  /** A certificate OpenSSL accepted whose fields do not decode (a malformed date). */
+  | "bad_certificate";
 
 /** The first problem of a chain as presented (leaf first), before any signature check. */
 export function presentedChainProblem(
   chain: readonly X509Certificate[],
 ): PresentedChainProblem | undefined {
   if (chain.length > MAX_INTERMEDIATES + 1) return "bad_chain";
+  if (!chain.every(decodes)) return "bad_certificate";
   if (!chain.every(hasAcceptableKey)) return "bad_key";
   const seen = new Set<string>();
   for (const cert of chain.slice(1)) {
@@ -41,6 +44,15 @@ export function presentedChainProblem(
     seen.add(id);
   }
   return undefined;
+}
+
+function decodes(cert: X509Certificate): boolean {
+  try {
+    inspect(cert);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A certificate whose key's signature verification costs a bounded, ordinary amount of work. */
