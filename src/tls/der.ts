@@ -1,9 +1,10 @@
 /**
- * A certificate's validity and X.509 v3 extensions read from DER with a typed parser
- * (`@peculiar/asn1-x509`). `node:crypto` exposes neither criticality, nor unknown
- * extensions, nor name constraints, and renders SANs as display text that must then be
- * split again; here every field comes from the encoding itself. An extension that does not
- * decode, or carries bytes after its value, is reported by OID and never half-read.
+ * A certificate's X.509 v3 extensions decoded from DER with a typed parser
+ * (`@peculiar/asn1-x509`); the layout around them and the validity are walked in
+ * `der-walk.ts`. `node:crypto` exposes neither criticality, nor unknown extensions, nor name
+ * constraints, and renders SANs as display text that must then be split again; here every
+ * field comes from the encoding itself. An extension that does not decode, carries bytes
+ * after its value or is repeated is reported by OID and never half-read.
  */
 import { AsnConvert } from "@peculiar/asn1-schema";
 import {
