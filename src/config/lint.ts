@@ -115,13 +115,17 @@ export function lintRoutes(config: Config): Finding[] {
     });
   }
   for (const [name, upstream] of Object.entries(config.outbound.upstreams)) {
-    // The same test as the generation's `tls` flag: URL lower-cases the scheme.
-    if (new URL(upstream.url).protocol === "http:") {
+    const urls =
+      upstream.endpoints?.map((e, i) => ({ url: e.url, path: `endpoints.${i}.url` })) ??
+      (upstream.url === undefined ? [] : [{ url: upstream.url, path: "url" }]);
+    for (const { url, path } of urls) {
+      // The same test as the generation's `tls` flag: URL lower-cases the scheme.
+      if (new URL(url).protocol !== "http:") continue;
       findings.push({
         level: "warning",
         rule: "upstream_plain_http",
         message: `upstream ${name} is plain http: the tenant assertion is sent without mTLS, so the peer cannot verify it and anyone on the path can read or forge it`,
-        path: `outbound.upstreams.${name}.url`,
+        path: `outbound.upstreams.${name}.${path}`,
       });
     }
     if (!hasTargetSource(upstream.target)) {

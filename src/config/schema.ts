@@ -26,6 +26,13 @@ const size = z
 
 const tenantId = z.string().refine(isTenantId, { message: "not a tenant id (a DNS label)" });
 
+/** A region name (`eu`, `us-east-1`): a DNS label, compared exactly. */
+export const REGION_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const region = z
+  .string()
+  .regex(REGION_PATTERN, { message: "expected a region name (a DNS label)" });
+const regions = z.array(region).min(1);
+
 const dnsName = z
   .string()
   .regex(/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/, { message: "expected a lower-case DNS name" });
@@ -126,14 +133,28 @@ const inbound = z.strictObject({
   limits: inboundLimits.prefault({}),
 });
 
-const upstream = z.strictObject({
-  url: httpUrl,
-  sni: z.string().optional(),
-  /** The service named in the upstream's SPIFFE id; defaults to the upstream's key. */
-  service: dnsName.optional(),
-  target: targetRule,
-  cache: routeCache,
-});
+/** One address of an upstream, in one region (residency: tenancy/residency.ts). */
+const endpoint = z.strictObject({ url: httpUrl, region });
+
+const upstream = z
+  .strictObject({
+    /** One endpoint with no region: reachable only by tenants without `regions`. */
+    url: httpUrl.optional(),
+    endpoints: z.array(endpoint).min(1).optional(),
+    sni: z.string().optional(),
+    /** The service named in the upstream's SPIFFE id; defaults to the upstream's key. */
+    service: dnsName.optional(),
+    target: targetRule,
+    cache: routeCache,
+  })
+  .superRefine((u, ctx) => {
+    if ((u.url === undefined) === (u.endpoints === undefined))
+      ctx.addIssue({
+        code: "custom",
+        path: [u.url === undefined ? "url" : "endpoints"],
+        message: "an upstream has exactly one of url and endpoints",
+      });
+  });
 
 const outbound = z.strictObject({
   listen: listen.default("127.0.0.1:15001"),
@@ -154,6 +175,8 @@ const tenant = z.strictObject({
     })
     .default({ maxBytes: 16 * 1024 ** 2, maxEntries: 10_000 }),
   revoked: z.boolean().default(false),
+  /** Regions this tenant's calls and data stay in; absent: unrestricted. */
+  regions: regions.optional(),
   /** Per-tenant request rate on each listener (token bucket); absent: unlimited. */
   rateLimit: z
     .strictObject({
@@ -165,6 +188,17 @@ const tenant = z.strictObject({
 
 const method = z.enum(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
+/** `redact`, `hash` or `truncate:N` (N a positive integer): tenancy/projection.ts. */
+const mask = z.union([
+  z.enum(["redact", "hash"]),
+  z.string().regex(/^truncate:[1-9][0-9]{0,8}$/, {
+    message: 'expected redact, hash or "truncate:N" with N a positive integer',
+  }),
+]);
+
+/** A field path (`owner.email`, `items[].id`), or one whose value leaves masked. */
+const field = z.union([z.string().min(1), z.strictObject({ path: z.string().min(1), mask })]);
+
 const grant = z.strictObject({
   id: z
     .string()
@@ -174,9 +208,13 @@ const grant = z.strictObject({
   to: tenantId,
   methods: z.array(method).min(1),
   paths: z.array(z.string().regex(/^\//, { message: "expected an absolute path glob" })).min(1),
-  fields: z.array(z.string().min(1)).min(1).optional(),
+  fields: z.array(field).min(1).optional(),
   expires: z.union([z.date(), z.iso.datetime({ offset: true })]).transform((d) => new Date(d)),
   enabled: z.boolean().default(true),
+  /** `audit`: evaluated and recorded as `would_allow`, never allows anything. */
+  mode: z.enum(["enforce", "audit"]).default("enforce"),
+  /** Regions this grant's data may also be served in, beyond the owner's `regions`. */
+  regions: regions.optional(),
 });
 
 const logs = z
@@ -228,6 +266,8 @@ export const configSchema = z
   .strictObject({
     service: dnsName,
     trustDomain: dnsName,
+    /** This sidecar's region; wins over the PALISADE_REGION environment variable. */
+    region: region.optional(),
     inbound: inbound.default(inbound.parse({})),
     outbound: outbound.default(outbound.parse({})),
     admin: z
@@ -247,6 +287,8 @@ export const configSchema = z
         maxBytes: size.default(1024 ** 2),
         /** All responses buffered for projection at once, across the process. */
         maxBufferedBytes: size.default(64 * 1024 ** 2),
+        /** Key for `hash` masks (its raw bytes), relative to the config file; reloaded like certificates. */
+        hashKeyFile: z.string().min(1).optional(),
       })
       .refine((p) => p.maxBufferedBytes >= p.maxBytes, {
         path: ["maxBufferedBytes"],
@@ -268,6 +310,18 @@ export const configSchema = z
           path: ["grants", i, "to"],
           message: "a grant must cross tenants",
         });
+      g.fields?.forEach((f, j) => {
+        if (
+          typeof f === "object" &&
+          f.mask === "hash" &&
+          config.projection.hashKeyFile === undefined
+        )
+          ctx.addIssue({
+            code: "custom",
+            path: ["grants", i, "fields", j, "mask"],
+            message: "a hash mask needs projection.hashKeyFile (the HMAC key)",
+          });
+      });
     });
   });
 
@@ -280,4 +334,6 @@ export type RouteCacheConfig = Config["inbound"]["cache"];
 export type UpstreamConfig = Config["outbound"]["upstreams"][string];
 export type TenantConfig = Config["tenants"][string];
 export type GrantConfig = Config["grants"][number];
+export type FieldConfig = NonNullable<GrantConfig["fields"]>[number];
+export type EndpointConfig = NonNullable<UpstreamConfig["endpoints"]>[number];
 export type AnomalyConfig = Config["anomaly"];
