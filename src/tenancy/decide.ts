@@ -13,8 +13,7 @@ export interface AuditMatch {
 }
 
 export type Decision = (
-  | { allow: true; grant: CompiledGrant | undefined }
-  | { allow: false; code: "cross_tenant_denied" }
+  { allow: true; grant: CompiledGrant | undefined } | { allow: false; code: "cross_tenant_denied" }
 ) & { audit?: AuditMatch };
 
 const SAME_TENANT: Decision = { allow: true, grant: undefined };

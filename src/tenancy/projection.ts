@@ -88,9 +88,7 @@ export function compileProjection(
     const problem = projectionFieldProblem(path);
     if (problem !== undefined) throw new ProjectionError(path, problem);
     const leaf: Node =
-      typeof field === "string"
-        ? KEEP
-        : { kind: "mask", mask: maskOf(field.mask, path, options) };
+      typeof field === "string" ? KEEP : { kind: "mask", mask: maskOf(field.mask, path, options) };
     addField(root, path, leaf);
   }
   const described = fields.map((f) => (typeof f === "string" ? f : `${f.path} (${f.mask})`));
