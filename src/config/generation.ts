@@ -6,8 +6,9 @@
 import { createHash } from "node:crypto";
 import { resolve } from "node:path";
 import type { LoadedConfig } from "./load.js";
-import { REGION_PATTERN, type Config, type RouteCacheConfig } from "./schema.js";
+import { REGION_PATTERN, type Config } from "./schema.js";
 import { compileTargetRule, type TargetRule } from "../tenancy/target.js";
+import { compileUpstreams, expandName, type UpstreamRuntime } from "./upstreams.js";
 import { foldedName } from "../http/field-name.js";
 import { compileGrants, type GrantTable } from "../tenancy/grants.js";
 import { loadTenantMaterial, type TenantMaterial } from "../tls/tenant-material.js";
@@ -25,40 +26,14 @@ export class GenerationError extends Error {
   }
 }
 
+export type { EndpointRuntime, UpstreamRuntime } from "./upstreams.js";
+
 export interface TenantRuntime extends TenantMaterial {
   id: string;
   revoked: boolean;
   cache: Config["tenants"][string]["cache"];
   /** Residency: where this tenant's calls and data stay; undefined is unrestricted. */
   regions: readonly string[] | undefined;
-}
-
-/** One address of an upstream (its `url`, or one of its `endpoints`). */
-export interface EndpointRuntime {
-  /** `https://host:port` */
-  origin: string;
-  /** Path prefix from the URL, without a trailing slash ("" for none). */
-  basePath: string;
-  /** Host header sent upstream. */
-  authority: string;
-  tls: boolean;
-  /** Undefined for a bare `url`: reachable only by tenants without `regions`. */
-  region: string | undefined;
-}
-
-/**
- * An upstream. Its own origin, basePath, authority and tls are those of its first
- * endpoint; residency-aware callers choose among `endpoints` (tenancy/residency.ts).
- */
-export interface UpstreamRuntime extends Omit<EndpointRuntime, "region"> {
-  name: string;
-  /** In config order; a bare `url` is one endpoint without a region. */
-  endpoints: readonly EndpointRuntime[];
-  /** Expected service in the upstream's SPIFFE id. */
-  service: string;
-  sni(tenant: string): string;
-  target: TargetRule;
-  cache: RouteCacheConfig;
 }
 
 export interface Generation {
@@ -235,54 +210,6 @@ export function tenantChanges(previous: Generation, next: Generation): TenantCha
     if (old.certPem !== t.certPem || old.keyPem !== t.keyPem) changes.rotated.push(id);
   }
   return changes;
-}
-
-function expandName(
-  pattern: string,
-  tenant: string,
-  config: Config,
-  service = config.service,
-): string {
-  return pattern
-    .replaceAll("{tenant}", tenant)
-    .replaceAll("{service}", service)
-    .replaceAll("{trustDomain}", config.trustDomain);
-}
-
-function compileUpstreams(config: Config): Map<string, UpstreamRuntime> {
-  const upstreams = new Map<string, UpstreamRuntime>();
-  for (const [name, upstream] of Object.entries(config.outbound.upstreams)) {
-    const endpoints = (upstream.endpoints ?? [{ url: upstream.url as string }]).map((e) =>
-      compileEndpoint(e.url, "region" in e ? e.region : undefined),
-    );
-    const first = endpoints[0] as EndpointRuntime;
-    const service = upstream.service ?? name;
-    const sniPattern = upstream.sni ?? "{tenant}.{service}.{trustDomain}";
-    upstreams.set(name, {
-      name,
-      origin: first.origin,
-      basePath: first.basePath,
-      authority: first.authority,
-      tls: first.tls,
-      endpoints,
-      service,
-      sni: (tenant) => expandName(sniPattern, tenant, config, service),
-      target: compileTargetRule(upstream.target),
-      cache: upstream.cache,
-    });
-  }
-  return upstreams;
-}
-
-function compileEndpoint(raw: string, region: string | undefined): EndpointRuntime {
-  const url = new URL(raw);
-  return {
-    origin: url.origin,
-    basePath: url.pathname.replace(/\/+$/, ""),
-    authority: url.host,
-    tls: url.protocol === "https:",
-    region,
-  };
 }
 
 export interface DefaultCredentials {
