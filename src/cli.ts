@@ -12,6 +12,9 @@ const USAGE = `usage:
   palisade run -c FILE             run the sidecar (SIGHUP or a file change reloads, SIGTERM drains)
   palisade check -c FILE [--format human|json]
                                    validate the config and lint the policy (exit 0 clean, 1 errors, 2 unusable)
+  palisade check --diff OLD NEW [--deny-widening]
+                                   print the tenant-to-tenant paths a change opens (+) and closes (-)
+                                   (exit 0; 1 with --deny-widening when any opens; 2 unusable)
   palisade certs init --out DIR --trust-domain D --tenants a,b --services x,y [--days N]
                                    write a development PKI: one CA per tenant, one SVID per tenant and service
   palisade certs cert-manager --tenants a,b --services x,y [--trust-domain D] [--namespace N]
@@ -31,13 +34,23 @@ async function main(argv: string[]): Promise<number> {
     case "run":
       return run(rest);
     case "check": {
-      const { values } = parseArgs({
+      const { values, positionals } = parseArgs({
         args: rest,
+        allowPositionals: true,
         options: {
           config: { type: "string", short: "c" },
           format: { type: "string", default: "human" },
+          diff: { type: "boolean", default: false },
+          "deny-widening": { type: "boolean", default: false },
         },
       });
+      if (values.diff) {
+        const [before, after, ...extra] = positionals;
+        if (before === undefined || after === undefined || extra.length > 0) return usage();
+        const { runCheckDiff } = await import("./policy/diff-command.js");
+        return runCheckDiff(before, after, { denyWidening: values["deny-widening"] });
+      }
+      if (positionals.length > 0 || values["deny-widening"]) return usage();
       if (!values.config || (values.format !== "human" && values.format !== "json")) return usage();
       const { runCheck } = await import("./check.js");
       return runCheck(values.config, values.format);
