@@ -5,32 +5,24 @@
  * "Telemetry"), so the series count is bounded by config, not by traffic.
  */
 import { connect as tlsConnect } from "node:tls";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { Agent } from "undici";
-import { startApp, type TestApp } from "./support/app.js";
-import {
-  baseConfig,
-  makePki,
-  send,
-  startSidecar,
-  tenantClient,
-  TRUST_DOMAIN,
-  type Pki,
-  type RunningSidecar,
-} from "./support/mesh.js";
+import { type TestApp } from "./support/app.js";
+import { baseConfig, send, TRUST_DOMAIN, type RunningSidecar } from "./support/mesh.js";
+import { withMesh } from "./support/with-mesh.js";
 
 const FLOOD = 1000;
 const CONCURRENCY = 16;
 
-let pki: Pki;
 let app: TestApp;
 let orders: RunningSidecar;
 let acme: Agent;
 
+const mesh = withMesh(["acme", "globex"], ["orders", "web"]);
+
 beforeAll(async () => {
-  pki = await makePki(["acme", "globex"], ["orders", "web"]);
-  app = await startApp();
-  const config = baseConfig(pki, "orders", ["acme", "globex"], app.url);
+  app = await mesh.app();
+  const config = baseConfig(mesh.pki, "orders", ["acme", "globex"], app.url);
   const inbound = config["inbound"] as Record<string, unknown>;
   inbound["target"] = { path: "/tenants/{tenant}/**", header: "x-target-tenant" };
   config["outbound"] = {
@@ -45,14 +37,8 @@ beforeAll(async () => {
   // alert series exist before the comparison starts and only the tenant labels can differ.
   config["anomaly"] = { threshold: 1, probeTargets: 1, window: "60s" };
   config["telemetry"] = { logs: { level: "warn" } };
-  orders = await startSidecar(config);
-  acme = await tenantClient(pki, "acme", "web", "orders");
-});
-
-afterAll(async () => {
-  await acme?.close();
-  await orders?.stop();
-  await app?.close();
+  orders = await mesh.sidecar(config);
+  acme = await mesh.client("acme", "web", "orders");
 });
 
 /** Every way a request can name a tenant, each with the invented id `id`. */

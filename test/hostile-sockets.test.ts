@@ -49,7 +49,7 @@ function config(extra: Record<string, unknown> = {}): Record<string, unknown> {
 beforeAll(async () => {
   pki = await makePki(["acme"], ["orders", "web"]);
   // A well-formed SVID from a CA this sidecar does not trust.
-  stranger = await makePki(["acme"], ["web"]);
+  stranger = await makePki(["acme"], ["web"], { fresh: true });
   app = await startApp();
   orders = await startSidecar(config());
 });
