@@ -1,5 +1,5 @@
 /**
- * metric-cardinality-flood: a caller naming a thousand invented tenants — as path targets,
+ * metric-cardinality-flood: a caller naming a hundred invented tenants — as path targets,
  * target headers, asserted tenants inbound and outbound, and TLS server names — must not
  * add a single series to `/metrics`. Only configured tenants are label values (DESIGN.md
  * "Telemetry"), so the series count is bounded by config, not by traffic.
@@ -11,7 +11,12 @@ import { type TestApp } from "./support/app.js";
 import { baseConfig, send, TRUST_DOMAIN, type RunningSidecar } from "./support/mesh.js";
 import { withMesh } from "./support/with-mesh.js";
 
-const FLOOD = 1000;
+/**
+ * One invented id that became a label value would already show (the label-value check
+ * below catches even the first); a hundred also overflows any small bounded label cache.
+ * More ids would add time, not power.
+ */
+const FLOOD = 100;
 const CONCURRENCY = 16;
 
 let app: TestApp;
@@ -120,7 +125,7 @@ const invented = (from: number, count: number) =>
   Array.from({ length: count }, (_, i) => `t-${from + i}`);
 
 describe("metric-cardinality-flood", () => {
-  it("a thousand invented tenant ids add no series and no label values", async () => {
+  it("a hundred invented tenant ids add no series and no label values", async () => {
     await flood(invented(0, 2));
     const few = await scrape();
     expect(few.series.size).toBeGreaterThan(0);
