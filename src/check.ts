@@ -23,9 +23,16 @@ export async function runCheck(
   now = new Date(),
 ): Promise<number> {
   const report = await checkConfig(file, now);
-  process.stdout.write(
-    format === "json" ? `${JSON.stringify(report, null, 2)}\n` : formatHuman(report),
-  );
+  process.stdout.write(formatReport(report, format));
+  return checkExitCode(report);
+}
+
+/** What `check` prints on stdout for `report`. */
+export function formatReport(report: CheckReport, format: CheckFormat): string {
+  return format === "json" ? `${JSON.stringify(report, null, 2)}\n` : formatHuman(report);
+}
+
+export function checkExitCode(report: CheckReport): 0 | 1 | 2 {
   if (!report.usable) return 2;
   return report.findings.some(isError) ? 1 : 0;
 }

@@ -6,26 +6,18 @@
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { rm } from "node:fs/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { request, type Agent } from "undici";
 import { eventually } from "./support/eventually.js";
-import {
-  baseConfig,
-  makePki,
-  startSidecar,
-  tenantClient,
-  type Pki,
-  type RunningSidecar,
-} from "./support/mesh.js";
+import { baseConfig, type RunningSidecar } from "./support/mesh.js";
+import { withMesh } from "./support/with-mesh.js";
 
 const CAP = 8;
-/** More abandoned requests than the app pool has connections (256). */
-const ROUNDS = 40;
+/** Just more abandoned requests (33 × 8 = 264) than the app pool has connections (256). */
+const ROUNDS = 33;
 /** How long acme waits before walking away from each request. */
 const ABANDON_AFTER_MS = 60;
 
-let pki: Pki;
 let app: Server;
 let sidecar: RunningSidecar;
 let acme: Agent;
@@ -34,8 +26,9 @@ let globex: Agent;
 const holding = new Set<IncomingMessage>();
 let peak = 0;
 
+const mesh = withMesh(["acme", "globex"], ["orders", "web"]);
+
 beforeAll(async () => {
-  pki = await makePki(["acme", "globex"], ["orders", "web"]);
   app = createServer((req, res) => {
     if (!req.url?.includes("/slow")) return void res.end("fast");
     holding.add(req);
@@ -44,23 +37,17 @@ beforeAll(async () => {
   });
   app.maxConnections = 10_000;
   await new Promise<void>((resolve) => app.listen(0, "127.0.0.1", resolve));
+  mesh.defer(() => new Promise((resolve) => app.close(resolve)));
   const url = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
-  const config = baseConfig(pki, "orders", ["acme", "globex"], url);
+  const config = baseConfig(mesh.pki, "orders", ["acme", "globex"], url);
   const inbound = config["inbound"] as Record<string, unknown>;
   inbound["limits"] = { concurrentPerTenant: CAP };
   inbound["timeouts"] = { upstream: "60s" };
-  sidecar = await startSidecar(config);
-  acme = await tenantClient(pki, "acme", "web", "orders");
-  globex = await tenantClient(pki, "globex", "web", "orders");
-});
-
-afterAll(async () => {
-  await acme?.close();
-  await globex?.close();
-  app?.closeAllConnections();
-  await sidecar?.stop();
-  await new Promise((resolve) => app?.close(resolve));
-  if (pki) await rm(pki.dir, { recursive: true, force: true });
+  sidecar = await mesh.sidecar(config);
+  // Held requests end before the sidecar stops, so its drain has nothing to wait for.
+  mesh.defer(() => app.closeAllConnections());
+  acme = await mesh.client("acme", "web", "orders");
+  globex = await mesh.client("globex", "web", "orders");
 });
 
 /** Sends one request and walks away after `ms`; resolves with the status if one came first. */
@@ -113,7 +100,7 @@ describe("abandoned requests", () => {
     await over.body.text();
     // Closing the client connections ends the app's requests, then frees the slots.
     await acme.destroy();
-    acme = await tenantClient(pki, "acme", "web", "orders");
+    acme = await mesh.client("acme", "web", "orders");
     await Promise.all(gone);
     await eventually(() => holding.size === 0, "the app's requests closed");
     const after = await eventually(async () => {

@@ -3,18 +3,12 @@
  * admin port) would: the running config, with every credential the config can hold
  * redacted, and everything else (hosts, paths, certificate file names) left readable.
  */
-import { rm, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { stringify } from "yaml";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startApp, type TestApp } from "./support/app.js";
-import {
-  baseConfig,
-  makePki,
-  send,
-  startSidecar,
-  type Pki,
-  type RunningSidecar,
-} from "./support/mesh.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { type TestApp } from "./support/app.js";
+import { baseConfig, send, startSidecar, type RunningSidecar } from "./support/mesh.js";
+import { withMesh } from "./support/with-mesh.js";
 
 const SECRETS = [
   "billing-sni-pass",
@@ -34,12 +28,12 @@ const SECRETS = [
 
 let app: TestApp;
 let sidecar: RunningSidecar;
-let pki: Pki;
+
+const mesh = withMesh(["acme"], ["orders"]);
 
 beforeAll(async () => {
-  pki = await makePki(["acme"], ["orders"]);
-  app = await startApp();
-  const config = baseConfig(pki, "orders", ["acme"], app.url);
+  app = await mesh.app();
+  const config = baseConfig(mesh.pki, "orders", ["acme"], app.url);
   const appUrl = new URL(app.url);
   config["inbound"] = {
     ...(config["inbound"] as object),
@@ -71,13 +65,7 @@ beforeAll(async () => {
       secret: "webhook-secret-0123456789",
     },
   };
-  sidecar = await startSidecar(config);
-});
-
-afterAll(async () => {
-  await sidecar?.stop();
-  await app?.close();
-  await rm(pki.dir, { recursive: true, force: true });
+  sidecar = await mesh.sidecar(config);
 });
 
 describe("GET /config", () => {
@@ -169,7 +157,7 @@ describe("config reload refused", () => {
   }
 
   it.each(edits)("%s", async (_name, edit) => {
-    const config = baseConfig(pki, "orders", ["acme"], app.url);
+    const config = baseConfig(mesh.pki, "orders", ["acme"], app.url);
     const m = await startSidecar(config);
     try {
       const id = m.sidecar.generation.id;

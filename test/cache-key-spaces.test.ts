@@ -9,27 +9,18 @@
  */
 import { writeFile } from "node:fs/promises";
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { Agent } from "undici";
 import { stringify } from "yaml";
 import { startApp, type TestApp } from "./support/app.js";
 import { rawTcp, statusOf } from "./support/raw.js";
-import {
-  baseConfig,
-  makePki,
-  send,
-  startSidecar,
-  tenantClient,
-  type Answer,
-  type Pki,
-  type RunningSidecar,
-} from "./support/mesh.js";
+import { baseConfig, send, type Answer, type RunningSidecar } from "./support/mesh.js";
+import { withMesh } from "./support/with-mesh.js";
 
 const TENANTS = ["acme", "globex"] as const;
 type Tenant = (typeof TENANTS)[number];
 const CACHED = { enabled: true, defaultTtl: "60s" };
 
-let pki: Pki;
 let ordersApp: TestApp;
 let billingApp: TestApp;
 let orders: RunningSidecar;
@@ -81,10 +72,11 @@ function upstreams(): Record<string, unknown> {
   };
 }
 
+const mesh = withMesh([...TENANTS], ["orders", "billing", "web"]);
+
 beforeAll(async () => {
-  pki = await makePki([...TENANTS], ["orders", "billing", "web"]);
-  ordersApp = await startApp(appAnswering("orders"));
-  billingApp = await startApp(appAnswering("billing"));
+  ordersApp = await mesh.app(appAnswering("orders"));
+  billingApp = await mesh.app(appAnswering("billing"));
   const grants = [
     {
       from: "globex",
@@ -94,13 +86,13 @@ beforeAll(async () => {
       expires: "2099-01-01T00:00:00Z",
     },
   ];
-  const billingConfig = baseConfig(pki, "billing", [...TENANTS], billingApp.url);
+  const billingConfig = baseConfig(mesh.pki, "billing", [...TENANTS], billingApp.url);
   billingConfig["grants"] = grants;
   billingConfig["telemetry"] = { logs: { level: "warn" } };
-  billing = await startSidecar(billingConfig);
+  billing = await mesh.sidecar(billingConfig);
   billingAuthority = new URL(billing.inbound).host;
 
-  ordersConfig = baseConfig(pki, "orders", [...TENANTS], ordersApp.url);
+  ordersConfig = baseConfig(mesh.pki, "orders", [...TENANTS], ordersApp.url);
   (ordersConfig["inbound"] as Record<string, unknown>)["cache"] = CACHED;
   ordersConfig["outbound"] = {
     listen: "127.0.0.1:0",
@@ -119,16 +111,8 @@ beforeAll(async () => {
     },
   ];
   ordersConfig["telemetry"] = { logs: { level: "warn" } };
-  orders = await startSidecar(ordersConfig);
-  for (const tenant of TENANTS) peers[tenant] = await tenantClient(pki, tenant, "web", "orders");
-});
-
-afterAll(async () => {
-  await Promise.all(Object.values(peers).map((p) => p.close()));
-  await orders?.stop();
-  await billing?.stop();
-  await ordersApp?.close();
-  await billingApp?.close();
+  orders = await mesh.sidecar(ordersConfig);
+  for (const tenant of TENANTS) peers[tenant] = await mesh.client(tenant, "web", "orders");
 });
 
 /** A peer sidecar's request to the orders inbound listener, with the Host it chooses. */

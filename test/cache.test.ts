@@ -11,25 +11,16 @@ import { EventEmitter } from "node:events";
 import { writeFile } from "node:fs/promises";
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { Agent } from "undici";
 import { stringify } from "yaml";
-import { startApp, type TestApp } from "./support/app.js";
-import {
-  baseConfig,
-  makePki,
-  send,
-  startSidecar,
-  tenantClient,
-  type Answer,
-  type Pki,
-  type RunningSidecar,
-} from "./support/mesh.js";
+import { type TestApp } from "./support/app.js";
+import { baseConfig, send, type Answer, type RunningSidecar } from "./support/mesh.js";
+import { withMesh } from "./support/with-mesh.js";
 
 const TENANTS = ["acme", "globex"] as const;
 type Tenant = (typeof TENANTS)[number];
 
-let pki: Pki;
 let app: TestApp;
 let webApp: TestApp;
 let orders: RunningSidecar;
@@ -147,11 +138,13 @@ function abortMidBody(
   res.write(body.slice(0, 10), () => res.socket?.destroy());
 }
 
+const mesh = withMesh([...TENANTS], ["orders", "web", "cli"]);
+
 beforeAll(async () => {
   dc.subscribe("http.server.request.start", onServerRequest);
-  pki = await makePki([...TENANTS], ["orders", "web", "cli"]);
-  app = await startApp((req, res) => appHandler(req, res));
-  ordersConfig = baseConfig(pki, "orders", [...TENANTS], app.url);
+  mesh.defer(() => dc.unsubscribe("http.server.request.start", onServerRequest));
+  app = await mesh.app((req, res) => appHandler(req, res));
+  ordersConfig = baseConfig(mesh.pki, "orders", [...TENANTS], app.url);
   (ordersConfig["inbound"] as Record<string, unknown>)["cache"] = {
     enabled: true,
     defaultTtl: "60s",
@@ -169,15 +162,15 @@ beforeAll(async () => {
     },
   ];
   ordersConfig["telemetry"] = { logs: { level: "warn" } };
-  orders = await startSidecar(ordersConfig);
+  orders = await mesh.sidecar(ordersConfig);
 
-  webApp = await startApp((req, res) => {
+  webApp = await mesh.app((req, res) => {
     contexts[String(req.headers["x-palisade-tenant"]) as Tenant] = String(
       req.headers["x-palisade-context"],
     );
     res.writeHead(204).end();
   });
-  const webConfig = baseConfig(pki, "web", [...TENANTS], webApp.url);
+  const webConfig = baseConfig(mesh.pki, "web", [...TENANTS], webApp.url);
   webConfig["outbound"] = {
     listen: "127.0.0.1:0",
     upstreams: {
@@ -189,26 +182,17 @@ beforeAll(async () => {
     },
   };
   webConfig["telemetry"] = { logs: { level: "warn" } };
-  web = await startSidecar(webConfig);
+  web = await mesh.sidecar(webConfig);
 
   for (const tenant of TENANTS) {
-    clients[tenant] = await tenantClient(pki, tenant, "web", "orders");
-    webClients[tenant] = await tenantClient(pki, tenant, "cli", "web");
+    clients[tenant] = await mesh.client(tenant, "web", "orders");
+    webClients[tenant] = await mesh.client(tenant, "cli", "web");
     // One inbound request hands the web app a real signed context for the tenant.
     expect((await send(webClients[tenant], `${web.inbound}/session`)).status).toBe(204);
   }
-});
-
-afterAll(async () => {
-  dc.unsubscribe("http.server.request.start", onServerRequest);
-  for (const gate of gates.values()) gate.release();
-  await Promise.all(
-    [...Object.values(clients), ...Object.values(webClients)].map((c) => c.close()),
-  );
-  await web?.stop();
-  await orders?.stop();
-  await webApp?.close();
-  await app?.close();
+  mesh.defer(() => {
+    for (const gate of gates.values()) gate.release();
+  });
 });
 
 function get(

@@ -1,7 +1,8 @@
 /**
- * `palisade check` as users and CI run it: the real CLI in a child process, on the shipped
- * example config, on the deliberately bad one, and on files that cannot be used at all.
- * Also keeps the committed JSON Schema and the example from going stale.
+ * `palisade check` on the shipped example config, on the deliberately bad one, and on files
+ * that cannot be used at all: in-process (the function the CLI calls, both output formats
+ * and the exit code), plus one smoke test of the real CLI in a child process. Also keeps
+ * the committed JSON Schema and the example from going stale.
  */
 import { execFile, execFileSync } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -11,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import { z } from "zod";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { CheckReport } from "../src/check.js";
+import { checkConfig, checkExitCode, formatReport, type CheckReport } from "../src/check.js";
 import { parseConfigText } from "../src/config/load.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -40,10 +41,23 @@ function cli(args: string[]): Promise<CliResult> {
   });
 }
 
-async function checkJson(file: string): Promise<{ code: number | null; report: CheckReport }> {
-  const result = await cli(["check", "-c", file, "--format", "json"]);
-  expect(result.stderr).toBe("");
-  return { code: result.code, report: JSON.parse(result.stdout) as CheckReport };
+interface Checked {
+  code: number;
+  report: CheckReport;
+  /** What `--format human` prints. */
+  human: string;
+  /** Everything either format prints: what must never hold a secret. */
+  output: string;
+}
+
+/** What `palisade check -c FILE [--format json]` prints and exits with, in-process. */
+async function check(file: string): Promise<Checked> {
+  const report = await checkConfig(file, new Date());
+  const json = formatReport(report, "json");
+  // The JSON document is the report, nothing lost or added on the way out.
+  expect(JSON.parse(json)).toEqual(report);
+  const human = formatReport(report, "human");
+  return { code: checkExitCode(report), report, human, output: `${json}${human}` };
 }
 
 const rulesAt = (report: CheckReport) =>
@@ -57,19 +71,17 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-describe.concurrent("palisade check", () => {
+describe("palisade check", () => {
   it("passes the shipped example (exit 0, no errors)", async () => {
-    const { code, report } = await checkJson(EXAMPLE);
+    const { code, report, human } = await check(EXAMPLE);
     expect(report.usable).toBe(true);
     expect(report.findings.filter((f) => f.level === "error")).toEqual([]);
     expect(code).toBe(0);
-    const human = await cli(["check", "-c", EXAMPLE]);
-    expect(human.code).toBe(0);
-    expect(human.stdout).toMatch(/palisade\.yaml: 0 error\(s\), \d+ warning\(s\)\n$/);
+    expect(human).toMatch(/palisade\.yaml: 0 error\(s\), \d+ warning\(s\)\n$/);
   });
 
   it("finds every planted problem in bad.yaml (exit 1)", async () => {
-    const { code, report } = await checkJson(BAD);
+    const { code, report, human } = await check(BAD);
     expect(code).toBe(1);
     expect(report).toMatchObject({ file: BAD, usable: true });
     for (const f of report.findings) {
@@ -98,17 +110,13 @@ describe.concurrent("palisade check", () => {
         "warning upstream_target_missing outbound.upstreams.billing.target",
       ]),
     );
-    const human = await cli(["check", "-c", BAD]);
-    expect(human.code).toBe(1);
-    expect(human.stdout).toContain(
-      "error   shared_ca (tenants.globex.ca): tenants acme and globex",
-    );
+    expect(human).toContain("error   shared_ca (tenants.globex.ca): tenants acme and globex");
   });
 
   it("calls a file that does not parse unusable (exit 2)", async () => {
     const file = join(scratch, "broken.yaml");
     await writeFile(file, "service: orders\ntenants: [\n");
-    const { code, report } = await checkJson(file);
+    const { code, report } = await check(file);
     expect(code).toBe(2);
     expect(report.usable).toBe(false);
     expect(report.findings[0]).toMatchObject({
@@ -124,7 +132,7 @@ describe.concurrent("palisade check", () => {
       file,
       "service: orders\ntrustDomain: mesh.local\ntenants: {}\ninbound: { timeouts: { idle: 5min } }\nbogus: 1\n",
     );
-    const { code, report } = await checkJson(file);
+    const { code, report } = await check(file);
     expect(code).toBe(2);
     expect(rulesAt(report).sort()).toEqual([
       "error invalid_config bogus",
@@ -133,22 +141,16 @@ describe.concurrent("palisade check", () => {
   });
 
   it("calls a missing file unusable (exit 2)", async () => {
-    const { code, report } = await checkJson(join(scratch, "nope.yaml"));
+    const { code, report } = await check(join(scratch, "nope.yaml"));
     expect(code).toBe(2);
     expect(report.findings[0]?.message).toMatch(/cannot read/);
   });
 
-  /** Both formats of `check` on `text`: the exit code and everything the CLI printed. */
-  async function checkBoth(
-    name: string,
-    text: string,
-  ): Promise<{ code: number | null; output: string; report: CheckReport }> {
+  /** `check` on a file holding `text`. */
+  async function checkText(name: string, text: string): Promise<Checked> {
     const file = join(scratch, name);
     await writeFile(file, text);
-    const { code, report } = await checkJson(file);
-    const human = await cli(["check", "-c", file]);
-    expect(human.code).toBe(code);
-    return { code, report, output: `${JSON.stringify(report)}\n${human.stdout}${human.stderr}` };
+    return check(file);
   }
 
   const HEAD = "service: orders\ntrustDomain: mesh.local\n";
@@ -162,7 +164,7 @@ describe.concurrent("palisade check", () => {
     };
     const paths: (string | null)[] = [];
     for (const [name, text] of Object.entries(cases)) {
-      const { code, report, output } = await checkBoth(name, text);
+      const { code, report, output } = await checkText(name, text);
       expect(code).toBe(2);
       expect(output).not.toMatch(/S3CRET|123456789012345/);
       paths.push(...report.findings.map((f) => f.path));
@@ -184,7 +186,7 @@ describe.concurrent("palisade check", () => {
     const pem =
       "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIS3CRETKEYMATERIAL0123456789abcdefABCDEF\n-----END PRIVATE KEY-----\n";
     const text = `${HEAD}tenants:\n  acme: {ca: pki/ca.crt, cert: pki/orders.crt, key: ${JSON.stringify(pem)}}\n  globex: {ca: pki/ca.crt, cert: pki/orders.crt, key: pki/orders.key}\ngrants:\n  - {from: acme, to: globex, methods: [GET], paths: ["/orders?access_token=S3CRET9"], fields: ["a..token=S3CRET10"], expires: 2030-01-01T00:00:00Z}\n`;
-    const { code, report, output } = await checkBoth("inline-key.yaml", text);
+    const { code, report, output } = await checkText("inline-key.yaml", text);
     expect(code).toBe(1);
     expect(output).not.toMatch(/S3CRET|PRIVATE KEY|MC4CAQ/);
     const at = (path: string) => report.findings.find((f) => f.path === path)?.message;
@@ -204,21 +206,35 @@ describe.concurrent("palisade check", () => {
     const fifo = join(scratch, "ca.fifo");
     execFileSync("mkfifo", [fifo]);
     const text = `${HEAD}tenants:\n  acme: {ca: ca.fifo, cert: pki/orders.crt, key: pki/orders.key}\n`;
-    const { code, report } = await checkBoth("fifo.yaml", text);
+    const { code, report } = await checkText("fifo.yaml", text);
     expect(code).toBe(1);
     expect(report.findings.find((f) => f.path === "tenants.acme.ca")?.message).toBe(
       "ca.fifo: cannot read (not a regular file)",
     );
-    const config = await cli(["check", "-c", fifo]);
+    const config = await check(fifo);
     expect(config.code).toBe(2);
-    expect(config.stdout).toMatch(/not a regular file/);
+    expect(config.human).toMatch(/not a regular file/);
   });
 
-  it("keeps the committed JSON Schema equal to what `palisade schema` prints", async () => {
-    const result = await cli(["schema"]);
-    expect(result.code).toBe(0);
+  it("the CLI: exit codes, both formats on stdout, nothing on stderr, and the schema", async () => {
+    const [human, json, unusable, schema] = await Promise.all([
+      cli(["check", "-c", BAD]),
+      cli(["check", "-c", EXAMPLE, "--format", "json"]),
+      cli(["check", "-c", join(scratch, "nope.yaml")]),
+      cli(["schema"]),
+    ]);
+    expect(human).toMatchObject({ code: 1, stderr: "" });
+    expect(human.stdout).toContain(
+      "error   shared_ca (tenants.globex.ca): tenants acme and globex",
+    );
+    expect(human.stdout).toMatch(/bad\.yaml: \d+ error\(s\), \d+ warning\(s\)\n$/);
+    expect(json).toMatchObject({ code: 0, stderr: "" });
+    expect(JSON.parse(json.stdout)).toMatchObject({ file: EXAMPLE, usable: true });
+    expect(unusable).toMatchObject({ code: 2, stderr: "" });
+    expect(unusable.stdout).toMatch(/unusable config, nothing was linted\n$/);
+    expect(schema.code).toBe(0);
     // If this fails: npm run build && npm run schema, then commit config/palisade.schema.json.
-    expect(await readFile(join(ROOT, SCHEMA), "utf8")).toBe(result.stdout);
+    expect(await readFile(join(ROOT, SCHEMA), "utf8")).toBe(schema.stdout);
   });
 });
 

@@ -7,15 +7,15 @@ import { connect } from "node:net";
 import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import type { Agent } from "undici";
-import { echo, startApp, type TestApp } from "./support/app.js";
+import { echo, type TestApp } from "./support/app.js";
 import { eventually } from "./support/eventually.js";
-import { baseConfig, makePki, send, tenantClient, type Pki } from "./support/mesh.js";
+import { baseConfig, send, tenantClient } from "./support/mesh.js";
+import { withMesh } from "./support/with-mesh.js";
 import { spawnSidecar, type SidecarProcess } from "./support/process.js";
 
-let pki: Pki;
 let app: TestApp;
 let dir: string;
 /** Requests the app is holding until the test releases them. */
@@ -23,10 +23,12 @@ const held: Array<() => void> = [];
 const running: SidecarProcess[] = [];
 const agents: Agent[] = [];
 
+const mesh = withMesh(["acme", "globex"], ["orders", "web"]);
+
 beforeAll(async () => {
-  pki = await makePki(["acme", "globex"], ["orders", "web"]);
   dir = await mkdtemp(join(tmpdir(), "palisade-drain-"));
-  app = await startApp((req, res, body) => {
+  mesh.defer(() => rm(dir, { recursive: true, force: true }));
+  app = await mesh.app((req, res, body) => {
     if (req.url?.includes("/slow")) held.push(() => echo(req, res, body));
     else echo(req, res, body);
   });
@@ -38,13 +40,8 @@ afterEach(async () => {
   await Promise.all(agents.splice(0).map((a) => a.close()));
 });
 
-afterAll(async () => {
-  await app?.close();
-  await rm(dir, { recursive: true, force: true });
-});
-
 async function spawn(file: string, extra: Record<string, unknown> = {}): Promise<SidecarProcess> {
-  const config = { ...baseConfig(pki, "orders", ["acme", "globex"], app.url), ...extra };
+  const config = { ...baseConfig(mesh.pki, "orders", ["acme", "globex"], app.url), ...extra };
   await writeFile(file, stringify(config));
   const sidecar = await spawnSidecar(file);
   running.push(sidecar);
@@ -52,7 +49,7 @@ async function spawn(file: string, extra: Record<string, unknown> = {}): Promise
 }
 
 async function acme(): Promise<Agent> {
-  const agent = await tenantClient(pki, "acme", "web", "orders");
+  const agent = await tenantClient(mesh.pki, "acme", "web", "orders");
   agents.push(agent);
   return agent;
 }
@@ -132,12 +129,12 @@ describe("SIGHUP", () => {
     await mkdir(mounted, { recursive: true });
     const target = join(real, "palisade.yaml");
     const link = join(mounted, "palisade.yaml");
-    const config = baseConfig(pki, "orders", ["acme", "globex"], app.url);
+    const config = baseConfig(mesh.pki, "orders", ["acme", "globex"], app.url);
     await writeFile(target, stringify(config));
     await symlink(target, link);
     const sidecar = await spawnSidecar(link);
     running.push(sidecar);
-    const globex = await tenantClient(pki, "globex", "web", "orders");
+    const globex = await tenantClient(mesh.pki, "globex", "web", "orders");
     agents.push(globex);
     expect((await send(globex, `${sidecar.inbound}/tenants/globex/x`)).status).toBe(200);
 

@@ -3,19 +3,12 @@
  * only its fields leave, and nothing else crosses. Every allowed use is audited.
  */
 import { writeFile } from "node:fs/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { Agent } from "undici";
 import { stringify } from "yaml";
-import { startApp, type AppHandler, type TestApp } from "./support/app.js";
-import {
-  baseConfig,
-  makePki,
-  send,
-  startSidecar,
-  tenantClient,
-  type Pki,
-  type RunningSidecar,
-} from "./support/mesh.js";
+import { type AppHandler, type TestApp } from "./support/app.js";
+import { baseConfig, send, tenantClient, type RunningSidecar } from "./support/mesh.js";
+import { withMesh } from "./support/with-mesh.js";
 import { rawTls, statusOf } from "./support/raw.js";
 
 const REPORT = {
@@ -52,7 +45,6 @@ const handler: AppHandler = (req, res) => {
   res.end(JSON.stringify(REPORT));
 };
 
-let pki: Pki;
 let app: TestApp;
 let orders: RunningSidecar;
 let globex: Agent;
@@ -62,10 +54,11 @@ let config: Record<string, unknown>;
 const future = new Date(Date.now() + 30 * 86_400_000).toISOString();
 const past = new Date(Date.now() - 86_400_000).toISOString();
 
+const mesh = withMesh(["acme", "globex", "initech", "umbrella"], ["orders", "web"]);
+
 beforeAll(async () => {
-  pki = await makePki(["acme", "globex", "initech", "umbrella"], ["orders", "web"]);
-  app = await startApp(handler);
-  config = baseConfig(pki, "orders", ["acme", "globex", "initech", "umbrella"], app.url);
+  app = await mesh.app(handler);
+  config = baseConfig(mesh.pki, "orders", ["acme", "globex", "initech", "umbrella"], app.url);
   config["projection"] = { maxBytes: "4Ki" };
   config["grants"] = [
     {
@@ -103,15 +96,9 @@ beforeAll(async () => {
       enabled: false,
     },
   ];
-  orders = await startSidecar(config);
-  globex = await tenantClient(pki, "globex", "web", "orders");
-  initech = await tenantClient(pki, "initech", "web", "orders");
-});
-
-afterAll(async () => {
-  await Promise.all([globex?.close(), initech?.close()]);
-  await orders?.stop();
-  await app?.close();
+  orders = await mesh.sidecar(config);
+  globex = await mesh.client("globex", "web", "orders");
+  initech = await mesh.client("initech", "web", "orders");
 });
 
 async function expectDenied(
@@ -186,9 +173,9 @@ describe("a grant allows exactly its methods and paths", () => {
     const response = await rawTls(
       Number(new URL(orders.inbound).port),
       {
-        cert: await pki.cert("globex", "web"),
-        key: await pki.key("globex", "web"),
-        ca: await pki.ca("globex"),
+        cert: await mesh.pki.cert("globex", "web"),
+        key: await mesh.pki.key("globex", "web"),
+        ca: await mesh.pki.ca("globex"),
         servername: "globex.orders.mesh.local",
       },
       `GET ${path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`,
@@ -198,7 +185,7 @@ describe("a grant allows exactly its methods and paths", () => {
   });
 
   it("grants do not run backwards", async () => {
-    const acme = await tenantClient(pki, "acme", "web", "orders");
+    const acme = await tenantClient(mesh.pki, "acme", "web", "orders");
     try {
       await expectDenied(acme, "/tenants/globex/reports/q3");
     } finally {
@@ -211,7 +198,7 @@ describe("a grant allows exactly its methods and paths", () => {
   });
 
   it("a disabled grant is refused", async () => {
-    const umbrella = await tenantClient(pki, "umbrella", "web", "orders");
+    const umbrella = await tenantClient(mesh.pki, "umbrella", "web", "orders");
     try {
       await expectDenied(umbrella, "/tenants/acme/reports/q3");
     } finally {

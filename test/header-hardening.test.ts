@@ -7,19 +7,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Agent } from "undici";
-import { startApp, type SeenRequest, type TestApp } from "./support/app.js";
-import {
-  baseConfig,
-  makePki,
-  send,
-  startSidecar,
-  tenantClient,
-  type Pki,
-  type RunningSidecar,
-} from "./support/mesh.js";
+import { type SeenRequest, type TestApp } from "./support/app.js";
+import { baseConfig, send, startSidecar, type RunningSidecar } from "./support/mesh.js";
+import { withMesh } from "./support/with-mesh.js";
 import { rawTcp, rawTls, statusOf } from "./support/raw.js";
 
-let pki: Pki;
 let app: TestApp;
 let upstreamApp: TestApp;
 /** Path and header target rules; the `x-tenant-id` alias is reserved. */
@@ -30,41 +22,36 @@ let hostOrders: RunningSidecar;
 let web: RunningSidecar;
 let acme: Agent;
 
+const mesh = withMesh(["acme", "globex"], ["orders", "web"]);
+
 beforeAll(async () => {
-  pki = await makePki(["acme", "globex"], ["orders", "web"]);
-  app = await startApp();
-  upstreamApp = await startApp();
-  const config = baseConfig(pki, "orders", ["acme", "globex"], app.url);
+  app = await mesh.app();
+  upstreamApp = await mesh.app();
+  const config = baseConfig(mesh.pki, "orders", ["acme", "globex"], app.url);
   const inbound = config["inbound"] as Record<string, unknown>;
   inbound["stripHeaders"] = ["x-tenant-id"];
   inbound["target"] = { path: "/tenants/{tenant}/**", header: "x-target-tenant" };
-  orders = await startSidecar(config);
-  const hostConfig = baseConfig(pki, "orders", ["acme", "globex"], app.url);
+  orders = await mesh.sidecar(config);
+  const hostConfig = baseConfig(mesh.pki, "orders", ["acme", "globex"], app.url);
   (hostConfig["inbound"] as Record<string, unknown>)["target"] = {
     host: "{tenant}.orders.example",
   };
-  hostOrders = await startSidecar(hostConfig);
-  const webConfig = baseConfig(pki, "web", ["acme", "globex"], app.url);
+  hostOrders = await mesh.sidecar(hostConfig);
+  const webConfig = baseConfig(mesh.pki, "web", ["acme", "globex"], app.url);
   webConfig["outbound"] = {
     listen: "127.0.0.1:0",
     allowUnsignedTenant: true,
     upstreams: { direct: { url: upstreamApp.url } },
   };
-  web = await startSidecar(webConfig);
-  acme = await tenantClient(pki, "acme", "web", "orders");
-});
-
-afterAll(async () => {
-  await acme?.close();
-  await Promise.all([orders?.stop(), hostOrders?.stop(), web?.stop()]);
-  await Promise.all([app?.close(), upstreamApp?.close()]);
+  web = await mesh.sidecar(webConfig);
+  acme = await mesh.client("acme", "web", "orders");
 });
 
 async function tlsOptions(tenant = "acme") {
   return {
-    cert: await pki.cert(tenant, "web"),
-    key: await pki.key(tenant, "web"),
-    ca: await pki.ca(tenant),
+    cert: await mesh.pki.cert(tenant, "web"),
+    key: await mesh.pki.key(tenant, "web"),
+    ca: await mesh.pki.ca(tenant),
     servername: `${tenant}.orders.mesh.local`,
   };
 }
@@ -293,7 +280,7 @@ describe("routing headers", () => {
   describe("with inbound.allowHeaders", () => {
     let allowing: RunningSidecar;
     beforeAll(async () => {
-      const config = baseConfig(pki, "orders", ["acme", "globex"], app.url);
+      const config = baseConfig(mesh.pki, "orders", ["acme", "globex"], app.url);
       (config["inbound"] as Record<string, unknown>)["allowHeaders"] = ["x-forwarded-proto"];
       allowing = await startSidecar(config);
     });

@@ -4,10 +4,11 @@
  * a deadline (`timeouts.headers` from accept to request head, handshake included), is
  * destroyed on error, is cut by drain, and gives its file descriptor back.
  */
-import { connect, type Socket } from "node:net";
 import { randomBytes } from "node:crypto";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startApp, type TestApp } from "./support/app.js";
+import { rm } from "node:fs/promises";
+import { connect, type Socket } from "node:net";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type TestApp } from "./support/app.js";
 import { eventually } from "./support/eventually.js";
 import {
   baseConfig,
@@ -18,6 +19,7 @@ import {
   type Pki,
   type RunningSidecar,
 } from "./support/mesh.js";
+import { withMesh } from "./support/with-mesh.js";
 import {
   closedWithin,
   collectUntilClose,
@@ -31,14 +33,13 @@ const DEADLINE = "1s";
 /** How long a test waits for a socket the sidecar should cut after `DEADLINE`. */
 const CUT_WITHIN_MS = 10_000;
 
-let pki: Pki;
 let stranger: Pki;
 let app: TestApp;
 let orders: RunningSidecar;
 const sockets: Socket[] = [];
 
 function config(extra: Record<string, unknown> = {}): Record<string, unknown> {
-  const base = baseConfig(pki, "orders", ["acme"], app.url);
+  const base = baseConfig(mesh.pki, "orders", ["acme"], app.url);
   const inbound = base["inbound"] as Record<string, unknown>;
   const outbound = base["outbound"] as Record<string, unknown>;
   inbound["timeouts"] = { headers: DEADLINE, idle: "2s" };
@@ -46,12 +47,14 @@ function config(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { ...base, ...extra };
 }
 
+const mesh = withMesh(["acme"], ["orders", "web"]);
+
 beforeAll(async () => {
-  pki = await makePki(["acme"], ["orders", "web"]);
   // A well-formed SVID from a CA this sidecar does not trust.
-  stranger = await makePki(["acme"], ["web"]);
-  app = await startApp();
-  orders = await startSidecar(config());
+  stranger = await makePki(["acme"], ["web"], { fresh: true });
+  mesh.defer(() => rm(stranger.dir, { recursive: true, force: true }));
+  app = await mesh.app();
+  orders = await mesh.sidecar(config());
 });
 
 afterEach(async () => {
@@ -61,11 +64,6 @@ afterEach(async () => {
     const open = await orders.sidecar.openConnections();
     return open.inbound + open.outbound === 0;
   }, "all connections released");
-});
-
-afterAll(async () => {
-  await orders?.stop();
-  await app?.close();
 });
 
 function portOf(url: string): number {
@@ -103,11 +101,11 @@ function drip(socket: Socket, bytes: Buffer, everyMs = 100): void {
   socket.once("close", () => clearInterval(timer));
 }
 
-async function credentials(from: Pki = pki): Promise<Credentials> {
+async function credentials(from: Pki = mesh.pki): Promise<Credentials> {
   return {
     cert: await from.cert("acme", "web"),
     key: await from.key("acme", "web"),
-    ca: await pki.ca("acme"),
+    ca: await mesh.pki.ca("acme"),
     servername: "acme.orders.mesh.local",
   };
 }
@@ -253,7 +251,7 @@ describe("inbound (mTLS) listener", () => {
   });
 
   it("a well-behaved client is still served after the attacks", async () => {
-    const agent = await tenantClient(pki, "acme", "web", "orders");
+    const agent = await tenantClient(mesh.pki, "acme", "web", "orders");
     try {
       expect((await send(agent, `${orders.inbound}/tenants/acme/fine`)).status).toBe(200);
     } finally {
@@ -331,7 +329,7 @@ describe("pre-handshake connection cap", () => {
         async () => (await capped.sidecar.openConnections()).inbound === 0,
         "flood released",
       );
-      const agent = await tenantClient(pki, "acme", "web", "orders");
+      const agent = await tenantClient(mesh.pki, "acme", "web", "orders");
       try {
         expect((await send(agent, `${capped.inbound}/tenants/acme/ok`)).status).toBe(200);
       } finally {
@@ -365,7 +363,7 @@ describe("pre-handshake connection cap per peer address", () => {
         const refused = flood.filter((socket) => socket.closed).length;
         return refused + (await capped.sidecar.openConnections()).inbound === flood.length;
       }, "the flood accepted or refused");
-      const agent = await tenantClient(pki, "acme", "web", "orders");
+      const agent = await tenantClient(mesh.pki, "acme", "web", "orders");
       try {
         expect((await send(agent, `${capped.inbound}/tenants/acme/ok`)).status).toBe(200);
       } finally {

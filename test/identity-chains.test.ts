@@ -10,22 +10,21 @@ import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { createServer as createHttpsServer, type Server } from "node:https";
 import { connect, type AddressInfo } from "node:net";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { Agent } from "undici";
 import { stringify } from "yaml";
 import { checkConfig } from "../src/check.js";
-import { startApp, type TestApp } from "./support/app.js";
+import { type TestApp } from "./support/app.js";
 import { eventually } from "./support/eventually.js";
 import { hugeExponentKey, rsaKey, sameNameChain } from "./support/forged-chain.js";
 import {
   baseConfig,
-  makePki,
   send,
   startSidecar,
   TRUST_DOMAIN,
-  type Pki,
   type RunningSidecar,
 } from "./support/mesh.js";
+import { withMesh } from "./support/with-mesh.js";
 import {
   caExtensions,
   opensslCert,
@@ -40,7 +39,6 @@ const svid = (tenant: string, service = "web", trustDomain = TRUST_DOMAIN) =>
 const THRESHOLD = 2;
 const BURST = THRESHOLD + 1;
 
-let pki: Pki;
 let dir: string;
 let app: TestApp;
 let orders: RunningSidecar;
@@ -49,7 +47,7 @@ const stops: (() => Promise<void>)[] = [];
 
 /** The dev PKI's CA of `tenant`, usable as an openssl issuer. */
 function rootOf(tenant: string): Pick<OpensslCert, "crt" | "key"> {
-  return { crt: join(pki.dir, tenant, "ca.crt"), key: join(pki.dir, tenant, "ca.key") };
+  return { crt: join(mesh.pki.dir, tenant, "ca.crt"), key: join(mesh.pki.dir, tenant, "ca.key") };
 }
 
 function ca(
@@ -89,7 +87,7 @@ async function chainClient(
     connect: {
       cert: [cert, ...intermediates].map((c) => c.certPem).join(""),
       key: cert.keyPem,
-      ca: [await pki.ca("acme"), await pki.ca("globex")],
+      ca: [await mesh.pki.ca("acme"), await mesh.pki.ca("globex")],
       ...(servername === undefined ? {} : { servername }),
       checkServerIdentity: () => undefined,
     },
@@ -132,12 +130,13 @@ async function expectRefused(agent: Agent, reason: string, sidecar = orders): Pr
   expect(await handshakeFailures(sidecar, reason)).toBe(counted + 1);
 }
 
+const mesh = withMesh(["acme", "globex"], ["orders", "web"]);
+
 beforeAll(async () => {
-  pki = await makePki(["acme", "globex"], ["orders", "web"]);
-  dir = join(pki.dir, "chains");
+  dir = join(mesh.pki.dir, "chains");
   await mkdir(dir, { recursive: true });
   // initech's orders certificate is issued by an intermediate: its cert file holds the chain.
-  const initech = join(pki.dir, "initech");
+  const initech = join(mesh.pki.dir, "initech");
   await mkdir(initech, { recursive: true });
   const initechRoot = opensslCert(initech, "ca", {
     subject: "/CN=initech root",
@@ -159,15 +158,14 @@ beforeAll(async () => {
     await writeFile(join(initech, `${service}.crt`), cert.certPem + initechInt.certPem);
     await copyFile(cert.key, join(initech, `${service}.key`));
   }
-  app = await startApp();
-  orders = await startSidecar(baseConfig(pki, "orders", ["acme", "globex", "initech"], app.url));
-});
-
-afterAll(async () => {
-  await Promise.all(agents.map((a) => a.close()));
-  for (const stop of stops) await stop();
-  await orders?.stop();
-  await app?.close();
+  app = await mesh.app();
+  orders = await mesh.sidecar(
+    baseConfig(mesh.pki, "orders", ["acme", "globex", "initech"], app.url),
+  );
+  mesh.defer(async () => {
+    await Promise.all(agents.map((a) => a.close()));
+    for (const stop of stops) await stop();
+  });
 });
 
 describe("chains through intermediates", () => {
@@ -182,7 +180,7 @@ describe("chains through intermediates", () => {
   });
 
   it("tenant-cert-file-chain-not-served: a configured leaf + intermediate is served and accepted", async () => {
-    const initech = join(pki.dir, "initech");
+    const initech = join(mesh.pki.dir, "initech");
     // The client trusts initech's root only: the handshake needs the served intermediate.
     const agent = new Agent({
       connect: {
@@ -199,8 +197,12 @@ describe("chains through intermediates", () => {
   });
 
   it("chain-intermediate-expiry-hidden-by-leaf: the expiry gauge follows the served intermediate", async () => {
-    const int = new X509Certificate(await readFile(join(pki.dir, "initech", "int.crt"), "utf8"));
-    const leafCert = new X509Certificate(await readFile(join(pki.dir, "initech", "orders.crt")));
+    const int = new X509Certificate(
+      await readFile(join(mesh.pki.dir, "initech", "int.crt"), "utf8"),
+    );
+    const leafCert = new X509Certificate(
+      await readFile(join(mesh.pki.dir, "initech", "orders.crt")),
+    );
     expect(new Date(int.validTo) < new Date(leafCert.validTo)).toBe(true);
     const gauge = await metric(orders, "palisade_cert_expiry_timestamp_seconds", {
       tenant: "initech",
@@ -217,7 +219,7 @@ describe("chains through intermediates", () => {
     ]);
     const own = leaf("acme-orders-nc", int, svid("acme", "orders"));
     await writeFile(join(dir, "acme-orders-nc.chain.crt"), own.certPem + int.certPem);
-    const config = baseConfig(pki, "orders", ["acme"], app.url);
+    const config = baseConfig(mesh.pki, "orders", ["acme"], app.url);
     (config["tenants"] as Record<string, Record<string, string>>)["acme"] = {
       ca: rootOf("acme").crt,
       cert: join(dir, "acme-orders-nc.chain.crt"),
@@ -335,7 +337,7 @@ describe("chains through intermediates", () => {
     // globex's CA name and key, certified by acme's CA: a path acme → globex's key → leaf.
     const cross = opensslCrossSign(dir, "globex-cross", rootOf("globex"), rootOf("acme"));
     expect(new X509Certificate(cross.certPem).subject).toBe(
-      new X509Certificate(await pki.ca("globex")).subject,
+      new X509Certificate(await mesh.pki.ca("globex")).subject,
     );
     const minted = leaf("globex-minted-acme", cross);
     await expectRefused(await chainClient(minted, [cross]), "tenant_mismatch");
@@ -406,9 +408,9 @@ describe("attacks on the verifier", () => {
 
   it("handshake-timeout-counted-twice: a silent socket cut at its deadline counts once", async () => {
     const quick = await startSidecar({
-      ...baseConfig(pki, "orders", ["acme"], app.url),
+      ...baseConfig(mesh.pki, "orders", ["acme"], app.url),
       inbound: {
-        ...(baseConfig(pki, "orders", ["acme"], app.url)["inbound"] as object),
+        ...(baseConfig(mesh.pki, "orders", ["acme"], app.url)["inbound"] as object),
         timeouts: { headers: "300ms" },
       },
     });
@@ -431,7 +433,7 @@ describe("attribution of refused handshakes", () => {
 
   beforeAll(async () => {
     watch = await startSidecar({
-      ...baseConfig(pki, "orders", ["acme", "globex", "initech"], app.url),
+      ...baseConfig(mesh.pki, "orders", ["acme", "globex", "initech"], app.url),
       anomaly: { window: "60s", threshold: THRESHOLD },
     });
     stops.push(() => watch.stop());
@@ -490,12 +492,12 @@ describe("attribution of refused handshakes", () => {
   });
 
   it("verified-peer-on-wrong-name-is-attributed: initech's chained SVID on acme's name", async () => {
-    const initech = join(pki.dir, "initech");
+    const initech = join(mesh.pki.dir, "initech");
     const agent = new Agent({
       connect: {
         cert: await readFile(join(initech, "web.crt"), "utf8"),
         key: await readFile(join(initech, "web.key"), "utf8"),
-        ca: await pki.ca("acme"),
+        ca: await mesh.pki.ca("acme"),
         servername: "acme.orders.mesh.local",
         checkServerIdentity: () => undefined,
       },
@@ -513,7 +515,7 @@ describe("outbound: the upstream's chain", () => {
   let rogueUpstream: Server;
 
   beforeAll(async () => {
-    billing = await startSidecar(baseConfig(pki, "billing", ["initech"], app.url));
+    billing = await startSidecar(baseConfig(mesh.pki, "billing", ["initech"], app.url));
     stops.push(() => billing.stop());
     // An upstream whose SVID comes from an acme sub-CA limited to another trust domain.
     const int = ca("acme-upstream-nc", rootOf("acme"), [
@@ -527,7 +529,7 @@ describe("outbound: the upstream's chain", () => {
     await new Promise<void>((resolve) => rogueUpstream.listen(0, "127.0.0.1", resolve));
     const port = (rogueUpstream.address() as AddressInfo).port;
     stops.push(() => new Promise<void>((resolve) => rogueUpstream.close(() => resolve())));
-    const config = baseConfig(pki, "web", ["acme", "initech"], app.url);
+    const config = baseConfig(mesh.pki, "web", ["acme", "initech"], app.url);
     config["outbound"] = {
       listen: "127.0.0.1:0",
       allowUnsignedTenant: true,

@@ -5,30 +5,22 @@
  */
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { Agent } from "undici";
-import { startApp, type TestApp } from "./support/app.js";
-import {
-  baseConfig,
-  makePki,
-  send,
-  startSidecar,
-  TRUST_DOMAIN,
-  type Pki,
-  type RunningSidecar,
-} from "./support/mesh.js";
+import { type TestApp } from "./support/app.js";
+import { baseConfig, send, TRUST_DOMAIN, type RunningSidecar } from "./support/mesh.js";
+import { withMesh } from "./support/with-mesh.js";
 import { opensslEcTenant } from "./support/openssl.js";
 import { createCa, issueLeaf, issueSvid, type CertAndKey } from "../src/tls/dev-pki.js";
 
-let pki: Pki;
 let app: TestApp;
 let orders: RunningSidecar;
 const agents: Agent[] = [];
 
 async function caOf(tenant: string): Promise<CertAndKey> {
   return {
-    certPem: await readFile(join(pki.dir, tenant, "ca.crt"), "utf8"),
-    keyPem: await readFile(join(pki.dir, tenant, "ca.key"), "utf8"),
+    certPem: await readFile(join(mesh.pki.dir, tenant, "ca.crt"), "utf8"),
+    keyPem: await readFile(join(mesh.pki.dir, tenant, "ca.key"), "utf8"),
   };
 }
 
@@ -66,26 +58,24 @@ async function expectRefusedConnection(agent: Agent, reason: string) {
   expect(await handshakeFailures(reason)).toBe(counted + 1);
 }
 
+const mesh = withMesh(["acme", "globex"], ["orders", "web"]);
+
 beforeAll(async () => {
-  pki = await makePki(["acme", "globex"], ["orders", "web"]);
-  const initech = join(pki.dir, "initech");
+  const initech = join(mesh.pki.dir, "initech");
   await mkdir(initech, { recursive: true });
   opensslEcTenant(initech, TRUST_DOMAIN, "initech", ["orders", "web"]);
-  app = await startApp();
-  orders = await startSidecar(baseConfig(pki, "orders", ["acme", "globex", "initech"], app.url));
-});
-
-afterAll(async () => {
-  await Promise.all(agents.map((a) => a.close()));
-  await orders?.stop();
-  await app?.close();
+  app = await mesh.app();
+  orders = await mesh.sidecar(
+    baseConfig(mesh.pki, "orders", ["acme", "globex", "initech"], app.url),
+  );
+  mesh.defer(() => Promise.all(agents.map((a) => a.close())));
 });
 
 describe("identity", () => {
   it("accepts a valid SVID and names the caller by it", async () => {
     const agent = client(
-      { certPem: await pki.cert("acme", "web"), keyPem: await pki.key("acme", "web") },
-      await pki.ca("acme"),
+      { certPem: await mesh.pki.cert("acme", "web"), keyPem: await mesh.pki.key("acme", "web") },
+      await mesh.pki.ca("acme"),
       "acme.orders.mesh.local",
     );
     expect((await send(agent, `${orders.inbound}/tenants/acme/orders`)).status).toBe(200);
@@ -93,7 +83,7 @@ describe("identity", () => {
   });
 
   it("accepts EC P-256 certificates made by openssl", async () => {
-    const dir = join(pki.dir, "initech");
+    const dir = join(mesh.pki.dir, "initech");
     const agent = client(
       {
         certPem: await readFile(join(dir, "web.crt"), "utf8"),
@@ -108,8 +98,11 @@ describe("identity", () => {
 
   it("finds the tenant from the client chain when there is no SNI", async () => {
     const agent = client(
-      { certPem: await pki.cert("globex", "web"), keyPem: await pki.key("globex", "web") },
-      await pki.ca("acme"),
+      {
+        certPem: await mesh.pki.cert("globex", "web"),
+        keyPem: await mesh.pki.key("globex", "web"),
+      },
+      await mesh.pki.ca("acme"),
     );
     // No servername: Node sends no SNI for an IP address.
     const answer = await send(agent, `${orders.inbound}/tenants/globex/orders`);
@@ -127,7 +120,7 @@ describe("identity", () => {
       },
     );
     await expectRefusedConnection(
-      client(leaf, await pki.ca("acme"), "acme.orders.mesh.local"),
+      client(leaf, await mesh.pki.ca("acme"), "acme.orders.mesh.local"),
       "expired",
     );
   });
@@ -142,7 +135,7 @@ describe("identity", () => {
       },
     );
     await expectRefusedConnection(
-      client(leaf, await pki.ca("acme"), "acme.orders.mesh.local"),
+      client(leaf, await mesh.pki.ca("acme"), "acme.orders.mesh.local"),
       "not_yet_valid",
     );
   });
@@ -151,7 +144,7 @@ describe("identity", () => {
     const rogue = await createCa({ commonName: "rogue" });
     const leaf = await issueLeaf(rogue, { uris: [svid("acme")] });
     await expectRefusedConnection(
-      client(leaf, await pki.ca("acme"), "acme.orders.mesh.local"),
+      client(leaf, await mesh.pki.ca("acme"), "acme.orders.mesh.local"),
       "unknown_ca",
     );
   });
@@ -159,7 +152,7 @@ describe("identity", () => {
   it("refuses globex's CA vouching for an acme SAN (never a union of CAs)", async () => {
     const leaf = await issueLeaf(await caOf("globex"), { uris: [svid("acme")] });
     await expectRefusedConnection(
-      client(leaf, await pki.ca("acme"), "acme.orders.mesh.local"),
+      client(leaf, await mesh.pki.ca("acme"), "acme.orders.mesh.local"),
       "tenant_mismatch",
     );
   });
@@ -167,7 +160,7 @@ describe("identity", () => {
   it("refuses a SAN in another trust domain", async () => {
     const leaf = await issueLeaf(await caOf("acme"), { uris: [svid("acme", "web", "evil.local")] });
     await expectRefusedConnection(
-      client(leaf, await pki.ca("acme"), "acme.orders.mesh.local"),
+      client(leaf, await mesh.pki.ca("acme"), "acme.orders.mesh.local"),
       "wrong_trust_domain",
     );
   });
@@ -175,7 +168,7 @@ describe("identity", () => {
   it("refuses a certificate with two URI SANs", async () => {
     const leaf = await issueLeaf(await caOf("acme"), { uris: [svid("acme"), svid("globex")] });
     await expectRefusedConnection(
-      client(leaf, await pki.ca("acme"), "acme.orders.mesh.local"),
+      client(leaf, await mesh.pki.ca("acme"), "acme.orders.mesh.local"),
       "bad_san",
     );
   });
@@ -183,15 +176,18 @@ describe("identity", () => {
   it("refuses a CA certificate used as a leaf", async () => {
     const leaf = await issueLeaf(await caOf("acme"), { uris: [svid("acme")], ca: true });
     await expectRefusedConnection(
-      client(leaf, await pki.ca("acme"), "acme.orders.mesh.local"),
+      client(leaf, await mesh.pki.ca("acme"), "acme.orders.mesh.local"),
       "ca_leaf",
     );
   });
 
   it("refuses globex's certificate on acme's server name", async () => {
     const agent = client(
-      { certPem: await pki.cert("globex", "web"), keyPem: await pki.key("globex", "web") },
-      await pki.ca("acme"),
+      {
+        certPem: await mesh.pki.cert("globex", "web"),
+        keyPem: await mesh.pki.key("globex", "web"),
+      },
+      await mesh.pki.ca("acme"),
       "acme.orders.mesh.local",
     );
     await expectRefusedConnection(agent, "tenant_mismatch");
@@ -199,15 +195,15 @@ describe("identity", () => {
 
   it("refuses a client without a certificate", async () => {
     await expectRefusedConnection(
-      client({}, await pki.ca("acme"), "acme.orders.mesh.local"),
+      client({}, await mesh.pki.ca("acme"), "acme.orders.mesh.local"),
       "no_client_cert",
     );
   });
 
   it("refuses an unknown server name", async () => {
     const agent = client(
-      { certPem: await pki.cert("acme", "web"), keyPem: await pki.key("acme", "web") },
-      await pki.ca("acme"),
+      { certPem: await mesh.pki.cert("acme", "web"), keyPem: await mesh.pki.key("acme", "web") },
+      await mesh.pki.ca("acme"),
       "nobody.orders.mesh.local",
     );
     const generic = await handshakeFailures("handshake_error");

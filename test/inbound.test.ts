@@ -2,52 +2,45 @@
  * The inbound path over real mTLS: every refusal answers before the app, with DESIGN.md's
  * code, and the happy path stamps the tenant context.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { Agent } from "undici";
 import { startApp, type TestApp } from "./support/app.js";
 import {
   baseConfig,
-  makePki,
   send,
   startSidecar,
   tenantClient,
-  type Pki,
   type RunningSidecar,
 } from "./support/mesh.js";
+import { withMesh } from "./support/with-mesh.js";
 import { rawTls, statusOf } from "./support/raw.js";
 
-let pki: Pki;
 let app: TestApp;
 let orders: RunningSidecar;
 let acme: Agent;
 let port: number;
 
+const mesh = withMesh(["acme", "globex"], ["orders", "web"]);
+
 beforeAll(async () => {
-  pki = await makePki(["acme", "globex"], ["orders", "web"]);
-  app = await startApp();
-  const config = baseConfig(pki, "orders", ["acme", "globex"], app.url);
+  app = await mesh.app();
+  const config = baseConfig(mesh.pki, "orders", ["acme", "globex"], app.url);
   (config["inbound"] as Record<string, unknown>)["stripHeaders"] = ["x-tenant-id"];
   (config["inbound"] as Record<string, unknown>)["target"] = {
     path: "/tenants/{tenant}/**",
     header: "x-target-tenant",
   };
   (config["inbound"] as Record<string, unknown>)["limits"] = { requestBody: "1Ki" };
-  orders = await startSidecar(config);
-  acme = await tenantClient(pki, "acme", "web", "orders");
+  orders = await mesh.sidecar(config);
+  acme = await mesh.client("acme", "web", "orders");
   port = Number(new URL(orders.inbound).port);
-});
-
-afterAll(async () => {
-  await acme?.close();
-  await orders?.stop();
-  await app?.close();
 });
 
 async function tlsOptions(tenant = "acme") {
   return {
-    cert: await pki.cert(tenant, "web"),
-    key: await pki.key(tenant, "web"),
-    ca: await pki.ca(tenant),
+    cert: await mesh.pki.cert(tenant, "web"),
+    key: await mesh.pki.key(tenant, "web"),
+    ca: await mesh.pki.ca(tenant),
     servername: `${tenant}.orders.mesh.local`,
   };
 }
@@ -283,7 +276,7 @@ describe("inbound upstream failures", () => {
       [down.url, 502, "upstream_unavailable"],
       [slow.url, 504, "upstream_timeout"],
     ] as const) {
-      const config = baseConfig(pki, "orders", ["acme"], appUrl);
+      const config = baseConfig(mesh.pki, "orders", ["acme"], appUrl);
       (config["inbound"] as Record<string, unknown>)["timeouts"] = { upstream: "300ms" };
       const sidecar = await startSidecar(config);
       try {
@@ -301,7 +294,7 @@ describe("inbound upstream failures", () => {
 
 describe("slow clients", () => {
   it("a client that never finishes its headers is cut off, and the sidecar keeps serving", async () => {
-    const config = baseConfig(pki, "orders", ["acme"], app.url);
+    const config = baseConfig(mesh.pki, "orders", ["acme"], app.url);
     (config["inbound"] as Record<string, unknown>)["timeouts"] = {
       headers: "500ms",
       request: "1s",
@@ -326,11 +319,11 @@ describe("slow clients", () => {
 
 describe("rate limits", () => {
   it("refuses a tenant over its rate with 429, and only that tenant", async () => {
-    const config = baseConfig(pki, "orders", ["acme", "globex"], app.url);
+    const config = baseConfig(mesh.pki, "orders", ["acme", "globex"], app.url);
     const tenants = config["tenants"] as Record<string, Record<string, unknown>>;
     tenants["acme"]!["rateLimit"] = { requestsPerSecond: 0.001, burst: 2 };
     const sidecar = await startSidecar(config);
-    const globex = await tenantClient(pki, "globex", "web", "orders");
+    const globex = await tenantClient(mesh.pki, "globex", "web", "orders");
     try {
       const url = `${sidecar.inbound}/tenants/acme/orders`;
       const statuses = [];
@@ -353,10 +346,10 @@ describe("fairness", () => {
       if (req.url?.includes("/slow")) held.push(() => res.end("late"));
       else res.end("ok");
     });
-    const config = baseConfig(pki, "orders", ["acme", "globex"], slow.url);
+    const config = baseConfig(mesh.pki, "orders", ["acme", "globex"], slow.url);
     (config["inbound"] as Record<string, unknown>)["limits"] = { concurrentPerTenant: 2 };
     const sidecar = await startSidecar(config);
-    const globex = await tenantClient(pki, "globex", "web", "orders");
+    const globex = await tenantClient(mesh.pki, "globex", "web", "orders");
     try {
       const pending = [1, 2].map((n) => send(acme, `${sidecar.inbound}/tenants/acme/slow/${n}`));
       while (held.length < 2) await new Promise((r) => setImmediate(r));

@@ -3,21 +3,13 @@
  * with the app's own confused-deputy mistakes stopped before they leave the pod.
  */
 import { request as httpRequest } from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { Agent } from "undici";
 import { rawTcp, statusOf } from "./support/raw.js";
-import { echo, startApp, type TestApp } from "./support/app.js";
-import {
-  baseConfig,
-  makePki,
-  send,
-  startSidecar,
-  tenantClient,
-  type Pki,
-  type RunningSidecar,
-} from "./support/mesh.js";
+import { echo, type TestApp } from "./support/app.js";
+import { baseConfig, send, type RunningSidecar } from "./support/mesh.js";
+import { withMesh } from "./support/with-mesh.js";
 
-let pki: Pki;
 let ordersApp: TestApp;
 let webApp: TestApp;
 let orders: RunningSidecar;
@@ -26,15 +18,16 @@ let acme: Agent;
 /** The context token the web app received on its last inbound request. */
 let lastContext = "";
 
+const mesh = withMesh(["acme", "globex"], ["orders", "web", "cli"]);
+
 beforeAll(async () => {
-  pki = await makePki(["acme", "globex"], ["orders", "web", "cli"]);
-  ordersApp = await startApp();
-  orders = await startSidecar(baseConfig(pki, "orders", ["acme", "globex"], ordersApp.url));
-  webApp = await startApp((req, res, body) => {
+  ordersApp = await mesh.app();
+  orders = await mesh.sidecar(baseConfig(mesh.pki, "orders", ["acme", "globex"], ordersApp.url));
+  webApp = await mesh.app((req, res, body) => {
     lastContext = String(req.headers["x-palisade-context"]);
     echo(req, res, body);
   });
-  const webConfig = baseConfig(pki, "web", ["acme", "globex"], webApp.url);
+  const webConfig = baseConfig(mesh.pki, "web", ["acme", "globex"], webApp.url);
   webConfig["outbound"] = {
     listen: "127.0.0.1:0",
     upstreams: {
@@ -43,18 +36,10 @@ beforeAll(async () => {
       billing: { url: orders.inbound, sni: "{tenant}.orders.mesh.local" },
     },
   };
-  web = await startSidecar(webConfig);
-  acme = await tenantClient(pki, "acme", "cli", "web");
+  web = await mesh.sidecar(webConfig);
+  acme = await mesh.client("acme", "cli", "web");
   // One inbound request gives the web app a real context token for acme.
   expect((await send(acme, `${web.inbound}/tenants/acme/home`)).status).toBe(200);
-});
-
-afterAll(async () => {
-  await acme?.close();
-  await web?.stop();
-  await orders?.stop();
-  await webApp?.close();
-  await ordersApp?.close();
 });
 
 function viaOutbound(path: string, headers: Record<string, string>) {

@@ -5,18 +5,11 @@
  * that Palisade never saw; each must be refused before the app sees anything.
  */
 import { posix } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { Agent } from "undici";
-import { startApp, type AppHandler, type TestApp } from "./support/app.js";
-import {
-  baseConfig,
-  makePki,
-  send,
-  startSidecar,
-  tenantClient,
-  type Pki,
-  type RunningSidecar,
-} from "./support/mesh.js";
+import { type AppHandler, type TestApp } from "./support/app.js";
+import { baseConfig, send, type RunningSidecar } from "./support/mesh.js";
+import { withMesh } from "./support/with-mesh.js";
 
 const SECRETS: Record<string, string> = { acme: "acme-ledger-secret", globex: "globex-own" };
 
@@ -41,16 +34,16 @@ const naiveApp: AppHandler = (req, res) => {
   res.end(text);
 };
 
-let pki: Pki;
 let app: TestApp;
 let orders: RunningSidecar;
 let web: RunningSidecar;
 let globex: Agent;
 
+const mesh = withMesh(["acme", "globex"], ["orders", "web"]);
+
 beforeAll(async () => {
-  pki = await makePki(["acme", "globex"], ["orders", "web"]);
-  app = await startApp(naiveApp);
-  const config = baseConfig(pki, "orders", ["acme", "globex"], app.url);
+  app = await mesh.app(naiveApp);
+  const config = baseConfig(mesh.pki, "orders", ["acme", "globex"], app.url);
   config["grants"] = [
     {
       id: "globex-public",
@@ -61,22 +54,15 @@ beforeAll(async () => {
       expires: new Date(Date.now() + 30 * 86_400_000).toISOString(),
     },
   ];
-  orders = await startSidecar(config);
-  const webConfig = baseConfig(pki, "web", ["acme", "globex"], app.url);
+  orders = await mesh.sidecar(config);
+  const webConfig = baseConfig(mesh.pki, "web", ["acme", "globex"], app.url);
   webConfig["outbound"] = {
     listen: "127.0.0.1:0",
     allowUnsignedTenant: true,
     upstreams: { orders: { url: orders.inbound, target: { path: "/tenants/{tenant}/**" } } },
   };
-  web = await startSidecar(webConfig);
-  globex = await tenantClient(pki, "globex", "web", "orders");
-});
-
-afterAll(async () => {
-  await globex?.close();
-  await web?.stop();
-  await orders?.stop();
-  await app?.close();
+  web = await mesh.sidecar(webConfig);
+  globex = await mesh.client("globex", "web", "orders");
 });
 
 /** globex asks for `path`; it must be refused before the app, and acme's data never leaves. */

@@ -5,43 +5,31 @@
  * The in-flight response is written, then the connection closes; nothing after it is
  * processed.
  */
-import { rm } from "node:fs/promises";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { startApp, type TestApp } from "./support/app.js";
-import {
-  baseConfig,
-  makePki,
-  startSidecar,
-  type Pki,
-  type RunningSidecar,
-} from "./support/mesh.js";
+import { beforeAll, expect, it } from "vitest";
+import { type TestApp } from "./support/app.js";
+import { baseConfig, type RunningSidecar } from "./support/mesh.js";
+import { withMesh } from "./support/with-mesh.js";
 import { rawTls } from "./support/raw.js";
 import { eventually } from "./support/eventually.js";
 import { connect as tlsConnect } from "node:tls";
 
-let pki: Pki;
 let app: TestApp;
 let sidecar: RunningSidecar;
 let port: number;
 let identity: { cert: string; key: string; ca: string; servername: string };
 
+const mesh = withMesh(["acme"], ["orders"]);
+
 beforeAll(async () => {
-  pki = await makePki(["acme"], ["orders"]);
-  app = await startApp();
-  sidecar = await startSidecar(baseConfig(pki, "orders", ["acme"], app.url));
+  app = await mesh.app();
+  sidecar = await mesh.sidecar(baseConfig(mesh.pki, "orders", ["acme"], app.url));
   port = Number(new URL(sidecar.inbound).port);
   identity = {
-    cert: await pki.cert("acme", "orders"),
-    key: await pki.key("acme", "orders"),
-    ca: await pki.ca("acme"),
+    cert: await mesh.pki.cert("acme", "orders"),
+    key: await mesh.pki.key("acme", "orders"),
+    ca: await mesh.pki.ca("acme"),
     servername: "acme.orders.mesh.local",
   };
-});
-
-afterAll(async () => {
-  await sidecar?.stop();
-  await app?.close();
-  await rm(pki.dir, { recursive: true, force: true });
 });
 
 const HEAD = "Host: acme.orders.mesh.local\r\n";

@@ -4,20 +4,12 @@
  * would pass it are refused `rate_limited`, none gets an unprojected body, the bytes held
  * never pass it, and every way a request can end gives its bytes back.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { request, type Agent } from "undici";
-import { startApp, type AppHandler, type TestApp } from "./support/app.js";
+import { type AppHandler, type TestApp } from "./support/app.js";
 import { eventually } from "./support/eventually.js";
-import {
-  baseConfig,
-  makePki,
-  send,
-  startSidecar,
-  tenantClient,
-  type Answer,
-  type Pki,
-  type RunningSidecar,
-} from "./support/mesh.js";
+import { baseConfig, send, type Answer, type RunningSidecar } from "./support/mesh.js";
+import { withMesh } from "./support/with-mesh.js";
 
 const BLOB = "x".repeat(300 * 1024);
 const DOCUMENT = Buffer.from(JSON.stringify({ id: "r1", total: 7, blob: BLOB }));
@@ -49,15 +41,15 @@ const handler: AppHandler = (req, res) => {
   void gate.promise.then(() => res.end(DOCUMENT.subarray(HALF)));
 };
 
-let pki: Pki;
 let app: TestApp;
 let orders: RunningSidecar;
 let globex: Agent;
 
+const mesh = withMesh(["acme", "globex"], ["orders", "web"]);
+
 beforeAll(async () => {
-  pki = await makePki(["acme", "globex"], ["orders", "web"]);
-  app = await startApp(handler);
-  const config = baseConfig(pki, "orders", ["acme", "globex"], app.url);
+  app = await mesh.app(handler);
+  const config = baseConfig(mesh.pki, "orders", ["acme", "globex"], app.url);
   config["projection"] = { maxBytes: "512Ki", maxBufferedBytes: BUDGET };
   config["grants"] = [
     {
@@ -70,18 +62,12 @@ beforeAll(async () => {
       expires: new Date(Date.now() + 30 * 86_400_000).toISOString(),
     },
   ];
-  orders = await startSidecar(config);
-  globex = await tenantClient(pki, "globex", "web", "orders");
+  orders = await mesh.sidecar(config);
+  globex = await mesh.client("globex", "web", "orders");
+  mesh.defer(() => gate?.open());
 });
 
 beforeEach(() => closeGate());
-
-afterAll(async () => {
-  gate?.open();
-  await globex?.close();
-  await orders?.stop();
-  await app?.close();
-});
 
 async function metric(name: string): Promise<number> {
   const text = (await send(undefined, `${orders.admin}/metrics`)).text;

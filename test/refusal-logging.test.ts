@@ -4,41 +4,27 @@
  * writes one warn line with its code, beside its counter. The switch is read per request
  * from the current generation: a reload flips it without a restart.
  */
-import { rm, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { stringify } from "yaml";
 import type { Agent } from "undici";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { startApp, type TestApp } from "./support/app.js";
-import {
-  baseConfig,
-  makePki,
-  send,
-  startSidecar,
-  tenantClient,
-  type Pki,
-  type RunningSidecar,
-} from "./support/mesh.js";
+import { beforeAll, expect, it } from "vitest";
+import { type TestApp } from "./support/app.js";
+import { baseConfig, send, type RunningSidecar } from "./support/mesh.js";
+import { withMesh } from "./support/with-mesh.js";
 
-let pki: Pki;
 let app: TestApp;
 let sidecar: RunningSidecar;
 let acme: Agent;
 let config: Record<string, unknown>;
 
-beforeAll(async () => {
-  pki = await makePki(["acme", "globex"], ["orders"]);
-  app = await startApp();
-  config = baseConfig(pki, "orders", ["acme", "globex"], app.url);
-  config["telemetry"] = { logs: { level: "info", access: false } };
-  sidecar = await startSidecar(config);
-  acme = await tenantClient(pki, "acme", "orders", "orders");
-});
+const mesh = withMesh(["acme", "globex"], ["orders"]);
 
-afterAll(async () => {
-  await acme?.close();
-  await sidecar?.stop();
-  await app?.close();
-  await rm(pki.dir, { recursive: true, force: true });
+beforeAll(async () => {
+  app = await mesh.app();
+  config = baseConfig(mesh.pki, "orders", ["acme", "globex"], app.url);
+  config["telemetry"] = { logs: { level: "info", access: false } };
+  sidecar = await mesh.sidecar(config);
+  acme = await mesh.client("acme", "orders", "orders");
 });
 
 const accessLines = () => sidecar.logs.filter((l) => l.log === "access");

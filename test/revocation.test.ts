@@ -8,19 +8,18 @@ import { writeFile } from "node:fs/promises";
 import { createServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { echo, startApp, type TestApp } from "./support/app.js";
+import { echo, type TestApp } from "./support/app.js";
 import { eventually } from "./support/eventually.js";
 import {
   baseConfig,
-  makePki,
   send,
   startSidecar,
   TRUST_DOMAIN,
-  type Pki,
   type RunningSidecar,
 } from "./support/mesh.js";
+import { withMesh } from "./support/with-mesh.js";
 import {
   closedWithin,
   collectUntilClose,
@@ -33,15 +32,15 @@ import {
 import { createCa, issueSvid, type CertAndKey } from "../src/tls/dev-pki.js";
 import { TLS_OPTIONS } from "../src/tls/tenant-material.js";
 
-let pki: Pki;
 let app: TestApp;
 const held: Array<() => void> = [];
 let sidecar: RunningSidecar | undefined;
 const clients: PinnedClient[] = [];
 
+const mesh = withMesh(["acme", "globex"], ["orders", "web"]);
+
 beforeAll(async () => {
-  pki = await makePki(["acme", "globex"], ["orders", "web"]);
-  app = await startApp((req, res, body) => {
+  app = await mesh.app((req, res, body) => {
     if (req.url?.includes("/slow")) held.push(() => echo(req, res, body));
     else echo(req, res, body);
   });
@@ -54,14 +53,10 @@ afterEach(async () => {
   sidecar = undefined;
 });
 
-afterAll(async () => {
-  await app?.close();
-});
-
 type Config = Record<string, unknown> & { tenants: Record<string, Record<string, unknown>> };
 
 function initialConfig(): Config {
-  const config = baseConfig(pki, "orders", ["acme", "globex"], app.url) as Config;
+  const config = baseConfig(mesh.pki, "orders", ["acme", "globex"], app.url) as Config;
   config["inbound"] = {
     ...(config["inbound"] as object),
     cache: { enabled: true, defaultTtl: "60s" },
@@ -91,9 +86,9 @@ async function reconfigure(config: Config): Promise<void> {
 
 async function credentials(tenant: string, leaf?: CertAndKey, ca?: string): Promise<Credentials> {
   return {
-    cert: leaf?.certPem ?? (await pki.cert(tenant, "web")),
-    key: leaf?.keyPem ?? (await pki.key(tenant, "web")),
-    ca: ca ?? (await pki.ca(tenant)),
+    cert: leaf?.certPem ?? (await mesh.pki.cert(tenant, "web")),
+    key: leaf?.keyPem ?? (await mesh.pki.key(tenant, "web")),
+    ca: ca ?? (await mesh.pki.ca(tenant)),
     servername: `${tenant}.orders.${TRUST_DOMAIN}`,
   };
 }
@@ -232,19 +227,22 @@ describe("CA change", () => {
     expect(opened.status).toBe(200);
 
     // A new acme CA (keys reused: fast), and this sidecar's acme certificate from it.
-    const ca = await createCa({ commonName: "acme CA 2", keyPem: await pki.key("globex", "web") });
+    const ca = await createCa({
+      commonName: "acme CA 2",
+      keyPem: await mesh.pki.key("globex", "web"),
+    });
     const id = { trustDomain: TRUST_DOMAIN, tenant: "acme" };
     const server = await issueSvid(
       ca,
       { ...id, service: "orders" },
-      { keyPem: await pki.key("acme", "orders") },
+      { keyPem: await mesh.pki.key("acme", "orders") },
     );
     const client = await issueSvid(
       ca,
       { ...id, service: "web" },
-      { keyPem: await pki.key("acme", "web") },
+      { keyPem: await mesh.pki.key("acme", "web") },
     );
-    const dir = join(pki.dir, "acme");
+    const dir = join(mesh.pki.dir, "acme");
     await writeFile(join(dir, "ca2.crt"), ca.certPem);
     await writeFile(join(dir, "orders2.crt"), server.certPem);
     config.tenants["acme"] = {
@@ -258,7 +256,7 @@ describe("CA change", () => {
       caChanged: ["acme"],
     });
 
-    const bothCas = `${await pki.ca("acme")}${ca.certPem}`;
+    const bothCas = `${await mesh.pki.ca("acme")}${ca.certPem}`;
     await expect(
       (await pinned("acme", undefined, bothCas)).get("/tenants/acme/x"),
     ).rejects.toThrow();
@@ -298,7 +296,7 @@ describe("TLS session resumption", () => {
 
   it("the probe sees resumption where a server allows it (control)", async () => {
     const server = createServer(
-      { cert: await pki.cert("acme", "orders"), key: await pki.key("acme", "orders") },
+      { cert: await mesh.pki.cert("acme", "orders"), key: await mesh.pki.key("acme", "orders") },
       (_req, res) => res.end("ok"),
     );
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));

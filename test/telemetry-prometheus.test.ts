@@ -10,23 +10,20 @@ import { randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { Agent } from "undici";
 import { stringify } from "yaml";
 import { createCa, issueLeaf } from "../src/tls/dev-pki.js";
-import { echo, startApp, type TestApp } from "./support/app.js";
+import { echo, type TestApp } from "./support/app.js";
 import { dashboardExpressions, substituteGrafanaVariables } from "./support/dashboards.js";
 import {
   baseConfig,
-  makePki,
   send,
-  startSidecar,
-  tenantClient,
   TRUST_DOMAIN,
   type LogLine,
-  type Pki,
   type RunningSidecar,
 } from "./support/mesh.js";
+import { withMesh } from "./support/with-mesh.js";
 import { findBinary, startPrometheus, type RunningPrometheus } from "./support/prometheus.js";
 import { CI, DESIGN_METRICS } from "./support/design.js";
 
@@ -45,7 +42,6 @@ const QUERY_MARKER = "query-secret-4d1f";
 const BODY_MARKER = "body-secret-9a7c";
 const SCRAPE_WAIT_MS = 30_000;
 
-let pki: Pki;
 let ordersApp: TestApp;
 let webApp: TestApp;
 let orders: RunningSidecar;
@@ -77,10 +73,11 @@ function ordersHandler(...[req, res, body]: Parameters<typeof echo>): void {
   }
 }
 
+const mesh = withMesh(["acme", "globex"], ["orders", "web", "cli"]);
+
 beforeAll(async () => {
-  pki = await makePki(["acme", "globex"], ["orders", "web", "cli"]);
-  ordersApp = await startApp(ordersHandler);
-  ordersConfig = baseConfig(pki, "orders", ["acme", "globex"], ordersApp.url);
+  ordersApp = await mesh.app(ordersHandler);
+  ordersConfig = baseConfig(mesh.pki, "orders", ["acme", "globex"], ordersApp.url);
   (ordersConfig["inbound"] as Record<string, unknown>)["cache"] = {
     enabled: true,
     defaultTtl: "60s",
@@ -99,25 +96,25 @@ beforeAll(async () => {
     },
   ];
   ordersConfig["anomaly"] = { threshold: 3, window: "10s" };
-  orders = await startSidecar(ordersConfig);
+  orders = await mesh.sidecar(ordersConfig);
 
-  webApp = await startApp();
-  const webConfig = baseConfig(pki, "web", ["acme", "globex"], webApp.url);
+  webApp = await mesh.app();
+  const webConfig = baseConfig(mesh.pki, "web", ["acme", "globex"], webApp.url);
   webConfig["outbound"] = {
     listen: "127.0.0.1:0",
     upstreams: { orders: { url: orders.inbound, target: { path: "/tenants/{tenant}/**" } } },
   };
-  web = await startSidecar(webConfig);
+  web = await mesh.sidecar(webConfig);
 
-  agents["acmeToWeb"] = await tenantClient(pki, "acme", "cli", "web");
-  agents["acmeToOrders"] = await tenantClient(pki, "acme", "web", "orders");
-  agents["globexToOrders"] = await tenantClient(pki, "globex", "web", "orders");
+  agents["acmeToWeb"] = await mesh.client("acme", "cli", "web");
+  agents["acmeToOrders"] = await mesh.client("acme", "web", "orders");
+  agents["globexToOrders"] = await mesh.client("globex", "web", "orders");
   // An SVID for acme from a CA no tenant trusts: refused at the handshake.
   const rogueCa = await createCa({ commonName: "rogue" });
   const rogue = await issueLeaf(rogueCa, {
     uris: [`spiffe://${TRUST_DOMAIN}/tenant/acme/sa/web`],
   });
-  agents["rogue"] = await tenantClient(pki, "acme", "web", "orders", {
+  agents["rogue"] = await mesh.client("acme", "web", "orders", {
     cert: rogue.certPem,
     key: rogue.keyPem,
   });
@@ -132,6 +129,7 @@ beforeAll(async () => {
       scrapeTargets: [orders, web].map((s) => new URL(s.admin).host),
       scrapeInterval: "1s",
     });
+    mesh.defer(() => prometheus?.stop());
     await prometheus.waitForTargetsUp();
   }
 
@@ -146,15 +144,6 @@ beforeAll(async () => {
     45_000,
   );
 }, 120_000);
-
-afterAll(async () => {
-  await prometheus?.stop();
-  await Promise.all(Object.values(agents).map((a) => a.close()));
-  await web?.stop();
-  await orders?.stop();
-  await webApp?.close();
-  await ordersApp?.close();
-});
 
 async function traffic(round: number): Promise<void> {
   const { acmeToWeb, acmeToOrders, globexToOrders, rogue } = agents;

@@ -5,18 +5,17 @@
  * attributes DESIGN.md names. Without `telemetry.otlp` there is no tracer at all.
  */
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { Agent } from "undici";
 import { echo, startApp, type TestApp } from "./support/app.js";
 import {
   baseConfig,
-  makePki,
   send,
   startSidecar,
   tenantClient,
-  type Pki,
   type RunningSidecar,
 } from "./support/mesh.js";
+import { withMesh } from "./support/with-mesh.js";
 import {
   OTLP_SPAN_KIND,
   OTLP_STATUS,
@@ -25,7 +24,6 @@ import {
   type ReceivedSpan,
 } from "./support/otlp-receiver.js";
 
-let pki: Pki;
 let receiver: OtlpReceiver;
 let ordersApp: TestApp;
 let webApp: TestApp;
@@ -58,19 +56,22 @@ function only(spans: ReceivedSpan[], service: string, kind: number): ReceivedSpa
   return found[0] as ReceivedSpan;
 }
 
+const mesh = withMesh(["acme", "globex"], ["orders", "web", "cli"]);
+
 beforeAll(async () => {
   receiver = await startOtlpReceiver();
-  pki = await makePki(["acme", "globex"], ["orders", "web", "cli"]);
+  // Stopping flushes the span processors, so the receiver goes last.
+  mesh.defer(() => receiver.close());
   const otlp = { endpoint: receiver.endpoint, sampleRatio: 1 };
 
-  ordersApp = await startApp();
-  const ordersConfig = baseConfig(pki, "orders", ["acme", "globex"], ordersApp.url);
+  ordersApp = await mesh.app();
+  const ordersConfig = baseConfig(mesh.pki, "orders", ["acme", "globex"], ordersApp.url);
   ordersConfig["telemetry"] = { logs: { level: "info" }, otlp };
-  orders = await startSidecar(ordersConfig);
+  orders = await mesh.sidecar(ordersConfig);
 
   // The web app does what an instrumented app does: it calls orders through its sidecar's
   // outbound listener, passing on the trace context and the tenant context it was given.
-  webApp = await startApp((req, res, body) => {
+  webApp = await mesh.app((req, res, body) => {
     if (req.url !== "/tenants/acme/checkout") return echo(req, res, body);
     const headers: Record<string, string> = {
       host: "orders",
@@ -89,26 +90,15 @@ beforeAll(async () => {
       },
     );
   });
-  const webConfig = baseConfig(pki, "web", ["acme", "globex"], webApp.url);
+  const webConfig = baseConfig(mesh.pki, "web", ["acme", "globex"], webApp.url);
   webConfig["outbound"] = {
     listen: "127.0.0.1:0",
     upstreams: { orders: { url: orders.inbound, target: { path: "/tenants/{tenant}/**" } } },
   };
   webConfig["telemetry"] = { logs: { level: "info" }, otlp };
-  web = await startSidecar(webConfig);
-  acme = await tenantClient(pki, "acme", "cli", "web");
-  agents.push(acme);
-});
-
-afterAll(async () => {
-  await Promise.all(agents.map((a) => a.close()));
-  // Stopping flushes the span processors, so the receiver goes last.
-  await web?.stop();
-  await orders?.stop();
-  await plain?.stop();
-  await webApp?.close();
-  await ordersApp?.close();
-  await receiver?.close();
+  web = await mesh.sidecar(webConfig);
+  acme = await mesh.client("acme", "cli", "web");
+  mesh.defer(() => Promise.all(agents.map((a) => a.close())));
 });
 
 describe("traces across a two-sidecar chain", () => {
@@ -229,11 +219,11 @@ describe("a dead collector", () => {
     const gone = await startOtlpReceiver();
     await gone.close();
     const app = await startApp();
-    const config = baseConfig(pki, "orders", ["acme"], app.url);
+    const config = baseConfig(mesh.pki, "orders", ["acme"], app.url);
     config["telemetry"] = { logs: { level: "info" }, otlp: { endpoint: gone.endpoint } };
     const sidecar = await startSidecar(config);
     try {
-      const agent = await tenantClient(pki, "acme", "web", "orders");
+      const agent = await tenantClient(mesh.pki, "acme", "web", "orders");
       agents.push(agent);
       for (let i = 0; i < 3; i++) {
         const answer = await send(agent, `${sidecar.inbound}/tenants/acme/orders`);
@@ -254,11 +244,11 @@ describe("no cost when not configured", () => {
   it("creates no tracer without telemetry.otlp, and passes the caller's traceparent through", async () => {
     const app = await startApp();
     try {
-      plain = await startSidecar(baseConfig(pki, "orders", ["acme"], app.url));
+      plain = await mesh.sidecar(baseConfig(mesh.pki, "orders", ["acme"], app.url));
       expect(plain.sidecar.tracing).toBeUndefined();
       expect(web.sidecar.tracing).toBeDefined();
       const client = newTraceparent();
-      const agent = await tenantClient(pki, "acme", "web", "orders");
+      const agent = await tenantClient(mesh.pki, "acme", "web", "orders");
       agents.push(agent);
       const answer = await send(agent, `${plain.inbound}/tenants/acme/orders`, {
         headers: { traceparent: client.header },

@@ -53,9 +53,15 @@ describe("canonicalPath accepts", () => {
 
   it("handles long paths in linear time", () => {
     const raw = "/" + Array.from({ length: 4000 }, (_, i) => `s${i}`).join("/");
-    const started = performance.now();
+    // The best of three: a busy machine only ever adds time, so the fastest run is the
+    // code's own, and a quadratic blow-up still misses the bound on every run.
+    const runs = [0, 1, 2].map(() => {
+      const started = performance.now();
+      canonicalPath(raw);
+      return performance.now() - started;
+    });
+    expect(Math.min(...runs)).toBeLessThan(50);
     const result = canonicalPath(raw);
-    expect(performance.now() - started).toBeLessThan(50);
     expect(result.ok && result.segments.length).toBe(4000);
     expect(canonicalPath(raw + "/..")).toEqual({ ok: false, reason: "dot_segment" });
     expect(canonicalPath("/" + "a".repeat(16_000))).toMatchObject({ ok: true });

@@ -50,9 +50,12 @@ export async function startApp(handler: AppHandler = echo): Promise<TestApp> {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   app.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  app.close = async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  };
+  let closed: Promise<void> | undefined;
+  // Idempotent, like RunningSidecar.stop.
+  app.close = () =>
+    (closed ??= new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }));
   return app;
 }

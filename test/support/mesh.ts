@@ -1,35 +1,16 @@
 /**
- * Test meshes on loopback: a dev PKI in a temp dir, config files written from objects,
+ * Test meshes on loopback: a dev PKI in a temp dir (support/pki.ts), config files written from objects,
  * sidecars started in-process on port 0, and mTLS clients holding a tenant's certificate.
  */
-import { mkdtemp, readFile, writeFile, rm } from "node:fs/promises";
+import { mkdtemp, writeFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { Agent, request, type Dispatcher } from "undici";
-import { initDevPki } from "../../src/tls/dev-pki.js";
+import { TRUST_DOMAIN, type Pki } from "./pki.js";
 import { Sidecar } from "../../src/sidecar.js";
 
-export const TRUST_DOMAIN = "mesh.local";
-
-export interface Pki {
-  dir: string;
-  /** PEM text of a tenant's CA, and of the (tenant, service) certificate and key. */
-  ca(tenant: string): Promise<string>;
-  cert(tenant: string, service: string): Promise<string>;
-  key(tenant: string, service: string): Promise<string>;
-}
-
-export async function makePki(tenants: string[], services: string[]): Promise<Pki> {
-  const dir = await mkdtemp(join(tmpdir(), "palisade-pki-"));
-  await initDevPki({ out: dir, trustDomain: TRUST_DOMAIN, tenants, services, days: 30 });
-  return {
-    dir,
-    ca: (tenant) => readFile(join(dir, tenant, "ca.crt"), "utf8"),
-    cert: (tenant, service) => readFile(join(dir, tenant, `${service}.crt`), "utf8"),
-    key: (tenant, service) => readFile(join(dir, tenant, `${service}.key`), "utf8"),
-  };
-}
+export { makePki, TRUST_DOMAIN, type Pki } from "./pki.js";
 
 /** A config for `service` holding `tenants`' certificates from `pki`, listening on port 0. */
 export function baseConfig(
@@ -87,6 +68,7 @@ export async function startSidecar(config: Record<string, unknown>): Promise<Run
     logStream: { write: (line: string) => void logs.push(JSON.parse(line) as LogLine) },
   });
   const a = sidecar.addresses();
+  let stopped: Promise<void> | undefined;
   return {
     sidecar,
     configFile,
@@ -94,10 +76,12 @@ export async function startSidecar(config: Record<string, unknown>): Promise<Run
     inbound: `https://127.0.0.1:${a.inbound.port}`,
     outbound: `http://127.0.0.1:${a.outbound.port}`,
     admin: `http://127.0.0.1:${a.admin.port}`,
-    stop: async () => {
-      await sidecar.stop();
-      await rm(dir, { recursive: true, force: true });
-    },
+    // Idempotent: a test may stop early what its file's teardown stops again.
+    stop: () =>
+      (stopped ??= (async () => {
+        await sidecar.stop();
+        await rm(dir, { recursive: true, force: true });
+      })()),
   };
 }
 
