@@ -1,171 +1,86 @@
 #!/usr/bin/env node
 /**
- * `palisade run -c FILE` · `palisade check -c FILE [--format json]` ·
- * `palisade certs init --out DIR --trust-domain D --tenants a,b --services x,y` ·
- * `palisade probe --target HOST:PORT --pki DIR --tenant T --other U` ·
- * `palisade demo` · `palisade schema`
+ * The `palisade` command. Exit codes: 0 ok, 1 findings or leaks (and listeners that cannot
+ * bind), 2 usage or unusable input. Help goes to stdout with exit 0; a usage error is one
+ * line on stderr naming the command and how to get its help.
  */
-import { parseArgs } from "node:util";
-// Commands load what they need: `run` never pays for node-forge, the demo or the linter.
+import { COMMANDS, type Command } from "./cli/commands.js";
+import { UsageError } from "./cli/flags.js";
+import { packageVersion } from "./version.js";
 
-const USAGE = `usage:
-  palisade run -c FILE             run the sidecar (SIGHUP or a file change reloads, SIGTERM drains)
-  palisade check -c FILE [--format human|json]
-                                   validate the config and lint the policy (exit 0 clean, 1 errors, 2 unusable)
-  palisade certs init --out DIR --trust-domain D --tenants a,b --services x,y [--days N]
-                                   write a development PKI: one CA per tenant, one SVID per tenant and service
-  palisade probe --target HOST:PORT --pki DIR --tenant T --other U
-                 [--service S] [--server-name NAME] [--prefix /tenants/{tenant}]
-                 [--format human|json] [--allow-writes] [--timeout 5s] [--deadline 30s]
-                                   attack a running sidecar's inbound listener as tenant T and as forged
-                                   identities; exit 0 when every case held, 1 on any failure or leak
-  palisade demo                    run a demo mesh on loopback (what npm start does)
-  palisade schema                  print the config's JSON Schema
-`;
+const HELP = new Set(["--help", "-h", "help"]);
 
 async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case "run":
-      return run(rest);
-    case "check": {
-      const { values } = parseArgs({
-        args: rest,
-        options: {
-          config: { type: "string", short: "c" },
-          format: { type: "string", default: "human" },
-        },
-      });
-      if (!values.config || (values.format !== "human" && values.format !== "json")) return usage();
-      const { runCheck } = await import("./check.js");
-      return runCheck(values.config, values.format);
-    }
-    case "certs":
-      return certs(rest);
-    case "probe":
-      return probe(rest);
-    case "demo":
-      return (await import("./demo.js")).runDemo();
-    case "schema": {
-      const [{ z }, { configSchema }] = await Promise.all([
-        import("zod"),
-        import("./config/schema.js"),
-      ]);
-      process.stdout.write(
-        `${JSON.stringify(z.toJSONSchema(configSchema, { io: "input", unrepresentable: "any" }), null, 2)}\n`,
-      );
-      return 0;
-    }
-    default:
-      return usage();
+  const [first, second] = argv;
+  if (first === undefined) return fail(undefined, `no command given\n\n${overview()}`);
+  if (HELP.has(first)) return say(`${overview()}\n`);
+  if (first === "--version" || first === "-v") return say(`${packageVersion()}\n`);
+  const command = find(`${first} ${second}`) ?? find(first);
+  if (command) {
+    const args = argv.slice(command.name.split(" ").length);
+    if (args.some((a) => HELP.has(a) && a !== "help")) return say(helpOf(command));
+    return command.main(args);
   }
+  const group = COMMANDS.filter((c) => c.name.startsWith(`${first} `));
+  if (group.length > 0 && (second === undefined || HELP.has(second))) {
+    const text = group.map(helpOf).join("\n");
+    return second === undefined ? fail(first, `which one?\n\n${text}`) : say(text);
+  }
+  const what = group.length > 0 ? `${first} ${second}` : first;
+  return fail(undefined, `unknown command ${JSON.stringify(what)}`);
 }
 
-/**
- * Runs until SIGTERM or SIGINT, then drains and exits 0. SIGHUP and changes to the config
- * or any file it names reload. A second SIGINT skips the drain (an impatient terminal);
- * a repeated SIGTERM changes nothing (the orchestrator's SIGKILL is the deadline).
- * A failed start has closed everything it opened: exit 1 when a listener could not bind,
- * 2 when the config (or a file it names) is unusable.
- */
-async function run(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { config: { type: "string", short: "c" } } });
-  if (!values.config) return usage();
-  const { Sidecar } = await import("./sidecar.js");
-  const starting = Sidecar.start({ configFile: values.config, watch: true });
-  // Installed at once: SIGHUP's default action would end the process.
-  process.on("SIGHUP", () => void starting.then((s) => s.reload("SIGHUP")).catch(() => {}));
-  const stopping = new Promise<void>((resolve) => {
-    let signals = 0;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (signals++ === 0) resolve();
-      else if (signal === "SIGINT") process.exit(130);
-    };
-    process.on("SIGTERM", onSignal);
-    process.on("SIGINT", onSignal);
-  });
-  let sidecar: Awaited<typeof starting>;
-  try {
-    sidecar = await starting;
-  } catch (err) {
-    const { ListenError } = await import("./config/listen.js");
-    process.stderr.write(`palisade: cannot start: ${(err as Error).message}\n`);
-    return err instanceof ListenError ? 1 : 2;
-  }
-  await stopping;
-  await sidecar.stop();
+interface Runnable extends Command {
+  main(args: string[]): Promise<number>;
+}
+
+function find(name: string): Runnable | undefined {
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) return undefined;
+  return {
+    ...command,
+    main: async (args) => {
+      try {
+        return await (await command.load()).main(args);
+      } catch (err) {
+        if (!(err instanceof UsageError)) throw err;
+        return fail(command.name, err.message);
+      }
+    },
+  };
+}
+
+function overview(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  const lines = COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return [
+    "usage: palisade <command> [flags]",
+    "",
+    "Palisade: a tenant-isolation sidecar (per-tenant mTLS, grants, partitioned caches).",
+    "",
+    "commands:",
+    ...lines,
+    "",
+    "  --help, -h     this text; palisade <command> --help: that command's",
+    "  --version, -v  the version",
+    "",
+    "Exit codes: 0 ok, 1 findings or leaks, 2 usage or unusable input.",
+  ].join("\n");
+}
+
+function helpOf(command: Command): string {
+  return `usage: ${command.usage}\n`;
+}
+
+function say(text: string): number {
+  process.stdout.write(text);
   return 0;
 }
 
-async function certs(args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
-  if (sub !== "init") return usage();
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      out: { type: "string", default: "pki" },
-      "trust-domain": { type: "string", default: "mesh.local" },
-      tenants: { type: "string" },
-      services: { type: "string" },
-      days: { type: "string", default: "365" },
-    },
-  });
-  if (!values.tenants || !values.services) return usage();
-  const { initDevPki } = await import("./tls/dev-pki.js");
-  const result = await initDevPki({
-    out: values.out,
-    trustDomain: values["trust-domain"],
-    tenants: values.tenants.split(","),
-    services: values.services.split(","),
-    days: Number(values.days),
-  });
-  process.stdout.write(
-    `wrote a development PKI to ${values.out}: ${JSON.stringify(result.files ?? result)}\n`,
-  );
-  return 0;
-}
-
-async function probe(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      target: { type: "string" },
-      pki: { type: "string" },
-      tenant: { type: "string" },
-      other: { type: "string" },
-      service: { type: "string" },
-      "server-name": { type: "string" },
-      prefix: { type: "string", default: "/tenants/{tenant}" },
-      format: { type: "string", default: "human" },
-      "allow-writes": { type: "boolean", default: false },
-      timeout: { type: "string", default: "5s" },
-      deadline: { type: "string", default: "30s" },
-    },
-  });
-  const { parseDuration } = await import("./config/units.js");
-  const timeoutMs = parseDuration(values.timeout);
-  const deadlineMs = parseDuration(values.deadline);
-  const { target, pki, tenant, other, format } = values;
-  if (!target || !pki || !tenant || !other || tenant === other) return usage();
-  if ((format !== "human" && format !== "json") || !timeoutMs || !deadlineMs) return usage();
-  const { runProbe } = await import("./probe/index.js");
-  return runProbe({
-    target,
-    pki,
-    tenant,
-    other,
-    ...(values.service ? { service: values.service } : {}),
-    ...(values["server-name"] ? { serverName: values["server-name"] } : {}),
-    prefix: values.prefix,
-    format,
-    allowWrites: values["allow-writes"],
-    timeoutMs,
-    deadlineMs,
-  });
-}
-
-function usage(): number {
-  process.stderr.write(USAGE);
+/** One line (or a short list) on stderr, and the way to the help text: exit 2. */
+function fail(command: string | undefined, message: string): number {
+  const name = command ? `palisade ${command}` : "palisade";
+  process.stderr.write(`${name}: ${message}\nRun '${name} --help' for usage.\n`);
   return 2;
 }
 
@@ -174,7 +89,12 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: Error) => {
-    process.stderr.write(`palisade: ${err.message}\n`);
+    // Unusable input the command did not foresee (a missing file, a bad PKI directory):
+    // one line, not a stack trace.
+    const command = process.argv[2] ?? "";
+    process.stderr.write(
+      `palisade ${command}: ${err.message}\n`.replace("palisade : ", "palisade: "),
+    );
     process.exitCode = 2;
   },
 );

@@ -27,17 +27,41 @@ export interface DemoOptions {
   log?: (line: string) => void;
 }
 
+/**
+ * Every port the demo opens, as an offset from the base: each sidecar keeps a pod's layout
+ * (admin +0, outbound +1, inbound +6), the orders sidecar 100 above the web one, the apps
+ * between. Moving the base moves them all, e.g. off Istio's ports, which are the defaults.
+ */
+export const DEMO_PORT_OFFSETS = {
+  webAdmin: 0,
+  webOutbound: 1,
+  webInbound: 6,
+  ordersApp: 80,
+  webApp: 81,
+  ordersAdmin: 100,
+  ordersOutbound: 101,
+  ordersInbound: 106,
+} as const;
+
+export const DEFAULT_PORT_BASE = 15000;
+/** The highest base that keeps every demo port at or below 65535. */
+export const MAX_PORT_BASE = 65535 - Math.max(...Object.values(DEMO_PORT_OFFSETS));
+
 export interface RunningDemo {
   curlLines: string[];
   pki: string;
-  ports: { webInbound: number; ordersInbound: number; ordersAdmin: number };
+  ports: Record<keyof typeof DEMO_PORT_OFFSETS, number>;
   stop(): Promise<void>;
 }
 
 export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo> {
   const dir = resolve(options.dir ?? ".demo");
-  const base = options.portBase ?? 15000;
-  const port = (offset: number) => (base === 0 ? 0 : base + offset);
+  const base = options.portBase ?? DEFAULT_PORT_BASE;
+  if (!Number.isInteger(base) || base < 0 || base > MAX_PORT_BASE) {
+    throw new RangeError(`port base ${base} is not 0 to ${MAX_PORT_BASE}`);
+  }
+  const port = (name: keyof typeof DEMO_PORT_OFFSETS) =>
+    base === 0 ? 0 : base + DEMO_PORT_OFFSETS[name];
   const pki = join(dir, "pki");
   await initDevPki({
     out: pki,
@@ -48,15 +72,33 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     days: 90,
   });
 
-  const ordersApp = await listen(createServer(ordersHandler), port(80));
+  const closers: Array<() => Promise<void>> = [];
+  try {
+    return await startMesh(dir, pki, port, closers);
+  } catch (err) {
+    // A taken port half-way: close what was opened, so the process can exit with the error.
+    await stopAll(closers);
+    throw err;
+  }
+}
+
+type PortOf = (name: keyof typeof DEMO_PORT_OFFSETS) => number;
+
+async function startMesh(
+  dir: string,
+  pki: string,
+  port: PortOf,
+  closers: Array<() => Promise<void>>,
+): Promise<RunningDemo> {
+  const ordersApp = await listen(createServer(ordersHandler), port("ordersApp"), closers);
   const orders = await startSidecar(dir, "orders", {
     inbound: {
-      listen: `127.0.0.1:${port(106)}`,
+      listen: `127.0.0.1:${port("ordersInbound")}`,
       app: url(ordersApp),
       target: { path: "/tenants/{tenant}/**" },
     },
-    outbound: { listen: `127.0.0.1:${port(101)}` },
-    admin: { listen: `127.0.0.1:${port(100)}` },
+    outbound: { listen: `127.0.0.1:${port("ordersOutbound")}` },
+    admin: { listen: `127.0.0.1:${port("ordersAdmin")}` },
     grants: [
       {
         id: "globex-reads-acme-reports",
@@ -69,21 +111,23 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
       },
     ],
   });
+  closers.unshift(() => orders.stop());
   const ordersInbound = orders.addresses().inbound.port;
 
   let webOutbound = 0;
   const webApp = await listen(
     createServer((req, res) => void webHandler(req, res, webOutbound)),
-    port(81),
+    port("webApp"),
+    closers,
   );
   const web = await startSidecar(dir, "web", {
     inbound: {
-      listen: `127.0.0.1:${port(6)}`,
+      listen: `127.0.0.1:${port("webInbound")}`,
       app: url(webApp),
       target: { path: "/tenants/{tenant}/**" },
     },
     outbound: {
-      listen: `127.0.0.1:${port(1)}`,
+      listen: `127.0.0.1:${port("webOutbound")}`,
       upstreams: {
         orders: {
           url: `https://127.0.0.1:${ordersInbound}`,
@@ -91,38 +135,38 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
         },
       },
     },
-    admin: { listen: `127.0.0.1:${port(0)}` },
+    admin: { listen: `127.0.0.1:${port("webAdmin")}` },
   });
+  closers.unshift(() => web.stop());
   webOutbound = web.addresses().outbound.port;
 
-  const curlLines = curls(
-    pki,
-    web.addresses().inbound.port,
+  const ports = {
+    webAdmin: web.addresses().admin.port,
+    webOutbound,
+    webInbound: web.addresses().inbound.port,
+    ordersApp: portOf(ordersApp),
+    webApp: portOf(webApp),
+    ordersAdmin: orders.addresses().admin.port,
+    ordersOutbound: orders.addresses().outbound.port,
     ordersInbound,
-    web.addresses().admin.port,
-  );
+  };
   return {
-    curlLines,
+    curlLines: curls(pki, ports.webInbound, ordersInbound, ports.ordersAdmin),
     pki,
-    ports: {
-      webInbound: web.addresses().inbound.port,
-      ordersInbound,
-      ordersAdmin: orders.addresses().admin.port,
-    },
-    async stop() {
-      await Promise.all([web.stop(), orders.stop()]);
-      for (const server of [webApp, ordersApp]) {
-        server.closeAllConnections();
-        server.close();
-      }
-    },
+    ports,
+    stop: () => stopAll(closers),
   };
 }
 
-export async function runDemo(): Promise<number> {
-  const demo = await startDemo();
+/** Sidecars first (they drain towards the apps), then the apps. */
+async function stopAll(closers: Array<() => Promise<void>>): Promise<void> {
+  for (const close of closers.splice(0)) await close();
+}
+
+export async function runDemo(options: DemoOptions = {}): Promise<number> {
+  const demo = await startDemo(options);
   process.stdout.write(
-    `\nPalisade demo mesh is up (dev PKI in .demo/pki). Try:\n\n${demo.curlLines.join("\n\n")}\n\nCtrl-C to stop.\n`,
+    `\nPalisade demo mesh is up (dev PKI in ${demo.pki}). Try:\n\n${demo.curlLines.join("\n\n")}\n\nCtrl-C to stop.\n`,
   );
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
@@ -211,10 +255,29 @@ function curls(pki: string, webPort: number, ordersPort: number, adminPort: numb
   ];
 }
 
-function listen(server: Server, port: number): Promise<Server> {
-  return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
+/** Rejects on EADDRINUSE and the like, so a taken port is an error message, not a crash. */
+function listen(
+  server: Server,
+  port: number,
+  closers: Array<() => Promise<void>>,
+): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => {
+      server.off("error", reject);
+      closers.push(() => {
+        server.closeAllConnections();
+        return new Promise<void>((done) => server.close(() => done()));
+      });
+      resolve(server);
+    });
+  });
+}
+
+function portOf(server: Server): number {
+  return (server.address() as AddressInfo).port;
 }
 
 function url(server: Server): string {
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return `http://127.0.0.1:${portOf(server)}`;
 }
