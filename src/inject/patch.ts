@@ -68,15 +68,15 @@ export function uninjectPod(template: YAMLMap): void {
   removeItems(spec, "volumes", (v) => isSidecarVolume(v.get("name")));
   for (const container of mapsIn(spec.get("containers", true))) {
     const env = container.get("env", true);
-    const value = envEntry(env, "NO_PROXY")?.get("value", true);
-    const text = isScalar(value) ? String(value.value) : "";
-    if (isScalar(value) && text.endsWith(`,${NO_PROXY_ENTRIES}`)) {
+    const noProxy = envEntry(env, "NO_PROXY");
+    const value = noProxy?.get("value", true);
+    const text = isScalar(value) ? String(value.value) : undefined;
+    // Inject appended the suffix to a NO_PROXY of the app's, or wrote the whole entry.
+    const added = text === NO_PROXY_ENTRIES ? noProxy : undefined;
+    if (isScalar(value) && text?.endsWith(`,${NO_PROXY_ENTRIES}`)) {
       value.value = text.slice(0, -NO_PROXY_ENTRIES.length - 1);
     }
-    removeItems(container, "env", (e) => {
-      const name = e.get("name");
-      return name === "HTTP_PROXY" || (name === "NO_PROXY" && e.get("value") === NO_PROXY_ENTRIES);
-    });
+    removeItems(container, "env", (e) => e === added || e.get("name") === "HTTP_PROXY");
   }
 }
 

@@ -42,7 +42,12 @@ export function transform(text: string, options?: InjectOptions): TransformResul
       if (refusal) warnings.push(`${where}: ${refusal}; left unchanged`);
     }
     if (isDeepStrictEqual(plain(doc, i), before)) return source;
-    return doc.toString({ indentSeq: indentsSequences(source), lineWidth: 0 });
+    const printed = doc.toString({
+      indentSeq: indentsSequences(source),
+      flowCollectionPadding: padsFlowCollections(source),
+      lineWidth: 0,
+    });
+    return source.includes("\r\n") ? printed.replace(/\n/g, "\r\n") : printed;
   });
   return { output: pieces.join(""), warnings };
 }
@@ -76,4 +81,10 @@ function plain(doc: Document, i: number): unknown {
 function indentsSequences(source: string): boolean {
   const match = /^( *)[^\s#-][^\n]*:[ \t]*(?:#[^\n]*)?\r?\n( *)- /m.exec(source);
   return !match || (match[2] ?? "").length > (match[1] ?? "").length;
+}
+
+/** `[a, b]` or `[ a, b ]`: the first non-empty flow collection after a key decides. */
+function padsFlowCollections(source: string): boolean {
+  const match = /:[ \t]+[[{](?![\]}])(.)/.exec(source);
+  return match?.[1] !== undefined ? match[1] === " " : true;
 }
