@@ -22,24 +22,29 @@ const OPTIONS: InjectOptions = {
 
 const inject = (text: string, options = OPTIONS) => transform(text, options).output;
 const uninject = (text: string) => transform(text).output;
-const objects = (text: string) =>
-  parseAllDocuments(text).map((d) => d.toJS() as Record<string, any>);
+interface Container {
+  name: string;
+  env?: Array<{ name: string; value?: string }>;
+  [field: string]: unknown;
+}
+interface PodTemplate {
+  metadata?: { annotations?: Record<string, string> };
+  spec: { containers: Container[]; initContainers: Container[]; volumes: Array<{ name: string }> };
+}
+interface KubeObject {
+  kind: string;
+  items?: KubeObject[];
+  spec?: { template?: PodTemplate; jobTemplate?: { spec: { template: PodTemplate } } };
+}
 
-/** Every pod spec in a document, with its template metadata. */
-function pods(object: Record<string, any>): Array<{ metadata?: any; spec: any }> {
-  switch (object.kind) {
-    case "List":
-      return (object.items as Record<string, any>[]).flatMap(pods);
-    case "Pod":
-      return [object as { metadata?: any; spec: any }];
-    case "CronJob":
-      return [object.spec.jobTemplate.spec.template];
-    case "Service":
-    case "ConfigMap":
-      return [];
-    default:
-      return object.spec.template ? [object.spec.template] : [];
-  }
+const objects = (text: string) => parseAllDocuments(text).map((d) => d.toJS() as KubeObject);
+
+/** Every pod template in an object (a Pod is its own). */
+function pods(object: KubeObject): PodTemplate[] {
+  if (object.kind === "List") return (object.items ?? []).flatMap(pods);
+  if (object.kind === "Pod") return [object as unknown as PodTemplate];
+  const template = object.spec?.jobTemplate?.spec.template ?? object.spec?.template;
+  return template ? [template] : [];
 }
 
 describe.each(NAMES)("%s", (name) => {
@@ -68,10 +73,7 @@ describe("what inject adds", () => {
   const pod = pods(injected)[0]!;
 
   it("puts the native sidecar first, before the init containers that need the network", () => {
-    expect(pod.spec.initContainers.map((c: { name: string }) => c.name)).toEqual([
-      "palisade",
-      "migrate",
-    ]);
+    expect(pod.spec.initContainers.map((c) => c.name)).toEqual(["palisade", "migrate"]);
     const sidecar = pod.spec.initContainers[0];
     expect(sidecar).toMatchObject({
       image: OPTIONS.image,
@@ -91,7 +93,7 @@ describe("what inject adds", () => {
         capabilities: { drop: ["ALL"] },
       },
     });
-    expect(sidecar.volumeMounts).toEqual([
+    expect(sidecar?.volumeMounts).toEqual([
       { name: "palisade-config", mountPath: "/etc/palisade", readOnly: true },
       { name: "palisade-tenant-acme", mountPath: "/etc/palisade/tenants/acme", readOnly: true },
       { name: "palisade-tenant-globex", mountPath: "/etc/palisade/tenants/globex", readOnly: true },
@@ -108,8 +110,7 @@ describe("what inject adds", () => {
   });
 
   it("points every app container at the outbound listener, merging an existing NO_PROXY", () => {
-    const env = (name: string) =>
-      pod.spec.containers.find((c: { name: string }) => c.name === name).env;
+    const env = (name: string) => pod.spec.containers.find((c) => c.name === name)?.env;
     expect(env("ledger")).toEqual([
       { name: "LOG_LEVEL", value: "info" },
       { name: "NO_PROXY", value: "metadata.google.internal,10.0.0.0/8,127.0.0.1,localhost" },
@@ -120,11 +121,11 @@ describe("what inject adds", () => {
       { name: "HTTP_PROXY", value: "http://127.0.0.1:15001" },
     ]);
     // Init containers run before the app; only the app's containers are pointed at the proxy.
-    expect(pod.spec.initContainers[1].env).toBeUndefined();
+    expect(pod.spec.initContainers[1]?.env).toBeUndefined();
   });
 
   it("marks the pod template, keeping its other annotations", () => {
-    expect(pod.metadata.annotations).toEqual({
+    expect(pod.metadata?.annotations).toEqual({
       "prometheus.io/scrape": "false",
       "palisade.dev/injected": "true",
     });
@@ -135,8 +136,8 @@ describe("what inject adds", () => {
       const all = objects(inject(fixture(file))).flatMap(pods);
       expect(all.length).toBeGreaterThan(0);
       for (const p of all) {
-        expect(p.metadata.annotations["palisade.dev/injected"]).toBe("true");
-        expect(p.spec.initContainers[0].name).toBe("palisade");
+        expect(p.metadata?.annotations?.["palisade.dev/injected"]).toBe("true");
+        expect(p.spec.initContainers[0]?.name).toBe("palisade");
       }
     }
   });
@@ -179,11 +180,11 @@ describe("injecting again", () => {
     expect(inject(inject(input), other)).toBe(inject(input, other));
     const pod = pods(objects(inject(inject(input), other))[0]!)[0]!;
     expect(pod.spec.initContainers).toHaveLength(1);
-    expect(pod.spec.volumes.map((v: { name: string }) => v.name)).toEqual([
+    expect(pod.spec.volumes.map((v) => v.name)).toEqual([
       "palisade-config",
       "palisade-tenant-initech",
     ]);
-    expect(pod.spec.containers[0].env).toHaveLength(2);
+    expect(pod.spec.containers[0]?.env).toHaveLength(2);
   });
 });
 
