@@ -7,7 +7,18 @@
  * uninject removes exactly those. A collection inject had to create is removed again once
  * it is empty, so `uninject(inject(x))` gives `x` back.
  */
-import { isMap, isScalar, isSeq, type Document, type Node, YAMLMap, YAMLSeq } from "yaml";
+import {
+  isAlias,
+  isMap,
+  isNode,
+  isScalar,
+  isSeq,
+  visit,
+  type Document,
+  type Node,
+  YAMLMap,
+  YAMLSeq,
+} from "yaml";
 import {
   INJECTED_ANNOTATION,
   NO_PROXY_ENTRIES,
@@ -82,6 +93,8 @@ export function uninjectPod(template: YAMLMap): void {
 
 /** Why this (not yet injected) pod must be left alone, if it must. */
 function refusalFor(template: YAMLMap, spec: YAMLMap): string | undefined {
+  // A shared node would carry the sidecar into whatever else refers to it.
+  if (usesAnchors(template)) return "uses YAML anchors or aliases";
   if (spec.get("hostNetwork") === true) {
     return "uses hostNetwork: the sidecar's ports would be the node's";
   }
@@ -125,6 +138,18 @@ function containerRefusal(container: YAMLMap): string | undefined {
   if (noProxy && !isScalar(noProxy.get("value", true)))
     return "sets NO_PROXY from a reference, not a value";
   return undefined;
+}
+
+function usesAnchors(template: YAMLMap): boolean {
+  let found = false;
+  visit(template, (_, node) => {
+    if (isAlias(node) || (isNode(node) && node.anchor)) {
+      found = true;
+      return visit.BREAK;
+    }
+    return undefined;
+  });
+  return found;
 }
 
 function mapsIn(node: unknown): YAMLMap[] {

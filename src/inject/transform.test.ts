@@ -215,6 +215,23 @@ describe("pods the sidecar cannot join", () => {
     });
   });
 
+  it("a pod that shares nodes through anchors is left, so the sidecar cannot leak into another", () => {
+    const text = [
+      "apiVersion: v1\nkind: List\nitems:",
+      "  - apiVersion: v1\n    kind: Pod\n    metadata: {name: a}",
+      "    spec:\n      containers:\n        - name: app\n          image: x\n          env: &env\n            - {name: A, value: b}",
+      "  - apiVersion: v1\n    kind: Pod\n    metadata: {name: b}",
+      "    spec:\n      containers:\n        - name: app\n          image: x\n          env: *env\n",
+    ].join("\n");
+    expect(transform(text, OPTIONS)).toEqual({
+      output: text,
+      warnings: [
+        "document 1, Pod/a: uses YAML anchors or aliases; left unchanged",
+        "document 1, Pod/b: uses YAML anchors or aliases; left unchanged",
+      ],
+    });
+  });
+
   it("a container named palisade without the annotation is not taken for an injected one", () => {
     const text =
       "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    - name: palisade\n      image: x\n";
