@@ -135,8 +135,10 @@ function containerRefusal(container: YAMLMap): string | undefined {
   if (env !== undefined && !isSeq(env)) return "has an env that is not a sequence";
   if (envEntry(env, "HTTP_PROXY")) return "already sets HTTP_PROXY";
   const noProxy = envEntry(env, "NO_PROXY");
-  if (noProxy && !isScalar(noProxy.get("value", true)))
-    return "sets NO_PROXY from a reference, not a value";
+  const value = noProxy?.get("value", true);
+  if (noProxy && !isScalar(value)) return "sets NO_PROXY from a reference, not a value";
+  // A number or null would come back from the merge as a string: not reversible.
+  if (isScalar(value) && typeof value.value !== "string") return "sets NO_PROXY to a non-string";
   return undefined;
 }
 

@@ -232,6 +232,13 @@ describe("pods the sidecar cannot join", () => {
     });
   });
 
+  it.each(["", " 5", " null"])("a NO_PROXY that is not a string (value:%s) is left", (value) => {
+    const text = `kind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - name: app\n      env:\n        - name: NO_PROXY\n          value:${value}\n`;
+    expect(transform(text, OPTIONS).warnings).toEqual([
+      "document 1, Pod/p: container app sets NO_PROXY to a non-string; left unchanged",
+    ]);
+  });
+
   it("a container named palisade without the annotation is not taken for an injected one", () => {
     const text =
       "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    - name: palisade\n      image: x\n";
