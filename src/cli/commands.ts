@@ -95,7 +95,8 @@ HTTP_PROXY of its own) are left unchanged, with a warning on stderr. See docs/in
   --prefix P            tenant path prefix, default /tenants/{tenant}
   --format F            human (default) or json
   --allow-writes        also try cross-tenant writes
-  --timeout D           per case, default 5s; --deadline D: whole run, default 30s
+  --timeout D           one exchange, default 5s
+  --deadline D          how long an idle, unauthenticated socket may stay open, default 30s
 Exit 0 when every case held, 1 on any failure or leak, 2 when unusable. See docs/probe.md.`,
     load: () => import("./probe.js"),
   },
@@ -104,9 +105,10 @@ Exit 0 when every case held, 1 on any failure or leak, 2 when unusable. See docs
     summary: "run a demo mesh on loopback (what npm start does)",
     usage: `palisade demo [--port-base N] [--dir DIR]
 
-  --port-base N   move every port by the same amount (default 15000: web sidecar
-                  15000/15001/15006, apps 15080/15081, orders sidecar 15100/15101/15106),
-                  e.g. beside an Istio sidecar, which uses the defaults
+  --port-base N   the lowest port; the others keep their offsets (default 15000: web
+                  sidecar 15000/15001/15006, apps 15080/15081, orders sidecar
+                  15100/15101/15106). Beside an Istio sidecar, which uses the defaults,
+                  pick another, e.g. 25000. 0: ephemeral ports. At most 65429.
   --dir DIR       where the demo writes its PKI and configs (default .demo)`,
     load: () => import("./demo.js"),
   },
