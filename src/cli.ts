@@ -7,12 +7,8 @@ runCli(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: Error) => {
-    // Unusable input a command did not foresee (a missing file, a bad PKI directory): one
-    // line, not a stack trace.
-    const command = process.argv[2] ?? "";
-    process.stderr.write(
-      `palisade ${command}: ${err.message}\n`.replace("palisade : ", "palisade: "),
-    );
+    // A command's own failures are answered in runCli; this is a bug in the dispatcher.
+    process.stderr.write(`palisade: ${err.stack ?? err.message}\n`);
     process.exitCode = 2;
   },
 );

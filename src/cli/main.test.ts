@@ -47,6 +47,24 @@ describe("help and version", () => {
   });
 });
 
+it("a command's unforeseen failure is one line naming the whole command, exit 2", async () => {
+  const args = [
+    "certs",
+    "init",
+    "--tenants",
+    "a",
+    "--services",
+    "b",
+    "--trust-domain",
+    "bad domain",
+  ];
+  expect(await cli(args)).toEqual({
+    code: 2,
+    stdout: "",
+    stderr: "palisade certs init: not a trust domain: bad domain\n",
+  });
+});
+
 describe("usage errors: one line naming the problem, exit 2", () => {
   it.each([
     [[], /^palisade: no command given\n/],

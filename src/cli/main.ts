@@ -46,8 +46,11 @@ export async function runCli(argv: string[], io: Output = PROCESS_OUTPUT): Promi
     try {
       return await (await command.load()).main(args);
     } catch (err) {
-      if (!(err instanceof UsageError)) throw err;
-      return fail(command.name, err.message);
+      if (err instanceof UsageError) return fail(command.name, err.message);
+      // Unusable input the command did not foresee (a missing file, a bad PKI directory):
+      // one line naming the command, not a stack trace.
+      io.err(`palisade ${command.name}: ${(err as Error).message}\n`);
+      return 2;
     }
   }
   const group = COMMANDS.filter((c) => c.name.startsWith(`${first} `));
