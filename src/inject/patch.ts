@@ -49,7 +49,7 @@ export function injectPod(
   if (refusal) return refusal;
 
   // Where a person would write them: metadata before spec, init containers before containers.
-  const metadata = ensure(doc, template, "metadata", "map", 0);
+  const metadata = ensure(doc, template, "metadata", "map", indexOfKey(template, "spec"));
   ensure(doc, metadata, "annotations", "map").set(INJECTED_ANNOTATION, "true");
   const initContainers = ensure(doc, spec, "initContainers", "seq", indexOfKey(spec, "containers"));
   initContainers.items.unshift(doc.createNode(sidecarContainer(options)));

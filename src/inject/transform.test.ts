@@ -169,6 +169,15 @@ describe("input the printer would not write byte for byte", () => {
   });
 });
 
+describe("a pod without metadata", () => {
+  it("gets it before its spec, and loses it again on uninject", () => {
+    const text = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - name: a\n      image: b\n";
+    const injected = inject(text);
+    expect(injected).toMatch(/^apiVersion: v1\nkind: Pod\nmetadata:\n {2}annotations:\n/);
+    expect(uninject(injected)).toBe(text);
+  });
+});
+
 describe("injecting again", () => {
   it("with other flags replaces the sidecar instead of adding a second", () => {
     const input = fixture("deployment.yaml");
