@@ -29,18 +29,21 @@ export interface DemoOptions {
 
 /**
  * Every port the demo opens, as an offset from the base: each sidecar keeps a pod's layout
- * (admin +0, outbound +1, inbound +6), the orders sidecar 100 above the web one, the apps
- * between. Moving the base moves them all, e.g. off Istio's ports, which are the defaults.
+ * (admin +0, outbound +1, inbound +6, stats +20), the orders sidecar 100 above the web one,
+ * the apps between. Moving the base moves them all, e.g. off Istio's ports, which are the
+ * defaults.
  */
 export const DEMO_PORT_OFFSETS = {
   webAdmin: 0,
   webOutbound: 1,
   webInbound: 6,
+  webStats: 20,
   ordersApp: 80,
   webApp: 81,
   ordersAdmin: 100,
   ordersOutbound: 101,
   ordersInbound: 106,
+  ordersStats: 120,
 } as const;
 
 export const DEFAULT_PORT_BASE = 15000;
@@ -99,6 +102,7 @@ async function startMesh(
     },
     outbound: { listen: `127.0.0.1:${port("ordersOutbound")}` },
     admin: { listen: `127.0.0.1:${port("ordersAdmin")}` },
+    stats: { listen: `127.0.0.1:${port("ordersStats")}` },
     grants: [
       {
         id: "globex-reads-acme-reports",
@@ -136,6 +140,7 @@ async function startMesh(
       },
     },
     admin: { listen: `127.0.0.1:${port("webAdmin")}` },
+    stats: { listen: `127.0.0.1:${port("webStats")}` },
   });
   closers.unshift(() => web.stop());
   webOutbound = web.addresses().outbound.port;
@@ -144,11 +149,13 @@ async function startMesh(
     webAdmin: web.addresses().admin.port,
     webOutbound,
     webInbound: web.addresses().inbound.port,
+    webStats: web.addresses().stats.port,
     ordersApp: portOf(ordersApp),
     webApp: portOf(webApp),
     ordersAdmin: orders.addresses().admin.port,
     ordersOutbound: orders.addresses().outbound.port,
     ordersInbound,
+    ordersStats: orders.addresses().stats.port,
   };
   return {
     curlLines: curls(pki, ports.webInbound, ordersInbound, ports.ordersAdmin),

@@ -27,8 +27,9 @@ import { Metrics } from "./telemetry/metrics.js";
 import { createLogs, type Logs } from "./telemetry/logs.js";
 import { createTracing, type Tracing } from "./telemetry/tracing.js";
 import { createAdminServer } from "./admin/server.js";
-import { inboundHandler } from "./proxy/inbound.js";
-import { outboundHandler } from "./proxy/outbound.js";
+import { createStatsServer } from "./admin/stats-server.js";
+import { inboundHandler } from "./inbound/handler.js";
+import { outboundHandler } from "./outbound/handler.js";
 import {
   applyDefaultCredentials,
   createInboundServer,
@@ -36,12 +37,12 @@ import {
   guardSockets,
 } from "./proxy/listeners.js";
 import { ConnectionSet } from "./proxy/connections.js";
-import { UpstreamPools } from "./proxy/upstream-pools.js";
+import { UpstreamPools } from "./outbound/upstream-pools.js";
 import { InFlight } from "./proxy/in-flight.js";
-import { TenantConcurrency, TenantRateLimiter } from "./proxy/rate-limit.js";
+import { TenantConcurrency, TenantRateLimiter } from "./path/rate-limit.js";
 import { PartitionedCache, TenantHttpCache } from "./cache/index.js";
-import type { ProxyDeps } from "./proxy/deps.js";
-import { ProjectionBudget } from "./proxy/projection-budget.js";
+import type { ProxyDeps } from "./path/deps.js";
+import { ProjectionBudget } from "./inbound/projection-budget.js";
 import { currentIdentity } from "./tls/peer-identity.js";
 import { EXPIRY_CHECK_INTERVAL_MS, reportExpiry } from "./tls/cert-expiry.js";
 import type { DestinationStream } from "pino";
@@ -76,6 +77,7 @@ export interface SidecarAddresses {
   inbound: AddressInfo;
   outbound: AddressInfo;
   admin: AddressInfo;
+  stats: AddressInfo;
 }
 
 export class Sidecar {
@@ -93,10 +95,11 @@ export class Sidecar {
   #lastFailure: string | undefined;
   #expiryTimer: NodeJS.Timeout | undefined;
   readonly #inFlight = new InFlight();
-  readonly #servers: { inbound: Server; outbound: Server; admin: Server };
+  readonly #servers: { inbound: Server; outbound: Server; admin: Server; stats: Server };
   readonly #inboundConnections = new ConnectionSet();
   readonly #outboundConnections = new ConnectionSet();
   readonly #adminConnections = new ConnectionSet();
+  readonly #statsConnections = new ConnectionSet();
   readonly #pools: UpstreamPools;
   readonly #app: Agent;
   readonly #cacheStore: PartitionedCache;
@@ -126,7 +129,6 @@ export class Sidecar {
       generation: () => this.#generation,
       metrics,
       logs,
-      accessLog: generation.config.telemetry.logs.access,
       tokens: new ContextTokens(),
       anomaly,
       tracing: this.tracing,
@@ -149,10 +151,12 @@ export class Sidecar {
           this.#cacheStore.has(tenant) ? this.#cache.purge(tenant, prefix) : undefined,
         cacheBytes: (tenant) => this.#cacheStore.bytes(tenant),
       }),
+      stats: createStatsServer({ metrics, ready: () => this.#ready }),
     };
     guardSockets("inbound", deps, this.#servers.inbound, this.#inboundConnections);
     guardSockets("outbound", deps, this.#servers.outbound, this.#outboundConnections);
     guardSockets("admin", deps, this.#servers.admin, this.#adminConnections);
+    guardSockets("stats", deps, this.#servers.stats, this.#statsConnections);
   }
 
   static async start(options: SidecarOptions): Promise<Sidecar> {
@@ -216,6 +220,7 @@ export class Sidecar {
       inbound: this.#servers.inbound.address() as AddressInfo,
       outbound: this.#servers.outbound.address() as AddressInfo,
       admin: this.#servers.admin.address() as AddressInfo,
+      stats: this.#servers.stats.address() as AddressInfo,
     };
   }
 
@@ -225,6 +230,7 @@ export class Sidecar {
       inbound: `${a.inbound.address}:${a.inbound.port}`,
       outbound: `${a.outbound.address}:${a.outbound.port}`,
       admin: `${a.admin.address}:${a.admin.port}`,
+      stats: `${a.stats.address}:${a.stats.port}`,
     };
   }
 
@@ -234,12 +240,13 @@ export class Sidecar {
       new Promise<number>((resolve, reject) =>
         server.getConnections((err, n) => (err ? reject(err) : resolve(n))),
       );
-    const [inbound, outbound, admin] = await Promise.all([
+    const [inbound, outbound, admin, stats] = await Promise.all([
       count(this.#servers.inbound),
       count(this.#servers.outbound),
       count(this.#servers.admin),
+      count(this.#servers.stats),
     ]);
-    return { inbound, outbound, admin };
+    return { inbound, outbound, admin, stats };
   }
 
   /**
@@ -385,7 +392,11 @@ export class Sidecar {
     await Promise.all(closed);
     await this.#abandonReload(deadline - performance.now());
     await this.#closeShared(ALERT_FLUSH_MS);
-    await closeNow(this.#servers.admin, this.#adminConnections);
+    // Last: probes keep reading a failing /readyz until the end of the drain.
+    await Promise.all([
+      closeNow(this.#servers.admin, this.#adminConnections),
+      closeNow(this.#servers.stats, this.#statsConnections),
+    ]);
     this.logs.event.info({ cut }, "stopped");
     this.logs.root.flush();
   }
@@ -413,13 +424,14 @@ export class Sidecar {
     });
   }
 
-  /** Binds all three listeners; every bind has settled before a failure is reported. */
+  /** Binds every listener; every bind has settled before a failure is reported. */
   async #listen(): Promise<void> {
     const { config } = this.#generation;
     const results = await Promise.allSettled([
       listenOn(this.#servers.inbound, config.inbound.listen, "inbound"),
       listenOn(this.#servers.outbound, config.outbound.listen, "outbound"),
       listenOn(this.#servers.admin, config.admin.listen, "admin"),
+      listenOn(this.#servers.stats, config.stats.listen, "stats"),
     ]);
     const failed = results.find((r) => r.status === "rejected");
     if (failed) throw failed.reason;
@@ -438,6 +450,7 @@ export class Sidecar {
       closeNow(this.#servers.inbound, this.#inboundConnections),
       closeNow(this.#servers.outbound, this.#outboundConnections),
       closeNow(this.#servers.admin, this.#adminConnections),
+      closeNow(this.#servers.stats, this.#statsConnections),
       // Nothing can be queued yet: no alert waits for delivery.
       this.#closeShared(0),
     ]);

@@ -138,7 +138,7 @@ describe("palisade demo --port-base", () => {
       expect(stdout).toContain(`https://acme.web.mesh.local:${at("webInbound")}/`);
       expect(stdout).toContain(`https://acme.orders.mesh.local:${at("ordersInbound")}/`);
       expect(stdout).toContain(`http://127.0.0.1:${at("ordersAdmin")}/metrics`);
-      for (const name of ["webAdmin", "ordersAdmin"] as const) {
+      for (const name of ["webAdmin", "ordersAdmin", "webStats", "ordersStats"] as const) {
         const answer = await request(`http://127.0.0.1:${at(name)}/healthz`);
         await answer.body.dump();
         expect(answer.statusCode).toBe(200);
@@ -180,7 +180,7 @@ function listen(port: number): Promise<Server> {
   });
 }
 
-/** A base whose eight demo ports are free now (other tests and engineers share the host). */
+/** A base whose demo ports are all free now (other tests and engineers share the host). */
 async function freeBase(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = 20_000 + Math.floor(Math.random() * 40_000);

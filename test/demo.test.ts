@@ -40,6 +40,8 @@ afterAll(async () => {
 
 it("prints curl lines for each case", () => {
   expect(demo.curlLines.join("\n")).toMatch(/cross_tenant_denied[\s\S]*tenant_context_mismatch/);
+  // The refusals and the grant happen at the orders sidecar: its metrics are the ones to read.
+  expect(demo.curlLines.at(-1)).toContain(`127.0.0.1:${demo.ports.ordersAdmin}/metrics`);
 });
 
 it("serves a same-tenant call through both sidecars", async () => {

@@ -1,9 +1,11 @@
 /**
  * Hostile input always leaves a trace: with the access log switched off
  * (`telemetry.logs.access: false`), served requests write nothing, but every refusal still
- * writes one warn line with its code, beside its counter.
+ * writes one warn line with its code, beside its counter. The switch is read per request
+ * from the current generation: a reload flips it without a restart.
  */
-import { rm } from "node:fs/promises";
+import { rm, writeFile } from "node:fs/promises";
+import { stringify } from "yaml";
 import type { Agent } from "undici";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startApp, type TestApp } from "./support/app.js";
@@ -21,11 +23,12 @@ let pki: Pki;
 let app: TestApp;
 let sidecar: RunningSidecar;
 let acme: Agent;
+let config: Record<string, unknown>;
 
 beforeAll(async () => {
   pki = await makePki(["acme", "globex"], ["orders"]);
   app = await startApp();
-  const config = baseConfig(pki, "orders", ["acme", "globex"], app.url);
+  config = baseConfig(pki, "orders", ["acme", "globex"], app.url);
   config["telemetry"] = { logs: { level: "info", access: false } };
   sidecar = await startSidecar(config);
   acme = await tenantClient(pki, "acme", "orders", "orders");
@@ -68,4 +71,27 @@ it("access-log-off-hides-refusals: every refusal writes one warn line with its c
   }
   const lines = accessLines().slice(before);
   expect(lines.map((l) => [l.level, l["error"]])).toEqual(refusals.map((r) => ["warn", r.code]));
+});
+
+/** Rewrites the config with the access log switched `on` and reloads it in place. */
+async function switchAccessLog(on: boolean): Promise<void> {
+  const id = sidecar.sidecar.generation.id;
+  config["telemetry"] = { logs: { level: "info", access: on } };
+  await writeFile(sidecar.configFile, stringify(config));
+  expect(await sidecar.sidecar.reload("SIGHUP")).toBe(true);
+  expect(sidecar.sidecar.generation.id).toBe(id + 1);
+}
+
+it("access-log-switch-reloads: served requests are logged from the reload on, and stop again", async () => {
+  const served = async (): Promise<number> => {
+    const before = accessLines().length;
+    expect((await send(acme, `${sidecar.inbound}/tenants/acme/orders`)).status).toBe(200);
+    return accessLines().length - before;
+  };
+  expect(await served()).toBe(0);
+  await switchAccessLog(true);
+  expect(await served()).toBe(1);
+  expect(accessLines().at(-1)).toMatchObject({ level: "info", status: 200, tenant: "acme" });
+  await switchAccessLog(false);
+  expect(await served()).toBe(0);
 });

@@ -48,6 +48,8 @@ export async function writeSidecarConfig(file, opts) {
       upstreams,
     },
     admin: { listen: `127.0.0.1:${admin}` },
+    // The default 0.0.0.0:15020 would collide between the pair; nothing here scrapes it.
+    stats: { listen: "127.0.0.1:0" },
     tenants,
     telemetry: { logs: { level: "warn", access: false } },
   };

@@ -1,18 +1,15 @@
 /**
- * The admin listener (loopback by default): metrics, health, readiness, the loaded
+ * The admin listener (loopback by default): metrics, health, readiness (health.ts), the loaded
  * tenants, the running config with secrets redacted, and tenant cache purges.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Generation } from "../config/generation.js";
 import { redactSecrets } from "../config/redact.js";
-import type { Metrics } from "../telemetry/metrics.js";
 import { isTenantId } from "../tenancy/tenant-id.js";
+import { HEALTH_PATHS, json, serveHealth, type HealthDeps } from "./health.js";
 
-export interface AdminDeps {
+export interface AdminDeps extends HealthDeps {
   generation(): Generation;
-  metrics: Metrics;
-  /** True once listeners are up and certificates loaded; false again while draining. */
-  ready(): boolean;
   /** Purges a tenant's cache entries (under `prefix` if given); undefined for an unknown tenant. */
   purgeCache(tenant: string, prefix: string | undefined): number | undefined;
   cacheBytes(tenant: string): number;
@@ -29,17 +26,9 @@ export function createAdminServer(deps: AdminDeps): Server {
 async function route(deps: AdminDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "http://admin");
   const key = `${req.method} ${url.pathname}`;
+  if (req.method === "GET" && HEALTH_PATHS.has(url.pathname))
+    return serveHealth(deps, url.pathname, req, res);
   switch (key) {
-    case "GET /metrics": {
-      const body = await deps.metrics.registry.metrics();
-      res.writeHead(200, { "content-type": deps.metrics.registry.contentType });
-      res.end(body);
-      return;
-    }
-    case "GET /healthz":
-      return text(res, 200, "ok\n");
-    case "GET /readyz":
-      return deps.ready() ? text(res, 200, "ready\n") : text(res, 503, "not ready\n");
     case "GET /tenants":
       return json(res, 200, tenants(deps));
     case "GET /config": {
@@ -86,15 +75,4 @@ function tenants(deps: AdminDeps): unknown {
     grantsFrom: generation.config.grants.filter((g) => g.from === t.id).length,
     grantsTo: generation.config.grants.filter((g) => g.to === t.id).length,
   }));
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body, null, 2);
-  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
-  res.end(text);
-}
-
-function text(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { "content-type": "text/plain", "cache-control": "no-store" });
-  res.end(body);
 }

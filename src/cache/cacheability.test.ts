@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { describe, expect, it } from "vitest";
 import { requestPolicy, responsePolicy } from "./cacheability.js";
-import type { HeaderRecord } from "./message.js";
+import type { HeaderRecord } from "../http/message.js";
 
 describe("requestPolicy", () => {
   it.each<[string, IncomingHttpHeaders, string]>([

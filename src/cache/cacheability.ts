@@ -12,7 +12,7 @@ import {
   type Directives,
 } from "./cache-control.js";
 import { parseVary } from "./cache-key.js";
-import type { HeaderRecord } from "./message.js";
+import type { HeaderRecord } from "../http/message.js";
 
 export type RequestPolicy =
   /** May be answered from the cache, within the request's own freshness limits. */

@@ -1,6 +1,6 @@
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
-import type { UpstreamResponse } from "./message.js";
+import type { UpstreamResponse } from "../http/message.js";
 import { FRESH, consume, harness, origin, request, response } from "./test-support.js";
 
 /** An upstream whose responses are released by the test, one body stream per call. */

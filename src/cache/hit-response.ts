@@ -5,7 +5,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { Readable } from "node:stream";
 import { parseHttpDate } from "./cache-control.js";
-import type { HeaderRecord, UpstreamResponse } from "./message.js";
+import type { HeaderRecord, UpstreamResponse } from "../http/message.js";
 import { CACHE_HEADER, currentAgeMs, type CachedResponse } from "./stored-response.js";
 
 /** Fields a 304 carries (RFC 9110 §15.4.5), besides the ones we add. */

@@ -9,7 +9,7 @@ import { pipeline } from "node:stream";
 import { Agent, request as undiciRequest } from "undici";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { TenantHttpCache, type CacheOutcome } from "./http-cache.js";
-import type { HeaderRecord } from "./message.js";
+import type { HeaderRecord } from "../http/message.js";
 import { PartitionedCache } from "./partitioned.js";
 
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding"]);

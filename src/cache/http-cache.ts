@@ -24,7 +24,7 @@ import {
 } from "./cacheability.js";
 import { Flights } from "./flights.js";
 import { hitResponse } from "./hit-response.js";
-import type { HeaderRecord, UpstreamResponse } from "./message.js";
+import type { HeaderRecord, UpstreamResponse } from "../http/message.js";
 import type { PartitionedCache } from "./partitioned.js";
 import {
   CACHE_HEADER,

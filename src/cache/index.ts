@@ -6,7 +6,6 @@ export {
   type CacheResult,
   type CacheRoute,
 } from "./http-cache.js";
-export type { HeaderRecord, UpstreamResponse } from "./message.js";
 export {
   PartitionedCache,
   type CacheHooks,

@@ -2,7 +2,7 @@
  * What one cache entry holds, and how big it is. Entries are immutable once stored: a hit
  * shares the body Buffer with every reader.
  */
-import { connectionListedNames, HOP_BY_HOP_FIELDS, type HeaderRecord } from "./message.js";
+import { connectionListedNames, HOP_BY_HOP_FIELDS, type HeaderRecord } from "../http/message.js";
 
 export type StoredHeaders = Readonly<Record<string, string | readonly string[]>>;
 

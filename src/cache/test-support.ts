@@ -5,7 +5,7 @@
 import { PassThrough, Readable } from "node:stream";
 import type { IncomingHttpHeaders } from "node:http";
 import { TenantHttpCache, type CacheRequest, type CacheResult } from "./http-cache.js";
-import type { HeaderRecord, UpstreamResponse } from "./message.js";
+import type { HeaderRecord, UpstreamResponse } from "../http/message.js";
 import { PartitionedCache } from "./partitioned.js";
 
 export function harness(maxObjectBytes = 64 * 1024) {

@@ -62,6 +62,21 @@ Then: palisade check -c DIR/palisade.yaml`,
     load: () => import("./certs.js"),
   },
   {
+    name: "certs cert-manager",
+    summary: "print cert-manager Issuers and Certificates: a CA per tenant, an SVID per pair",
+    usage: `palisade certs cert-manager --tenants a,b --services x,y [--trust-domain D] [--namespace N]
+
+  --tenants a,b        tenant ids: one CA Issuer each
+  --services x,y       service names: one Certificate per tenant and service
+  --trust-domain D     default mesh.local
+  --namespace N        the namespace of the printed objects
+Multi-document YAML on stdout, for kubectl apply -f -. See docs/kubernetes.md.`,
+    load: () =>
+      import("../deploy/cert-manager-command.js").then((m) => ({
+        main: (args: string[]) => Promise.resolve(m.certManagerCommand(args)),
+      })),
+  },
+  {
     name: "inject",
     summary: "add the sidecar to Kubernetes workloads (YAML in, YAML out)",
     usage: `palisade inject -f FILE|- --tenants a,b [--config-map NAME] [--image IMAGE]
@@ -106,9 +121,9 @@ Exit 0 when every case held, 1 on any failure or leak, 2 when unusable. See docs
     usage: `palisade demo [--port-base N] [--dir DIR]
 
   --port-base N   the lowest port; the others keep their offsets (default 15000: web
-                  sidecar 15000/15001/15006, apps 15080/15081, orders sidecar
-                  15100/15101/15106). Beside an Istio sidecar, which uses the defaults,
-                  pick another, e.g. 25000. 0: ephemeral ports. At most 65429.
+                  sidecar 15000/15001/15006/15020, apps 15080/15081, orders sidecar
+                  15100/15101/15106/15120). Beside an Istio sidecar, which uses the
+                  defaults, pick another, e.g. 25000. 0: ephemeral ports. At most 65415.
   --dir DIR       where the demo writes its PKI and configs (default .demo)`,
     load: () => import("./demo.js"),
   },

@@ -96,7 +96,10 @@ describe("usage errors: one line naming the problem, exit 2", () => {
       /not a Kubernetes object name/,
     ],
     [["uninject"], /^palisade uninject: -f, --filename is required\n/],
-    [["demo", "--port-base", String(MAX_PORT_BASE + 1)], /--port-base must be 0 to 65429/],
+    [
+      ["demo", "--port-base", String(MAX_PORT_BASE + 1)],
+      /--port-base must be 0 to 65415 \(the demo's highest port is the base \+ 120\)/,
+    ],
     [["demo", "--port-base", "-1"], /^palisade demo: /],
     [["demo", "--port-base", "15e3"], /--port-base must be/],
     [["init", "a", "b"], /^palisade init: unexpected argument "b"\n/],

@@ -243,7 +243,9 @@ export function isValidityFailure(result: ChainResult): boolean {
 }
 
 export function certLabel(cert: X509Certificate): string {
-  return `"${cert.subject.split("\n").join(", ")}" (sha256 ${cert.fingerprint256.slice(0, 23)}…)`;
+  // Node leaves `subject` undefined for an empty name, as in cert-manager's URI-only SVIDs.
+  const subject = (cert.subject as string | undefined)?.split("\n").join(", ") ?? "";
+  return `"${subject}" (sha256 ${cert.fingerprint256.slice(0, 23)}…)`;
 }
 
 function describeUris(leaf: X509Certificate): string {

@@ -60,7 +60,7 @@ export async function lintConfig(input: LintInput): Promise<Finding[]> {
   return findings.sort((a, b) => Number(!isError(a)) - Number(!isError(b)));
 }
 
-const LISTENERS = ["inbound", "outbound", "admin"] as const;
+const LISTENERS = ["inbound", "outbound", "admin", "stats"] as const;
 
 /**
  * Two listeners on one fixed port of overlapping hosts (`run` could never bind both), and a

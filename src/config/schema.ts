@@ -53,38 +53,79 @@ const targetRule = z
     path: z
       .string()
       .regex(/^\/.*\{tenant\}/, { message: 'expected a path pattern like "/tenants/{tenant}/**"' })
-      .optional(),
+      .optional()
+      .describe(
+        "path pattern naming the target tenant in one segment, e.g. `/tenants/{tenant}/**`",
+      ),
     host: z
       .string()
       .regex(/\{tenant\}/, { message: 'expected a host pattern like "{tenant}.api.example"' })
-      .optional(),
-    header: headerName.optional(),
+      .optional()
+      .describe(
+        "`Host` pattern naming the target tenant in one label, e.g. `{tenant}.api.example`",
+      ),
+    header: headerName
+      .optional()
+      .describe("request header naming the target tenant, e.g. `x-target-tenant`"),
   })
-  .default({});
+  .default({})
+  .describe(
+    "where a request names the tenant that owns the resource; every source present must agree (else `400 ambiguous_target`); none: every request counts as the caller's own",
+  );
 
 const routeCache = z
   .strictObject({
-    enabled: z.boolean().default(false),
-    defaultTtl: duration.default(0),
+    enabled: z.boolean().default(false).describe("cache GET responses, one partition per tenant"),
+    defaultTtl: duration
+      .default(0)
+      .describe(
+        "freshness given to responses that state none; `0s` stores only explicit freshness",
+      ),
   })
   .default({ enabled: false, defaultTtl: 0 });
 
 const timeouts = z
   .strictObject({
-    headers: duration.default(10_000),
-    request: duration.default(300_000),
-    idle: duration.default(60_000),
-    upstream: duration.default(30_000),
+    headers: duration
+      .default(10_000)
+      .describe(
+        "from accept to the end of the request head (inbound: TLS handshake included); then `408`",
+      ),
+    request: duration.default(300_000).describe("a whole request, body included; then `408`"),
+    idle: duration
+      .default(60_000)
+      .describe("from the end of a response to the next request head; then the connection closes"),
+    upstream: duration
+      .default(30_000)
+      .describe(
+        "wait for the response of the app (inbound) or the upstream (outbound); then `504 upstream_timeout`",
+      ),
   })
   .default({ headers: 10_000, request: 300_000, idle: 60_000, upstream: 30_000 });
 
 const limits = z
   .strictObject({
-    requestBody: size.default(16 * 1024 ** 2),
+    requestBody: size
+      .default(16 * 1024 ** 2)
+      .describe("largest request body; larger: `413 body_too_large`"),
     /** Requests one tenant may have in flight on this listener, so no tenant can starve the rest. */
-    concurrentPerTenant: z.number().int().positive().default(128),
+    concurrentPerTenant: z
+      .number()
+      .int()
+      .positive()
+      .default(128)
+      .describe(
+        "requests one tenant may have in flight on the listener; beyond: `429 rate_limited`",
+      ),
     /** Request header fields (HTTP/2 pseudo-headers not counted); more is a 431. Envoy's default. */
-    headersCount: z.number().int().positive().default(100),
+    headersCount: z
+      .number()
+      .int()
+      .positive()
+      .default(100)
+      .describe(
+        "request header fields (HTTP/2 pseudo-headers not counted; outbound counts the fields it stamps); more: `431 headers_too_large`",
+      ),
   })
   .default({ requestBody: 16 * 1024 ** 2, concurrentPerTenant: 128, headersCount: 100 });
 
@@ -93,20 +134,46 @@ const limits = z
  * cannot hold more sockets (and TLS state) than this, whatever they send or do not send.
  */
 const inboundLimits = limits.unwrap().extend({
-  pendingHandshakes: z.number().int().positive().default(1024),
+  pendingHandshakes: z
+    .number()
+    .int()
+    .positive()
+    .default(1024)
+    .describe(
+      "connections at once that have not finished their TLS handshake; beyond, closed at accept (`pending_handshakes_limit`)",
+    ),
   /** The same per peer address, so one peer cannot take the whole budget and lock others out. */
-  pendingHandshakesPerAddress: z.number().int().positive().default(64),
+  pendingHandshakesPerAddress: z
+    .number()
+    .int()
+    .positive()
+    .default(64)
+    .describe(
+      "the same per peer address; beyond, closed at accept (`pending_handshakes_per_address_limit`)",
+    ),
 });
 
 const inbound = z.strictObject({
-  listen: listen.default("0.0.0.0:15006"),
-  app: httpUrl.default("http://127.0.0.1:8080"),
+  listen: listen
+    .default("0.0.0.0:15006")
+    .describe("`host:port` of the mTLS listener for peer sidecars; fixed at start"),
+  app: httpUrl.default("http://127.0.0.1:8080").describe("the local app's URL"),
   /** Server name this sidecar answers to, per tenant. */
-  sni: z.string().default("{tenant}.{service}.{trustDomain}"),
+  sni: z
+    .string()
+    .default("{tenant}.{service}.{trustDomain}")
+    .describe(
+      "server name per tenant; selects the tenant's certificate (placeholders `{tenant}`, `{service}`, `{trustDomain}`)",
+    ),
   target: targetRule,
   cache: routeCache,
   /** Tenant headers besides `x-palisade-*` that must never reach the app from the network. */
-  stripHeaders: z.array(headerName).default([]),
+  stripHeaders: z
+    .array(headerName)
+    .default([])
+    .describe(
+      "tenant headers besides `x-palisade-*` never accepted from the network, e.g. `x-tenant-id`",
+    ),
   /**
    * Routing headers (`forwarded`, `x-forwarded-*`, …) the app may receive from the network;
    * every other one is stripped. Dashed spelling only: other spellings are always stripped.
@@ -121,46 +188,81 @@ const inbound = z.strictObject({
           message: "x-palisade-* headers never reach the app from the network",
         }),
     )
-    .default([]),
+    .default([])
+    .describe(
+      "routing headers (`forwarded`, `x-forwarded-*`, …) the app may still receive from the network, dashed lower-case names; every other one is stripped",
+    ),
   timeouts,
   limits: inboundLimits.prefault({}),
 });
 
 const upstream = z.strictObject({
-  url: httpUrl,
-  sni: z.string().optional(),
+  url: httpUrl.describe("the peer sidecar's inbound listener, `https://host:port[/prefix]`"),
+  sni: z
+    .string()
+    .optional()
+    .describe("server name sent upstream; default `{tenant}.{service}.{trustDomain}`"),
   /** The service named in the upstream's SPIFFE id; defaults to the upstream's key. */
-  service: dnsName.optional(),
+  service: dnsName
+    .optional()
+    .describe("service the upstream's SVID must name; default the upstream's key"),
   target: targetRule,
   cache: routeCache,
 });
 
 const outbound = z.strictObject({
-  listen: listen.default("127.0.0.1:15001"),
-  allowUnsignedTenant: z.boolean().default(false),
-  upstreams: z.record(dnsName, upstream).default({}),
+  listen: listen
+    .default("127.0.0.1:15001")
+    .describe("`host:port` of the plain-HTTP listener for the app's calls; keep it on loopback"),
+  allowUnsignedTenant: z
+    .boolean()
+    .default(false)
+    .describe(
+      "accept a bare `x-palisade-tenant` from the app (background jobs) instead of the signed context",
+    ),
+  upstreams: z
+    .record(dnsName, upstream)
+    .default({})
+    .describe("services the app may call, by the name it uses as `Host`"),
   timeouts,
   limits,
 });
 
 const tenant = z.strictObject({
-  ca: z.string().min(1),
-  cert: z.string().min(1),
-  key: z.string().min(1),
+  ca: z.string().min(1).describe("file: the tenant's CA bundle"),
+  cert: z
+    .string()
+    .min(1)
+    .describe("file: this service's SVID for the tenant, intermediates may follow the leaf"),
+  key: z.string().min(1).describe("file: the SVID's private key"),
   cache: z
     .strictObject({
-      maxBytes: size.default(16 * 1024 ** 2),
-      maxEntries: z.number().int().positive().default(10_000),
+      maxBytes: size.default(16 * 1024 ** 2).describe("bytes of the tenant's cache partition"),
+      maxEntries: z
+        .number()
+        .int()
+        .positive()
+        .default(10_000)
+        .describe("entries of the tenant's cache partition"),
     })
     .default({ maxBytes: 16 * 1024 ** 2, maxEntries: 10_000 }),
-  revoked: z.boolean().default(false),
+  revoked: z
+    .boolean()
+    .default(false)
+    .describe("`true`: refused at once, open connections included"),
   /** Per-tenant request rate on each listener (token bucket); absent: unlimited. */
   rateLimit: z
     .strictObject({
-      requestsPerSecond: z.number().positive(),
-      burst: z.number().int().positive().optional(),
+      requestsPerSecond: z.number().positive().describe("token bucket refill rate"),
+      burst: z
+        .number()
+        .int()
+        .positive()
+        .optional()
+        .describe("bucket size; default one second's worth"),
     })
-    .optional(),
+    .optional()
+    .describe("per listener; over it, `429 rate_limited`; absent: unlimited"),
 });
 
 const method = z.enum(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
@@ -169,22 +271,44 @@ const grant = z.strictObject({
   id: z
     .string()
     .regex(/^[A-Za-z0-9._-]{1,64}$/)
-    .optional(),
-  from: tenantId,
-  to: tenantId,
-  methods: z.array(method).min(1),
-  paths: z.array(z.string().regex(/^\//, { message: "expected an absolute path glob" })).min(1),
-  fields: z.array(z.string().min(1)).min(1).optional(),
-  expires: z.union([z.date(), z.iso.datetime({ offset: true })]).transform((d) => new Date(d)),
-  enabled: z.boolean().default(true),
+    .optional()
+    .describe("name in audit logs and metrics; default `<from>-><to>#<index>`"),
+  from: tenantId.describe("caller tenant"),
+  to: tenantId.describe("target tenant (must differ from `from`)"),
+  methods: z.array(method).min(1).describe("methods allowed; `HEAD` comes with `GET`"),
+  paths: z
+    .array(z.string().regex(/^\//, { message: "expected an absolute path glob" }))
+    .min(1)
+    .describe("globs over the canonical path: `*` one segment, `**` zero or more"),
+  fields: z
+    .array(z.string().min(1))
+    .min(1)
+    .optional()
+    .describe(
+      "JSON projection: only these fields leave (`a.b`, `a[]`, `a[].b`); absent: whole body",
+    ),
+  expires: z
+    .union([z.date(), z.iso.datetime({ offset: true })])
+    .transform((d) => new Date(d))
+    .describe("RFC 3339 time with offset; from then on the grant allows nothing"),
+  enabled: z.boolean().default(true).describe("a reloadable switch"),
 });
 
 const logs = z
   .strictObject({
-    level: z.enum(["trace", "debug", "info", "warn", "error", "silent"]).default("info"),
+    level: z
+      .enum(["trace", "debug", "info", "warn", "error", "silent"])
+      .default("info")
+      .describe("lowest level written"),
     /** `stdout`, `stderr`, or a file path relative to the config file. */
-    destination: z.string().default("stdout"),
-    access: z.boolean().default(true),
+    destination: z
+      .string()
+      .default("stdout")
+      .describe("`stdout`, `stderr`, or a file (relative to the config file); fixed at start"),
+    access: z
+      .boolean()
+      .default(true)
+      .describe("one access line per served request; refusals are logged whatever this says"),
   })
   .default({ level: "info", destination: "stdout", access: true });
 
@@ -192,28 +316,71 @@ const telemetry = z
   .strictObject({
     otlp: z
       .strictObject({
-        endpoint: httpUrl,
-        sampleRatio: z.number().min(0).max(1).default(1),
-        headers: z.record(z.string(), z.string()).default({}),
+        endpoint: httpUrl.describe("OTLP/HTTP collector base URL"),
+        sampleRatio: z
+          .number()
+          .min(0)
+          .max(1)
+          .default(1)
+          .describe("share of traces Palisade starts that are sampled; a parent's decision wins"),
+        headers: z
+          .record(z.string(), z.string())
+          .default({})
+          .describe("headers sent with each export (e.g. an API key; redacted in `/config`)"),
       })
-      .optional(),
-    logs,
+      .optional()
+      .describe("OTLP/HTTP trace export, fixed at start; absent: no tracer at all"),
+    logs: logs.describe("JSON-lines logs: access, audit and event"),
   })
   .default({ logs: { level: "info", destination: "stdout", access: true } });
 
 const anomaly = z
   .strictObject({
-    window: duration.default(60_000),
-    threshold: z.number().int().positive().default(10),
+    window: duration.default(60_000).describe("sliding counting window"),
+    threshold: z
+      .number()
+      .int()
+      .positive()
+      .default(10)
+      .describe("events per caller and kind within the window before alerting"),
     /** Distinct targets one caller may be refused for within a window before it is probing. */
-    probeTargets: z.number().int().positive().default(5),
+    probeTargets: z
+      .number()
+      .int()
+      .positive()
+      .default(5)
+      .describe("distinct refused target tenants within the window that count as probing"),
     /** A firing alert resolves after this long without new events of its kind. */
-    quietPeriod: duration.default(120_000),
+    quietPeriod: duration
+      .default(120_000)
+      .describe("a firing alert resolves after this long with no event over the bar"),
     /** Multiple of the caller's own baseline (EWMA of past windows) that a burst must exceed. */
-    baselineFactor: z.number().positive().default(3),
-    alertmanager: httpUrl.optional(),
-    webhook: z.strictObject({ url: httpUrl, secret: z.string().min(16) }).optional(),
-    queueSize: z.number().int().positive().default(1000),
+    baselineFactor: z
+      .number()
+      .positive()
+      .default(3)
+      .describe("a burst must also exceed this multiple of the caller's own baseline"),
+    alertmanager: httpUrl
+      .optional()
+      .describe("Alertmanager base URL; alerts go to `POST <url>/api/v2/alerts`"),
+    webhook: z
+      .strictObject({
+        url: httpUrl.describe("receiver URL"),
+        secret: z
+          .string()
+          .min(16)
+          .describe("HMAC-SHA-256 key of `x-palisade-signature` (at least 16 characters)"),
+      })
+      .optional()
+      .describe(
+        "one JSON POST per firing and resolution, signed `x-palisade-signature: sha256=<HMAC of the body>`",
+      ),
+    queueSize: z
+      .number()
+      .int()
+      .positive()
+      .default(1000)
+      .describe("deliveries queued per network sink before the oldest is dropped"),
   })
   .default({
     window: 60_000,
@@ -226,39 +393,80 @@ const anomaly = z
 
 export const configSchema = z
   .strictObject({
-    service: dnsName,
-    trustDomain: dnsName,
-    inbound: inbound.default(inbound.parse({})),
-    outbound: outbound.default(outbound.parse({})),
+    service: dnsName.describe("this service's name: the `sa/<service>` of its SVIDs"),
+    trustDomain: dnsName.describe("SPIFFE trust domain of every SVID"),
+    inbound: inbound
+      .default(inbound.parse({}))
+      .describe("peer sidecars → this sidecar (mTLS) → the local app"),
+    outbound: outbound
+      .default(outbound.parse({}))
+      .describe("the local app → this sidecar (plain HTTP on loopback) → peers (mTLS)"),
     admin: z
-      .strictObject({ listen: listen.default("127.0.0.1:15000") })
+      .strictObject({
+        listen: listen
+          .default("127.0.0.1:15000")
+          .describe(
+            "`host:port` of the admin listener (metrics, health, `/config`, purge); fixed at start",
+          ),
+      })
       .default({ listen: "127.0.0.1:15000" }),
-    tenants: z.record(tenantId, tenant),
-    grants: z.array(grant).default([]),
+    /** Metrics and probes only (no /config, /tenants or purges): safe on the pod address. */
+    stats: z
+      .strictObject({
+        listen: listen
+          .default("0.0.0.0:15020")
+          .describe(
+            "`host:port` of the stats listener: `GET /metrics`, `/healthz`, `/readyz` only, safe to expose to Prometheus; fixed at start",
+          ),
+      })
+      .default({ listen: "0.0.0.0:15020" }),
+    tenants: z
+      .record(tenantId, tenant)
+      .describe("the tenants this service serves, by tenant id (a DNS label)"),
+    grants: z
+      .array(grant)
+      .default([])
+      .describe("explicit, expiring, audited cross-tenant permissions; the default is deny"),
     cache: z
       .strictObject({
-        maxBytes: size.default(256 * 1024 ** 2),
-        maxObjectBytes: size.default(1024 ** 2),
+        maxBytes: size.default(256 * 1024 ** 2).describe("cap over all tenant partitions together"),
+        maxObjectBytes: size.default(1024 ** 2).describe("largest response stored"),
       })
       .default({ maxBytes: 256 * 1024 ** 2, maxObjectBytes: 1024 ** 2 }),
     projection: z
       .strictObject({
         /** Largest response one projecting grant buffers. */
-        maxBytes: size.default(1024 ** 2),
+        maxBytes: size
+          .default(1024 ** 2)
+          .describe(
+            "largest response a projecting grant buffers; larger: `502 projection_refused`",
+          ),
         /** All responses buffered for projection at once, across the process. */
-        maxBufferedBytes: size.default(64 * 1024 ** 2),
+        maxBufferedBytes: size
+          .default(64 * 1024 ** 2)
+          .describe(
+            "bytes buffered for projection at once across the process; over it: `429 rate_limited`",
+          ),
       })
       .refine((p) => p.maxBufferedBytes >= p.maxBytes, {
         path: ["maxBufferedBytes"],
         message: "must be at least projection.maxBytes, or a largest response could never fit",
       })
       .default({ maxBytes: 1024 ** 2, maxBufferedBytes: 64 * 1024 ** 2 }),
-    context: z.strictObject({ ttl: duration.default(300_000) }).default({ ttl: 300_000 }),
+    context: z
+      .strictObject({
+        ttl: duration.default(300_000).describe("lifetime of `x-palisade-context` tokens"),
+      })
+      .default({ ttl: 300_000 }),
     telemetry,
     anomaly,
-    drainTimeout: duration.default(20_000),
+    drainTimeout: duration
+      .default(20_000)
+      .describe("how long in-flight requests get on SIGTERM before they are cut"),
     /** Time between failing readiness and closing listeners, so load balancers stop sending. */
-    drainDelay: duration.default(0),
+    drainDelay: duration
+      .default(0)
+      .describe("time between failing `/readyz` and closing the listeners"),
   })
   .superRefine((config, ctx) => {
     config.grants.forEach((g, i) => {

@@ -13,8 +13,8 @@ import type { Generation } from "../config/generation.js";
 import type { Metrics, Direction } from "../telemetry/metrics.js";
 import type { Logs } from "../telemetry/logs.js";
 import { verifyConnection, type PeerCheck } from "../tls/peer-identity.js";
-import { ProxyError, rawErrorResponse, sendError } from "./errors.js";
-import { requestIdFrom } from "./headers.js";
+import { ProxyError, rawErrorResponse, sendError } from "../path/errors.js";
+import { requestIdFrom } from "../path/headers.js";
 import { TLS_OPTIONS } from "../tls/tenant-material.js";
 import type { SuspiciousEvent } from "../anomaly/alert.js";
 import {
@@ -240,11 +240,11 @@ function refuseRaw(
   if (!behindResponse) endThenDestroy(socket, rawErrorResponse(error, requestId));
 }
 
-export type ListenerName = Direction | "admin";
+export type ListenerName = Direction | "admin" | "stats";
 
 /**
  * Gives every socket `server` accepts its deadlines and counts what they cut. The loopback
- * listeners (outbound, admin) share `outbound.timeouts`; inbound also caps the connections
+ * listeners (outbound, admin) and stats share `outbound.timeouts`; inbound also caps the connections
  * still in their TLS handshake at `inbound.limits.pendingHandshakes`.
  */
 export function guardSockets(
@@ -261,6 +261,15 @@ export function guardSockets(
     maxPending: name === "inbound" ? () => config().inbound.limits.pendingHandshakes : undefined,
     onDeadline: (stage, socket) => cutAtDeadline(name, deps, stage, socket),
     onRefused: (pending, refused) => {
+      // Only stats caps plain connections (server.maxConnections): no handshake to count.
+      if (name !== "inbound") {
+        if (refused === 1)
+          deps.logs.event.warn(
+            { listener: name, limit: server.maxConnections },
+            "connection limit reached; new connections closed at accept",
+          );
+        return;
+      }
       deps.metrics.handshakeFailure("pending_handshakes_limit");
       // One line when the limit is hit, not one per refused connection of a flood.
       if (refused === 1)
@@ -318,6 +327,6 @@ function cutAtDeadline(name: ListenerName, deps: ListenerDeps, stage: Stage, soc
     deps.metrics.handshakeFailure("handshake_timeout");
   }
   deps.logs.event.warn({ listener: name, stage, remote }, "connection cut at its deadline");
-  if (stage === "head" && name !== "admin")
+  if (stage === "head" && (name === "inbound" || name === "outbound"))
     refuseRaw(name, deps, new ProxyError("request_timeout"), "deadline", socket);
 }

@@ -15,7 +15,7 @@ import {
 } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import type { Config } from "../config/schema.js";
-import type { HeaderMap } from "../proxy/headers.js";
+import type { HeaderMap } from "../http/message.js";
 
 export interface Tracing {
   tracer: Tracer;

@@ -44,6 +44,8 @@ export function baseConfig(
     inbound: { listen: "127.0.0.1:0", app, target: { path: "/tenants/{tenant}/**" } },
     outbound: { listen: "127.0.0.1:0", upstreams: {} },
     admin: { listen: "127.0.0.1:0" },
+    // Its default (0.0.0.0:15020) would collide between sidecars and test runs.
+    stats: { listen: "127.0.0.1:0" },
     tenants: Object.fromEntries(
       tenants.map((t) => [
         t,

@@ -26,6 +26,7 @@ export interface SidecarProcess {
   inbound: string;
   outbound: string;
   admin: string;
+  stats: string;
   exited: Promise<Exit>;
   /** The first log line (already seen or still to come) that `match` accepts. */
   waitForLog(match: (line: LogLine) => boolean, what: string, timeoutMs?: number): Promise<LogLine>;
@@ -85,6 +86,7 @@ export async function spawnSidecar(
     inbound: `https://${String(started["inbound"])}`,
     outbound: `http://${String(started["outbound"])}`,
     admin: `http://${String(started["admin"])}`,
+    stats: `http://${String(started["stats"])}`,
     exited,
     waitForLog,
     readyz: async () => {

@@ -1,0 +1,46 @@
+/**
+ * The inbound path (DESIGN.md "The two paths"): a peer sidecar's request, over mTLS, to
+ * the local app, as its list of stages. A refusal at any stage answers before the app sees
+ * anything; the record is reported once the response has completed (path/run.ts).
+ */
+import type { RequestListener } from "node:http";
+import { admit } from "../path/admit.js";
+import { authorize } from "../path/authorize.js";
+import { throughCache } from "../path/cache.js";
+import { RequestContext } from "../path/context.js";
+import type { ProxyDeps } from "../path/deps.js";
+import { takeBody } from "../path/forward.js";
+import { limitHeaders, oneValidHost, readHeaders } from "../path/request-head.js";
+import { respond } from "../path/respond.js";
+import { route } from "../path/route.js";
+import { runStages, type Stage } from "../path/run.js";
+import { identify } from "./identify.js";
+import { project } from "./project.js";
+import { stripReserved } from "./strip-reserved.js";
+import { forwardToApp, stamp, toApp } from "./to-app.js";
+
+/** The inbound stages, in order; each file's header says why it sits where it does. */
+export const INBOUND: readonly Stage[] = [
+  toApp, // the app's target rule and cache settings
+  readHeaders, // one pass over the raw headers; the request id
+  identify, // the caller tenant, from the client certificate
+  limitHeaders, // more header fields than allowed: 431
+  admit, // the tenant's rate limit and in-flight cap
+  oneValidHost, // exactly one RFC 3986 Host
+  stripReserved, // an asserted tenant must match; spoofing is recorded
+  route, // canonical path and target tenant
+  authorize, // the caller's own tenant, or an active grant
+  stamp, // tenant, caller, request id, traceparent for the app
+  takeBody, // the request body, within its limit
+  throughCache(forwardToApp), // the tenant's cache, or the app with a signed context
+  project, // the projection under a projecting grant; else headers filtered
+  respond, // stream the response to the peer
+];
+
+export function inboundHandler(deps: ProxyDeps): RequestListener {
+  return (req, res) => {
+    // A peer refused at the handshake: its socket is gone and the refusal already counted.
+    if (req.socket.destroyed) return;
+    void runStages(INBOUND, new RequestContext("inbound", req, res, deps));
+  };
+}

@@ -1,0 +1,21 @@
+/**
+ * Inbound step 1: the tenant proved by the connection's client certificate, re-checked
+ * against the request's generation. A connection whose tenant was revoked since it was
+ * opened is refused `tenant_revoked` and closed after the answer.
+ */
+import type { TLSSocket } from "node:tls";
+import type { RequestContext } from "../path/context.js";
+import { ProxyError } from "../path/errors.js";
+import { currentIdentity } from "../tls/peer-identity.js";
+
+export function identify(ctx: RequestContext): void {
+  const socket = ctx.req.socket as TLSSocket;
+  const check = currentIdentity(socket, ctx.generation, new Date(ctx.deps.now()));
+  if (!check.ok) {
+    ctx.res.shouldKeepAlive = false;
+    throw new ProxyError("tenant_revoked", `peer identity no longer trusted (${check.reason})`);
+  }
+  ctx.tenant = check.identity.tenant;
+  ctx.record.tenant = check.identity.tenant;
+  ctx.record.callerId = check.identity.spiffeId;
+}

@@ -1,0 +1,35 @@
+/**
+ * The outbound hop to a peer: what Palisade stamps on the call (the upstream's authority,
+ * the tenant it is made for, the request id, the trace), and the call itself, over mTLS
+ * with that tenant's client certificate.
+ */
+import type { UpstreamRuntime } from "../config/generation.js";
+import type { UpstreamResponse } from "../http/message.js";
+import type { RequestContext } from "../path/context.js";
+import { checkHeaderCount, fieldCount, HEADER_REQUEST_ID, HEADER_TENANT } from "../path/headers.js";
+import { injectSpan } from "../telemetry/tracing.js";
+
+export function stamp(ctx: RequestContext): void {
+  const forward = ctx.headers.forward;
+  forward["host"] = (ctx.upstream as UpstreamRuntime).authority;
+  forward[HEADER_TENANT] = ctx.tenant;
+  forward[HEADER_REQUEST_ID] = ctx.record.requestId;
+  if (ctx.span) injectSpan(ctx.span, forward);
+  // With Palisade's own fields added the call must still fit the peer's inbound limit.
+  checkHeaderCount(fieldCount(forward), ctx.generation.config.outbound.limits.headersCount);
+}
+
+/** The cache's miss path (or the call itself on uncached routes). */
+export function forwardToUpstream(ctx: RequestContext): Promise<UpstreamResponse> {
+  const { deps, generation } = ctx;
+  const upstream = ctx.upstream as UpstreamRuntime;
+  return ctx.callUpstream({
+    dispatcher: deps.upstreamPool(generation, upstream, ctx.tenant),
+    origin: upstream.origin,
+    method: ctx.req.method ?? "GET",
+    path: upstream.basePath + ctx.route.pathWithQuery,
+    headers: ctx.headers.forward,
+    body: ctx.body,
+    timeout: generation.config.outbound.timeouts.upstream,
+  });
+}

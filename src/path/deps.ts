@@ -1,0 +1,38 @@
+/**
+ * What the request path is given. Everything is passed in; nothing is a module-level
+ * singleton, so tests and the demo can run several sidecars in one process.
+ */
+import type { Dispatcher } from "undici";
+import type { Generation, UpstreamRuntime } from "../config/generation.js";
+import type { ContextTokens } from "../tenancy/context-token.js";
+import type { Metrics } from "../telemetry/metrics.js";
+import type { Logs } from "../telemetry/logs.js";
+import type { SuspiciousEvent } from "../anomaly/alert.js";
+import type { Tracing } from "../telemetry/tracing.js";
+import type { TenantHttpCache } from "../cache/index.js";
+import type { TenantConcurrency, TenantRateLimiter } from "./rate-limit.js";
+import type { ProjectionBudget } from "../inbound/projection-budget.js";
+
+export interface ProxyDeps {
+  /** The current config generation; read once at the start of each request. */
+  generation(): Generation;
+  metrics: Metrics;
+  logs: Logs;
+  tokens: ContextTokens;
+  anomaly: { record(event: SuspiciousEvent): void };
+  /** Tenant-partitioned response cache, kept across generations. */
+  cache: TenantHttpCache;
+  /** Per-tenant token buckets, one per listener. */
+  rateLimits: { inbound: TenantRateLimiter; outbound: TenantRateLimiter };
+  /** Per-tenant requests in flight, one per listener. */
+  concurrency: { inbound: TenantConcurrency; outbound: TenantConcurrency };
+  /** Bytes held for projecting grants, bounded across the process and kept across generations. */
+  projectionBudget: ProjectionBudget;
+  /** Connection pool to the local app. */
+  app: Dispatcher;
+  /** mTLS pool for calls to `upstream` as `tenant`, built from `generation`. */
+  upstreamPool(generation: Generation, upstream: UpstreamRuntime, tenant: string): Dispatcher;
+  /** Undefined when no exporter is configured: the request path then skips tracing. */
+  tracing: Tracing | undefined;
+  now(): number;
+}

@@ -1,0 +1,83 @@
+/**
+ * One request's record (Envoy's StreamInfo): plain data that the stages write as they go,
+ * and nothing reads until the response has completed. Then the consumers
+ * (telemetry/report.ts) turn it into the request metrics, the span's attributes, the access
+ * line, the audit lines and the anomaly events (DESIGN.md step 6). Stages never log.
+ */
+import type { CacheResult, Direction } from "../telemetry/metrics.js";
+import type { ErrorCode } from "./errors.js";
+
+export type Decision = "allow" | "grant" | "deny";
+
+/** A refusal as the record keeps it (a ProxyError is one). */
+export interface Refusal {
+  readonly code: ErrorCode;
+  readonly message: string;
+  /** False for refusals an honest client can cause: no anomaly event. */
+  readonly suspicious: boolean;
+}
+
+export interface RequestRecord {
+  readonly direction: Direction;
+  readonly method: string | undefined;
+  /** `performance.now()` when the request reached its handler. */
+  readonly started: number;
+  /** The header list as received: without a span, the caller's trace id is read from it. */
+  readonly rawHeaders: readonly string[];
+  requestId: string;
+  /** The caller tenant: proved (inbound), or named by the call's context (outbound). */
+  tenant: string | undefined;
+  /** The caller's SPIFFE id (inbound). */
+  callerId: string | undefined;
+  target: string | undefined;
+  /** Canonical path, without the query. */
+  path: string | undefined;
+  decision: Decision | undefined;
+  grantId: string | undefined;
+  cache: CacheResult | undefined;
+  /** The `outbound.upstreams` key the call went to. */
+  upstream: string | undefined;
+  /** Reserved header names from the network, stripped as spoofing (inbound). */
+  spoofed: readonly string[] | undefined;
+  /** Routing header names from the network, stripped as noise (inbound). */
+  routingStripped: readonly string[] | undefined;
+  /** Response body bytes sent under a grant (audited requests only). */
+  bytes: number;
+  /** The status answered (499 when the client left first). */
+  status: number;
+  /** The refusal answered, if the request was refused. */
+  refusal: Refusal | undefined;
+  /** An error no stage expected: answered `upstream_unavailable` and logged. */
+  unexpected: unknown;
+  /** From the start until the response completed. */
+  seconds: number;
+}
+
+export function newRecord(
+  direction: Direction,
+  method: string | undefined,
+  rawHeaders: readonly string[],
+): RequestRecord {
+  return {
+    direction,
+    method,
+    started: performance.now(),
+    rawHeaders,
+    requestId: "",
+    tenant: undefined,
+    callerId: undefined,
+    target: undefined,
+    path: undefined,
+    decision: undefined,
+    grantId: undefined,
+    cache: undefined,
+    upstream: undefined,
+    spoofed: undefined,
+    routingStripped: undefined,
+    bytes: 0,
+    status: 0,
+    refusal: undefined,
+    unexpected: undefined,
+    seconds: 0,
+  };
+}

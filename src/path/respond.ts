@@ -1,0 +1,34 @@
+/**
+ * The last stages of both paths: the response's headers as the client may see them
+ * (hop-by-hop and reserved names never pass from the app or a peer), then the response,
+ * streamed with this request's id.
+ */
+import { foldedName } from "../http/field-name.js";
+import type { RequestContext } from "./context.js";
+import { writeResponse } from "./forward.js";
+import { HEADER_REQUEST_ID, RESERVED_PREFIX, responseHeaders } from "./headers.js";
+
+export function isReserved(name: string): boolean {
+  return foldedName(name).startsWith(RESERVED_PREFIX);
+}
+
+/** The upstream's headers without hop-by-hop and reserved names. */
+export function filterResponse(ctx: RequestContext): void {
+  ctx.responseHeaders = responseHeaders(ctx.response.headers, isReserved);
+}
+
+/**
+ * Streams the response to the client, counting what leaves under a grant for the audit
+ * record; resolves once the client has it all.
+ */
+export async function respond(ctx: RequestContext): Promise<void> {
+  const { response, responseHeaders: headers, record } = ctx;
+  headers[HEADER_REQUEST_ID] = record.requestId;
+  if (record.grantId !== undefined) {
+    response.body.on("data", (chunk: Buffer) => {
+      record.bytes += chunk.length;
+    });
+  }
+  await writeResponse(ctx.res, response, headers);
+  record.status = response.statusCode;
+}
