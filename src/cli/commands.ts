@@ -79,10 +79,12 @@ Multi-document YAML on stdout, for kubectl apply -f -. See docs/kubernetes.md.`,
   {
     name: "inject",
     summary: "add the sidecar to Kubernetes workloads (YAML in, YAML out)",
-    usage: `palisade inject -f FILE|- --tenants a,b [--config-map NAME] [--image IMAGE]
+    usage: `palisade inject -f FILE|- --tenants a,b [--service S] [--config-map NAME] [--image IMAGE]
 
   -f, --filename FILE   multi-document YAML, or - for stdin; the result goes to stdout
-  --tenants a,b         tenants whose certificate Secrets (palisade-tenant-<tenant>) to mount
+  --tenants a,b         the tenants served: one certificate Secret each is mounted
+  --service S           Secrets are palisade-<tenant>-<service>, as certs cert-manager
+                        names them (default: each workload's own name)
   --config-map NAME     the ConfigMap holding palisade.yaml (default palisade-config)
   --image IMAGE         default ghcr.io/palisade-mesh/palisade:<this version>
 Idempotent. Pods that cannot take the sidecar (hostNetwork, an Istio sidecar, a port or

@@ -17,6 +17,7 @@ export async function main(args: string[]): Promise<number> {
     filename: { type: "string", short: "f" },
     tenants: { type: "string" },
     "config-map": { type: "string", default: "palisade-config" },
+    service: { type: "string" },
     image: { type: "string", default: `ghcr.io/palisade-mesh/palisade:${packageVersion()}` },
   });
   const file = required(values.filename, "-f, --filename");
@@ -24,6 +25,7 @@ export async function main(args: string[]): Promise<number> {
     image: values.image,
     configMap: values["config-map"],
     tenants: required(values.tenants, "--tenants").split(","),
+    ...(values.service !== undefined ? { service: values.service } : {}),
   };
   const problems = optionProblems(options);
   if (problems.length > 0) throw new UsageError(problems.join("; "));

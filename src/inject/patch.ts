@@ -30,6 +30,7 @@ import {
   sidecarVolumes,
   type InjectOptions,
 } from "./sidecar.js";
+import { isServiceName } from "../tenancy/spiffe.js";
 
 const OTHER_MESH_SIDECARS = new Set(["istio-proxy"]);
 
@@ -42,11 +43,18 @@ export function injectPod(
   doc: Document,
   template: YAMLMap,
   options: InjectOptions,
+  workload: string | undefined,
 ): string | undefined {
   const spec = template.get("spec", true);
   if (!isMap(spec)) return "has no pod spec";
   const refusal = refusalFor(template, spec);
   if (refusal) return refusal;
+  const service = options.service ?? workload;
+  // Secret names are DNS subdomains of at most 253 characters.
+  const longest = Math.max(...options.tenants.map((t) => t.length));
+  if (service === undefined || !isServiceName(service) || service.length + longest > 243) {
+    return "has no name that can name its certificate Secrets (palisade-<tenant>-<service>): give --service";
+  }
 
   // Where a person would write them: metadata before spec, init containers before containers.
   const metadata = ensure(doc, template, "metadata", "map", indexOfKey(template, "spec"));
@@ -54,7 +62,7 @@ export function injectPod(
   const initContainers = ensure(doc, spec, "initContainers", "seq", indexOfKey(spec, "containers"));
   initContainers.items.unshift(doc.createNode(sidecarContainer(options)));
   ensure(doc, spec, "volumes", "seq").items.push(
-    ...sidecarVolumes(options).map((v) => doc.createNode(v)),
+    ...sidecarVolumes(options, service).map((v) => doc.createNode(v)),
   );
   for (const container of mapsIn(spec.get("containers", true))) {
     const env = ensure(doc, container, "env", "seq");

@@ -18,6 +18,8 @@ const TEMPLATE_PATHS: Record<string, readonly string[]> = {
 export interface PodTemplate {
   /** `Deployment/web`, for messages. */
   name: string;
+  /** The workload's `metadata.name`, if it has one. */
+  workload: string | undefined;
   /** The map holding `metadata` and `spec` of the pod, or why it cannot be used. */
   template: YAMLMap | string;
 }
@@ -30,13 +32,16 @@ export function podTemplates(root: Node | null | undefined): PodTemplate[] {
     return isSeq(items) ? items.items.flatMap((item) => podTemplates(item as Node)) : [];
   }
   if (typeof kind !== "string" || !(kind in TEMPLATE_PATHS)) return [];
-  const name = `${kind}/${String(root.getIn(["metadata", "name"]) ?? "(unnamed)")}`;
+  const workloadName = root.getIn(["metadata", "name"]);
+  const workload = typeof workloadName === "string" ? workloadName : undefined;
+  const name = `${kind}/${workload ?? "(unnamed)"}`;
   let node: unknown = root;
   const path = TEMPLATE_PATHS[kind] ?? [];
   for (const [i, key] of path.entries()) {
     node = isMap(node) ? node.get(key, true) : undefined;
-    if (!isMap(node))
-      return [{ name, template: `${path.slice(0, i + 1).join(".")} is not a mapping` }];
+    if (!isMap(node)) {
+      return [{ name, workload, template: `${path.slice(0, i + 1).join(".")} is not a mapping` }];
+    }
   }
-  return [{ name, template: node as YAMLMap }];
+  return [{ name, workload, template: node as YAMLMap }];
 }

@@ -3,6 +3,8 @@
  * environment of the app containers. Names, ports and mount paths are the shared Kubernetes
  * contract (docs/inject.md); `deploy/kubernetes/` spells the same pod by hand.
  */
+import { leafSecretName } from "../deploy/cert-manager.js";
+import { isServiceName } from "../tenancy/spiffe.js";
 import { isTenantId } from "../tenancy/tenant-id.js";
 
 export const SIDECAR_NAME = "palisade";
@@ -20,6 +22,11 @@ export interface InjectOptions {
   image: string;
   configMap: string;
   tenants: readonly string[];
+  /**
+   * The service whose certificates the pod mounts (Secret `palisade-<tenant>-<service>`, as
+   * `palisade certs cert-manager` names them). Absent: each workload's own name.
+   */
+  service?: string;
 }
 
 // Volume and container names are DNS labels: at most 63 characters.
@@ -45,6 +52,9 @@ export function optionProblems(options: InjectOptions): string[] {
     else if (!DNS_LABEL.test(tenantVolume(tenant))) {
       problems.push(`--tenants: ${tenant} is too long for the volume name ${tenantVolume(tenant)}`);
     }
+  }
+  if (options.service !== undefined && !isServiceName(options.service)) {
+    problems.push(`--service ${JSON.stringify(options.service)} is not a service name`);
   }
   if (new Set(options.tenants).size !== options.tenants.length) {
     problems.push("--tenants names a tenant twice");
@@ -72,10 +82,11 @@ export function sidecarContainer(options: InjectOptions): Record<string, unknown
       { name: "palisade-in", containerPort: 15006, protocol: "TCP" },
       { name: "palisade-stats", containerPort: 15020, protocol: "TCP" },
     ],
-    startupProbe: { ...probe("/readyz"), periodSeconds: 1, failureThreshold: 120 },
+    startupProbe: { ...probe("/readyz"), periodSeconds: 1, failureThreshold: 60 },
     readinessProbe: { ...probe("/readyz"), periodSeconds: 5 },
-    livenessProbe: { ...probe("/healthz"), periodSeconds: 10 },
-    resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } },
+    livenessProbe: { ...probe("/healthz"), periodSeconds: 10, failureThreshold: 3 },
+    // As deploy/kubernetes/deployment.yaml, which says how bench/ sized them.
+    resources: { requests: { cpu: "100m", memory: "160Mi" }, limits: { memory: "384Mi" } },
     securityContext: {
       runAsNonRoot: true,
       runAsUser: 10001,
@@ -96,13 +107,17 @@ export function sidecarContainer(options: InjectOptions): Record<string, unknown
   };
 }
 
-/** Mounted as directories, never with subPath: Kubernetes' `..data` swaps reach the watcher. */
-export function sidecarVolumes(options: InjectOptions): Record<string, unknown>[] {
+/**
+ * Mounted as directories, never with subPath: Kubernetes' `..data` swaps reach the watcher.
+ * The Secrets keep Kubernetes' default mode: only the sidecar mounts them, and the 0440 of
+ * deploy/kubernetes/ needs a pod-wide fsGroup, which inject does not impose on the app.
+ */
+export function sidecarVolumes(options: InjectOptions, service: string): Record<string, unknown>[] {
   return [
     { name: CONFIG_VOLUME, configMap: { name: options.configMap } },
     ...options.tenants.map((tenant) => ({
       name: tenantVolume(tenant),
-      secret: { secretName: tenantVolume(tenant) },
+      secret: { secretName: leafSecretName(tenant, service) },
     })),
   ];
 }

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { describe, expect, it } from "vitest";
-import { validateObject } from "../../test/support/kubernetes-schema.js";
+import { validateObject, type KubeObject as Manifest } from "../../test/support/kube-validate.js";
 import { optionProblems, type InjectOptions } from "./sidecar.js";
 import { transform, UnusableInput } from "./transform.js";
 
@@ -52,7 +52,12 @@ describe.each(NAMES)("%s", (name) => {
   const once = inject(input);
 
   it("injects into objects that stay valid against the Kubernetes schemas", () => {
-    for (const object of objects(once)) validateObject(object);
+    const validate = (object: Manifest): void => {
+      // v1 List has no model of its own: each item is checked.
+      if (object.kind === "List") (object.items as Manifest[]).forEach(validate);
+      else validateObject(object);
+    };
+    for (const object of objects(once)) validate(object as unknown as Manifest);
   });
 
   it("is idempotent: inject twice equals inject once, byte for byte", () => {
@@ -104,8 +109,9 @@ describe("what inject adds", () => {
     expect(pod.spec.volumes).toEqual([
       { name: "scratch", emptyDir: {} },
       { name: "palisade-config", configMap: { name: "palisade-config" } },
-      { name: "palisade-tenant-acme", secret: { secretName: "palisade-tenant-acme" } },
-      { name: "palisade-tenant-globex", secret: { secretName: "palisade-tenant-globex" } },
+      // The Secrets `palisade certs cert-manager` writes: per tenant and service (the workload's name).
+      { name: "palisade-tenant-acme", secret: { secretName: "palisade-acme-ledger" } },
+      { name: "palisade-tenant-globex", secret: { secretName: "palisade-globex-ledger" } },
     ]);
   });
 
@@ -170,9 +176,17 @@ describe("input the printer would not write byte for byte", () => {
 });
 
 describe("a pod without metadata", () => {
-  it("gets it before its spec, and loses it again on uninject", () => {
-    const text = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - name: a\n      image: b\n";
-    const injected = inject(text);
+  const text = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - name: a\n      image: b\n";
+
+  it("needs --service to name its certificate Secrets", () => {
+    expect(transform(text, OPTIONS).warnings).toEqual([
+      expect.stringMatching(/^document 1, Pod\/\(unnamed\): has no name .* give --service; left/),
+    ]);
+  });
+
+  it("gets metadata before its spec, and loses it again on uninject", () => {
+    const injected = inject(text, { ...OPTIONS, service: "orders" });
+    expect(injected).toContain("secretName: palisade-acme-orders\n");
     expect(injected).toMatch(/^apiVersion: v1\nkind: Pod\nmetadata:\n {2}annotations:\n/);
     expect(uninject(injected)).toBe(text);
   });

@@ -38,7 +38,7 @@ export function transform(text: string, options?: InjectOptions): TransformResul
       }
       if (isInjected(pod.template)) uninjectPod(pod.template);
       if (!options) continue;
-      const refusal = injectPod(doc, pod.template, options);
+      const refusal = injectPod(doc, pod.template, options, pod.workload);
       if (refusal) warnings.push(`${where}: ${refusal}; left unchanged`);
     }
     if (isDeepStrictEqual(plain(doc, i), before)) return source;
