@@ -36,7 +36,11 @@ const byKey = new Map(documented.map((r) => [r.key, r]));
 function keyPaths(value: unknown, path: string): string[] {
   if (path !== "" && byKey.get(path)?.type === "map") return [path];
   if (Array.isArray(value))
-    return value.some((v) => typeof v === "object") ? keyPaths(value[0], `${path}[]`) : [path];
+    // A list of objects is documented by its members; a list of scalars, or of scalars and
+    // objects (`fields`), by the list itself.
+    return value.length > 0 && value.every((v) => typeof v === "object" && v !== null)
+      ? keyPaths(value[0], `${path}[]`)
+      : [path];
   if (typeof value !== "object" || value === null) return [path];
   const placeholder =
     path === "tenants" ? "<tenant>" : path.endsWith("upstreams") ? "<upstream>" : "";

@@ -150,6 +150,10 @@ describe("the unpacked tarball", () => {
     expect(config).toMatch(/^# yaml-language-server: \$schema=palisade\.schema\.json\n/);
     await readFile(join(scratch, "my-mesh", "palisade.schema.json"), "utf8");
     const check = await palisade(["check", "-c", "my-mesh/palisade.yaml", "--format", "json"]);
+    const placeholder = await readFile(join(ROOT, "config/example/pki/projection-hash.key"));
+    const key = await readFile(join(scratch, "my-mesh/pki/projection-hash.key"));
+    expect(key.length).toBeGreaterThanOrEqual(16);
+    expect(key.equals(placeholder)).toBe(false);
     expect(JSON.parse(check.stdout)).toMatchObject({ usable: true });
     // A second init keeps the user's edits unless told otherwise.
     await expect(palisade(["init", "my-mesh"])).rejects.toMatchObject({

@@ -30,12 +30,17 @@ Exit 1 when a listener cannot bind, 2 when the config or a file it names is unus
   },
   {
     name: "check",
-    summary: "validate a config and lint its policy",
+    summary: "validate a config and lint its policy, or diff two policies",
     usage: `palisade check -c FILE [--format human|json]
+       palisade check --diff OLD NEW [--deny-widening]
 
   -c, --config FILE   the config to check
   --format F          human (default) or json
-Exit 0 clean or warnings only, 1 error findings, 2 unusable config.`,
+Exit 0 clean or warnings only, 1 error findings, 2 unusable config.
+
+  --diff OLD NEW      print each tenant-to-tenant path the change opens (+) or closes (-)
+  --deny-widening     exit 1 when any path opens (for CI)
+Exit 0 (1 with --deny-widening and an opened path), 2 when either file is unusable.`,
     load: () => import("./check.js"),
   },
   {

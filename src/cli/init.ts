@@ -3,8 +3,9 @@
  * for the tenants and service it names, so `palisade check -c DIR/palisade.yaml` passes in
  * an installed package as in a checkout.
  */
+import { randomBytes } from "node:crypto";
 import { access, mkdir, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { parse } from "yaml";
 import { parseFlags, UsageError } from "./flags.js";
 
@@ -15,6 +16,7 @@ interface ExampleIdentity {
   service: string;
   trustDomain: string;
   tenants: Record<string, unknown>;
+  projection?: { hashKeyFile?: string };
 }
 
 export async function main(args: string[]): Promise<number> {
@@ -46,6 +48,13 @@ export async function main(args: string[]): Promise<number> {
     tenants: Object.keys(identity.tenants),
     services: [identity.service],
   });
+  const hashKeyFile = identity.projection?.hashKeyFile;
+  if (hashKeyFile !== undefined) {
+    // A fresh key, never the checkout's placeholder: hash masks are only as good as it.
+    const key = join(dir, hashKeyFile);
+    await mkdir(dirname(key), { recursive: true });
+    await writeFile(key, randomBytes(32).toString("base64url"), { mode: 0o600 });
+  }
   await writeFile(
     join(dir, "pki", "README"),
     "Development-only certificates and keys made by `palisade init`; never use them outside tests and demos.\n",

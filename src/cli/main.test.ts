@@ -82,6 +82,13 @@ describe("usage errors: one line naming the problem, exit 2", () => {
       ["check", "-c", "x.yaml", "--format", "xml"],
       /--format must be one of human, json, not "xml"/,
     ],
+    [
+      ["check", "--diff", "old.yaml"],
+      /^palisade check: --diff compares two configs: --diff OLD NEW\n/,
+    ],
+    [["check", "--diff", "a", "b", "c"], /^palisade check: unexpected argument "c"\n/],
+    [["check", "-c", "x.yaml", "--deny-widening"], /--deny-widening goes with --diff/],
+    [["check", "x.yaml"], /^palisade check: unexpected argument "x.yaml"\n/],
     [["certs", "init", "--tenants", "Acme", "--services", "web"], /"Acme" is not a DNS label/],
     [["certs", "init", "--tenants", "a", "--services", "web", "--days", "soon"], /--days must be/],
     [["probe", "--target", "x:1", "--pki", "p", "--tenant", "a", "--other", "a"], /must differ/],

@@ -6,32 +6,34 @@
 import { createHash } from "node:crypto";
 import { resolve } from "node:path";
 import type { LoadedConfig } from "./load.js";
-import type { Config, RouteCacheConfig } from "./schema.js";
+import { REGION_PATTERN, type Config } from "./schema.js";
 import { compileTargetRule, type TargetRule } from "../tenancy/target.js";
+import { compileUpstreams, expandName, type UpstreamRuntime } from "./upstreams.js";
 import { foldedName } from "../http/field-name.js";
 import { compileGrants, type GrantTable } from "../tenancy/grants.js";
 import { loadTenantMaterial, type TenantMaterial } from "../tls/tenant-material.js";
+import { localRegion } from "../tenancy/residency.js";
+import { readRegularFileBytes } from "./regular-file.js";
+
+/** A generation that cannot be built from a config that validated; names the key path. */
+export class GenerationError extends Error {
+  constructor(
+    readonly keyPath: string,
+    message: string,
+  ) {
+    super(`${keyPath}: ${message}`);
+    this.name = "GenerationError";
+  }
+}
+
+export type { EndpointRuntime, UpstreamRuntime } from "./upstreams.js";
 
 export interface TenantRuntime extends TenantMaterial {
   id: string;
   revoked: boolean;
   cache: Config["tenants"][string]["cache"];
-}
-
-export interface UpstreamRuntime {
-  name: string;
-  /** `https://host:port` */
-  origin: string;
-  /** Path prefix from the upstream URL, without a trailing slash ("" for none). */
-  basePath: string;
-  /** Host header sent upstream. */
-  authority: string;
-  tls: boolean;
-  /** Expected service in the upstream's SPIFFE id. */
-  service: string;
-  sni(tenant: string): string;
-  target: TargetRule;
-  cache: RouteCacheConfig;
+  /** Residency: where this tenant's calls and data stay; undefined is unrestricted. */
+  regions: readonly string[] | undefined;
 }
 
 export interface Generation {
@@ -51,15 +53,19 @@ export interface Generation {
   readonly inboundTarget: TargetRule;
   readonly upstreams: ReadonlyMap<string, UpstreamRuntime>;
   readonly grants: GrantTable;
+  /** This sidecar's region (`region`, else PALISADE_REGION); undefined when neither is set. */
+  readonly region: string | undefined;
+  /** Raw bytes of `projection.hashKeyFile`, the key of `hash` masks. */
+  readonly hashKey: Buffer | undefined;
   readonly stripHeaders: ReadonlySet<string>;
   /** Routing headers the inbound path forwards to the app (all others are stripped). */
   readonly allowHeaders: ReadonlySet<string>;
   readonly loadedAt: Date;
-  /** The config file and every certificate, key and CA file it names (absolute). */
+  /** The config file and every certificate, key, CA and hash key file it names (absolute). */
   readonly files: readonly string[];
   /**
-   * Hash of everything the generation was built from: the config text and the bytes of
-   * every tenant file. Equal digests mean a reload would change nothing, even when a
+   * Hash of everything the generation was built from: the config text, the bytes of
+   * every tenant file and the hash key. Equal digests mean a reload would change nothing, even when a
    * Secret rotation swapped certificate files under an unchanged config.
    */
   readonly digest: string;
@@ -69,8 +75,12 @@ export async function buildGeneration(
   loaded: LoadedConfig,
   id: number,
   now = new Date(),
+  env: Readonly<Record<string, string | undefined>> = process.env,
 ): Promise<Generation> {
   const { config, baseDir } = loaded;
+  const local = localRegion(config, env, (name) => REGION_PATTERN.test(name));
+  if (local.problem !== undefined) throw new GenerationError("region", local.problem);
+  const hashKey = await readHashKey(loaded);
   const tenants = new Map<string, TenantRuntime>();
   await Promise.all(
     Object.entries(config.tenants).map(async ([tenant, tenantConfig]) => {
@@ -87,6 +97,7 @@ export async function buildGeneration(
         id: tenant,
         revoked: tenantConfig.revoked,
         cache: tenantConfig.cache,
+        regions: tenantConfig.regions,
       });
     }),
   );
@@ -106,31 +117,60 @@ export async function buildGeneration(
     appOrigin: new URL(config.inbound.app).origin,
     inboundTarget: compileTargetRule(config.inbound.target),
     upstreams: compileUpstreams(config),
-    grants: compileGrants(config.grants, { tenants: active }),
+    grants: compileGrants(config.grants, { tenants: active, hashKey }),
+    region: local.region,
+    hashKey,
     stripHeaders: new Set(config.inbound.stripHeaders.map(foldedName)),
     allowHeaders: new Set(config.inbound.allowHeaders),
     loadedAt: now,
     files: referencedFiles(loaded),
-    digest: sourceDigest(loaded, tenants),
+    digest: sourceDigest(loaded, tenants, hashKey),
   };
 }
 
-/** Every file a config reads: itself and each tenant's CA, certificate and key. */
+/** The hash mask key, read whole like a certificate; an empty key file is refused. */
+async function readHashKey(loaded: LoadedConfig): Promise<Buffer | undefined> {
+  const file = loaded.config.projection.hashKeyFile;
+  if (file === undefined) return undefined;
+  let key: Buffer;
+  try {
+    key = await readRegularFileBytes(resolve(loaded.baseDir, file));
+  } catch (err) {
+    throw new GenerationError(
+      "projection.hashKeyFile",
+      `cannot read ${file}: ${(err as Error).message}`,
+    );
+  }
+  // An empty HMAC key makes every hash computable by anyone who guesses the value.
+  if (key.length < 16)
+    throw new GenerationError("projection.hashKeyFile", `${file} holds fewer than 16 bytes`);
+  return key;
+}
+
+/** Every file a config reads: itself, each tenant's CA, certificate and key, the hash key. */
 export function referencedFiles(loaded: LoadedConfig): string[] {
   const files = new Set([loaded.file]);
   for (const tenant of Object.values(loaded.config.tenants)) {
     for (const key of ["ca", "cert", "key"] as const)
       files.add(resolve(loaded.baseDir, tenant[key]));
   }
+  const hashKeyFile = loaded.config.projection.hashKeyFile;
+  if (hashKeyFile !== undefined) files.add(resolve(loaded.baseDir, hashKeyFile));
   return [...files];
 }
 
-function sourceDigest(loaded: LoadedConfig, tenants: ReadonlyMap<string, TenantRuntime>): string {
+function sourceDigest(
+  loaded: LoadedConfig,
+  tenants: ReadonlyMap<string, TenantRuntime>,
+  hashKey: Buffer | undefined,
+): string {
   const hash = createHash("sha256").update(loaded.text);
   for (const id of [...tenants.keys()].sort()) {
     const t = tenants.get(id) as TenantRuntime;
     for (const part of [id, t.caPem, t.certPem, t.keyPem]) hash.update("\0").update(part);
   }
+  // A rotated hash key must rebuild the generation, even under an unchanged config.
+  if (hashKey) hash.update("\0hashKey\0").update(hashKey);
   return hash.digest("hex");
 }
 
@@ -170,39 +210,6 @@ export function tenantChanges(previous: Generation, next: Generation): TenantCha
     if (old.certPem !== t.certPem || old.keyPem !== t.keyPem) changes.rotated.push(id);
   }
   return changes;
-}
-
-function expandName(
-  pattern: string,
-  tenant: string,
-  config: Config,
-  service = config.service,
-): string {
-  return pattern
-    .replaceAll("{tenant}", tenant)
-    .replaceAll("{service}", service)
-    .replaceAll("{trustDomain}", config.trustDomain);
-}
-
-function compileUpstreams(config: Config): Map<string, UpstreamRuntime> {
-  const upstreams = new Map<string, UpstreamRuntime>();
-  for (const [name, upstream] of Object.entries(config.outbound.upstreams)) {
-    const url = new URL(upstream.url);
-    const service = upstream.service ?? name;
-    const sniPattern = upstream.sni ?? "{tenant}.{service}.{trustDomain}";
-    upstreams.set(name, {
-      name,
-      origin: url.origin,
-      basePath: url.pathname.replace(/\/+$/, ""),
-      authority: url.host,
-      tls: url.protocol === "https:",
-      service,
-      sni: (tenant) => expandName(sniPattern, tenant, config, service),
-      target: compileTargetRule(upstream.target),
-      cache: upstream.cache,
-    });
-  }
-  return upstreams;
 }
 
 export interface DefaultCredentials {

@@ -5,7 +5,7 @@
  * grant the table would refuse is reported at once, not only the first.
  */
 import { pathGlobProblem } from "../tenancy/path-glob.js";
-import { compileProjection, ProjectionError } from "../tenancy/projection.js";
+import { compileProjection, fieldPath, ProjectionError } from "../tenancy/projection.js";
 import type { Finding } from "./lint.js";
 import { redactText, showRejected } from "./redact.js";
 import type { Config, GrantConfig } from "./schema.js";
@@ -22,7 +22,7 @@ export function lintGrants(config: Config, now: Date): Finding[] {
     return [
       ...lintParties(config, grant, name, at),
       ...lintPaths(grant, name, at),
-      ...lintFields(grant, name, at("fields")),
+      ...lintFields(grant, name, at("fields"), config.projection.hashKeyFile !== undefined),
       ...lintExpiry(grant, name, at("expires"), now),
     ];
   });
@@ -54,11 +54,14 @@ function lintIds(grants: readonly GrantConfig[]): Finding[] {
   return findings;
 }
 
-function lintFields(grant: GrantConfig, name: string, path: string): Finding[] {
+/** Stands in for the hash key file's bytes: lint judges the fields, not the key. */
+const PLACEHOLDER_KEY = Buffer.alloc(32);
+
+function lintFields(grant: GrantConfig, name: string, path: string, hasKey: boolean): Finding[] {
   if (grant.fields === undefined) return [];
-  const findings: Finding[] = [];
+  const findings: Finding[] = [...lintDuplicateFields(grant.fields, name, path)];
   try {
-    compileProjection(grant.fields);
+    compileProjection(grant.fields, { hashKey: hasKey ? PLACEHOLDER_KEY : undefined });
   } catch (err) {
     findings.push({
       level: "error",
@@ -76,6 +79,33 @@ function lintFields(grant: GrantConfig, name: string, path: string): Finding[] {
       path,
     });
   }
+  return findings;
+}
+
+/**
+ * A plain path listed twice is harmless but says the list was not read carefully; one
+ * listed again with a mask is refused by the projection (error above), not reported here.
+ */
+function lintDuplicateFields(
+  fields: NonNullable<GrantConfig["fields"]>,
+  name: string,
+  path: string,
+): Finding[] {
+  const seen = new Set<string>();
+  const findings: Finding[] = [];
+  fields.forEach((field, j) => {
+    if (typeof field !== "string") return;
+    if (!seen.has(field)) {
+      seen.add(field);
+      return;
+    }
+    findings.push({
+      level: "warning",
+      rule: "grant_duplicate_field",
+      message: `${name} lists field ${showRejected(fieldPath(field), `${path}.${j}`.split("."))} more than once`,
+      path: `${path}.${j}`,
+    });
+  });
   return findings;
 }
 

@@ -3,9 +3,10 @@
  * if its chain verifies to T's CA (DESIGN.md "Identity"), so two tenants whose trust
  * overlaps are not isolated at all.
  */
-import { createHash, type X509Certificate } from "node:crypto";
+import type { X509Certificate } from "node:crypto";
+import { spkiHash } from "../tls/presented-chain.js";
 import { verifyTenantChain } from "../tls/verify-chain.js";
-import { certLabel, isValidityFailure, type TenantCerts } from "./lint-certs.js";
+import { certLabel, isValidityFailure, type TenantCerts } from "../tls/inspect-tenant.js";
 import type { Finding } from "./lint.js";
 
 /**
@@ -106,13 +107,6 @@ function sharedTrust(other: TenantCerts, truster: TenantCerts, now: Date): strin
 }
 
 /** Same key, same CA: a CA re-issued under a new certificate still signs for both. */
-const keyIds = new WeakMap<X509Certificate, string>();
 function keyId(cert: X509Certificate): string {
-  let id = keyIds.get(cert);
-  if (id === undefined) {
-    const spki = cert.publicKey.export({ type: "spki", format: "der" });
-    id = createHash("sha256").update(spki).digest("hex");
-    keyIds.set(cert, id);
-  }
-  return id;
+  return spkiHash(cert);
 }

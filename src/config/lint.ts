@@ -6,6 +6,7 @@
 import type { Config } from "./schema.js";
 import { lintCertificates } from "./lint-certs.js";
 import { lintGrants } from "./lint-grants.js";
+import { lintResidency } from "./lint-residency.js";
 import { lintSharedCas } from "./lint-shared-ca.js";
 import { listenConflict } from "./listen.js";
 
@@ -30,6 +31,8 @@ export interface LintInput {
    * seen settle, so lint judges exactly what the generation is built from; default: disk.
    */
   readText?: (path: string) => Promise<string>;
+  /** Environment `run` would see (PALISADE_REGION); default: this process's. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /**
@@ -55,9 +58,15 @@ export async function lintConfig(input: LintInput): Promise<Finding[]> {
     ...certs.findings,
     ...lintSharedCas(certs.tenants, input.now),
     ...lintGrants(input.config, input.now),
+    ...lintResidency(input.config, sidecarRegion(input)),
   ];
   // Array.prototype.sort is stable, so config order survives within a level.
   return findings.sort((a, b) => Number(!isError(a)) - Number(!isError(b)));
+}
+
+/** The region `run` would take; an invalid PALISADE_REGION is the loader's error, not lint's. */
+function sidecarRegion(input: LintInput): string | undefined {
+  return input.config.region ?? ((input.env ?? process.env)["PALISADE_REGION"] || undefined);
 }
 
 const LISTENERS = ["inbound", "outbound", "admin", "stats"] as const;
@@ -115,13 +124,17 @@ export function lintRoutes(config: Config): Finding[] {
     });
   }
   for (const [name, upstream] of Object.entries(config.outbound.upstreams)) {
-    // The same test as the generation's `tls` flag: URL lower-cases the scheme.
-    if (new URL(upstream.url).protocol === "http:") {
+    const urls =
+      upstream.endpoints?.map((e, i) => ({ url: e.url, path: `endpoints.${i}.url` })) ??
+      (upstream.url === undefined ? [] : [{ url: upstream.url, path: "url" }]);
+    for (const { url, path } of urls) {
+      // The same test as the generation's `tls` flag: URL lower-cases the scheme.
+      if (new URL(url).protocol !== "http:") continue;
       findings.push({
         level: "warning",
         rule: "upstream_plain_http",
         message: `upstream ${name} is plain http: the tenant assertion is sent without mTLS, so the peer cannot verify it and anyone on the path can read or forge it`,
-        path: `outbound.upstreams.${name}.url`,
+        path: `outbound.upstreams.${name}.${path}`,
       });
     }
     if (!hasTargetSource(upstream.target)) {

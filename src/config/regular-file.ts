@@ -12,10 +12,15 @@ import { open } from "node:fs/promises";
 export const NOT_A_REGULAR_FILE = "not a regular file";
 
 export async function readRegularFile(path: string): Promise<string> {
+  return (await readRegularFileBytes(path)).toString("utf8");
+}
+
+/** The raw bytes, for files that are keys rather than text (`projection.hashKeyFile`). */
+export async function readRegularFileBytes(path: string): Promise<Buffer> {
   const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     if (!(await handle.stat()).isFile()) throw new Error(`${NOT_A_REGULAR_FILE}: ${path}`);
-    return await handle.readFile("utf8");
+    return await handle.readFile();
   } finally {
     await handle.close();
   }

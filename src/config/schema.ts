@@ -26,6 +26,13 @@ const size = z
 
 const tenantId = z.string().refine(isTenantId, { message: "not a tenant id (a DNS label)" });
 
+/** A region name (`eu`, `us-east-1`): a DNS label, compared exactly. */
+export const REGION_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const region = z
+  .string()
+  .regex(REGION_PATTERN, { message: "expected a region name (a DNS label)" });
+const regions = z.array(region).min(1);
+
 const dnsName = z
   .string()
   .regex(/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/, { message: "expected a lower-case DNS name" });
@@ -196,19 +203,46 @@ const inbound = z.strictObject({
   limits: inboundLimits.prefault({}),
 });
 
-const upstream = z.strictObject({
+/** One address of an upstream, in one region (residency: tenancy/residency.ts). */
+const endpoint = z.strictObject({
   url: httpUrl.describe("the peer sidecar's inbound listener, `https://host:port[/prefix]`"),
-  sni: z
-    .string()
-    .optional()
-    .describe("server name sent upstream; default `{tenant}.{service}.{trustDomain}`"),
-  /** The service named in the upstream's SPIFFE id; defaults to the upstream's key. */
-  service: dnsName
-    .optional()
-    .describe("service the upstream's SVID must name; default the upstream's key"),
-  target: targetRule,
-  cache: routeCache,
+  region: region.describe("the region this endpoint serves from"),
 });
+
+const upstream = z
+  .strictObject({
+    /** One endpoint with no region: reachable only by tenants without `regions`. */
+    url: httpUrl
+      .optional()
+      .describe(
+        "the peer sidecar's inbound listener, `https://host:port[/prefix]`; no region, so only tenants without `regions` reach it",
+      ),
+    endpoints: z
+      .array(endpoint)
+      .min(1)
+      .optional()
+      .describe(
+        "instead of `url`: region-labelled endpoints; a tenant uses only those in its `regions`, local region first, failing over in order",
+      ),
+    sni: z
+      .string()
+      .optional()
+      .describe("server name sent upstream; default `{tenant}.{service}.{trustDomain}`"),
+    /** The service named in the upstream's SPIFFE id; defaults to the upstream's key. */
+    service: dnsName
+      .optional()
+      .describe("service the upstream's SVID must name; default the upstream's key"),
+    target: targetRule,
+    cache: routeCache,
+  })
+  .superRefine((u, ctx) => {
+    if ((u.url === undefined) === (u.endpoints === undefined))
+      ctx.addIssue({
+        code: "custom",
+        path: [u.url === undefined ? "url" : "endpoints"],
+        message: "an upstream has exactly one of url and endpoints",
+      });
+  });
 
 const outbound = z.strictObject({
   listen: listen
@@ -250,6 +284,10 @@ const tenant = z.strictObject({
     .boolean()
     .default(false)
     .describe("`true`: refused at once, open connections included"),
+  /** Regions this tenant's calls and data stay in; absent: unrestricted. */
+  regions: regions
+    .optional()
+    .describe("regions this tenant's calls and data stay in; absent: unrestricted"),
   /** Per-tenant request rate on each listener (token bucket); absent: unlimited. */
   rateLimit: z
     .strictObject({
@@ -267,6 +305,17 @@ const tenant = z.strictObject({
 
 const method = z.enum(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
+/** `redact`, `hash` or `truncate:N` (N a positive integer): tenancy/projection.ts. */
+const mask = z.union([
+  z.enum(["redact", "hash"]),
+  z.string().regex(/^truncate:[1-9][0-9]{0,8}$/, {
+    message: 'expected redact, hash or "truncate:N" with N a positive integer',
+  }),
+]);
+
+/** A field path (`owner.email`, `items[].id`), or one whose value leaves masked. */
+const field = z.union([z.string().min(1), z.strictObject({ path: z.string().min(1), mask })]);
+
 const grant = z.strictObject({
   id: z
     .string()
@@ -281,17 +330,26 @@ const grant = z.strictObject({
     .min(1)
     .describe("globs over the canonical path: `*` one segment, `**` zero or more"),
   fields: z
-    .array(z.string().min(1))
+    .array(field)
     .min(1)
     .optional()
     .describe(
-      "JSON projection: only these fields leave (`a.b`, `a[]`, `a[].b`); absent: whole body",
+      'JSON projection: only these fields leave (`a.b`, `a[]`, `a[].b`), each a path or `{ path, mask: redact | hash | "truncate:N" }`; absent: whole body',
     ),
   expires: z
     .union([z.date(), z.iso.datetime({ offset: true })])
     .transform((d) => new Date(d))
     .describe("RFC 3339 time with offset; from then on the grant allows nothing"),
   enabled: z.boolean().default(true).describe("a reloadable switch"),
+  /** `audit`: evaluated and recorded as `would_allow`, never allows anything. */
+  mode: z
+    .enum(["enforce", "audit"])
+    .default("enforce")
+    .describe("`audit`: evaluated, counted and logged as `would_allow`, allows nothing"),
+  /** Regions this grant's data may also be served in, beyond the owner's `regions`. */
+  regions: regions
+    .optional()
+    .describe("regions this grant's data may also be served in, beyond the owner's `regions`"),
 });
 
 const logs = z
@@ -395,6 +453,10 @@ export const configSchema = z
   .strictObject({
     service: dnsName.describe("this service's name: the `sa/<service>` of its SVIDs"),
     trustDomain: dnsName.describe("SPIFFE trust domain of every SVID"),
+    /** This sidecar's region; wins over the PALISADE_REGION environment variable. */
+    region: region
+      .optional()
+      .describe("this sidecar's region; wins over the `PALISADE_REGION` environment variable"),
     inbound: inbound
       .default(inbound.parse({}))
       .describe("peer sidecars → this sidecar (mTLS) → the local app"),
@@ -447,6 +509,14 @@ export const configSchema = z
           .describe(
             "bytes buffered for projection at once across the process; over it: `429 rate_limited`",
           ),
+        /** Key for `hash` masks (its raw bytes), relative to the config file; reloaded like certificates. */
+        hashKeyFile: z
+          .string()
+          .min(1)
+          .optional()
+          .describe(
+            "file whose raw bytes key `hash` masks (HMAC-SHA-256); reloaded like certificates",
+          ),
       })
       .refine((p) => p.maxBufferedBytes >= p.maxBytes, {
         path: ["maxBufferedBytes"],
@@ -476,6 +546,18 @@ export const configSchema = z
           path: ["grants", i, "to"],
           message: "a grant must cross tenants",
         });
+      g.fields?.forEach((f, j) => {
+        if (
+          typeof f === "object" &&
+          f.mask === "hash" &&
+          config.projection.hashKeyFile === undefined
+        )
+          ctx.addIssue({
+            code: "custom",
+            path: ["grants", i, "fields", j, "mask"],
+            message: "a hash mask needs projection.hashKeyFile (the HMAC key)",
+          });
+      });
     });
   });
 
@@ -488,4 +570,6 @@ export type RouteCacheConfig = Config["inbound"]["cache"];
 export type UpstreamConfig = Config["outbound"]["upstreams"][string];
 export type TenantConfig = Config["tenants"][string];
 export type GrantConfig = Config["grants"][number];
+export type FieldConfig = NonNullable<GrantConfig["fields"]>[number];
+export type EndpointConfig = NonNullable<UpstreamConfig["endpoints"]>[number];
 export type AnomalyConfig = Config["anomaly"];

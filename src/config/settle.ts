@@ -136,6 +136,7 @@ function settled(read: Read): SettledConfig {
     },
     builtFrom: (generation) =>
       generation.loaded.text === loaded.text &&
+      sameHashKey(generation, textOf) &&
       [...generation.tenants.values()].every((t) => {
         const config = loaded.config.tenants[t.id];
         return (
@@ -146,4 +147,14 @@ function settled(read: Read): SettledConfig {
         );
       }),
   };
+}
+
+/** The key the generation read is the settled one (both decoded alike, for comparison only). */
+function sameHashKey(
+  generation: Generation,
+  textOf: (path: string) => string | undefined,
+): boolean {
+  const file = generation.config.projection.hashKeyFile;
+  if (file === undefined) return true;
+  return generation.hashKey?.toString("utf8") === textOf(file);
 }

@@ -15,6 +15,7 @@ const reports: GrantConfig = {
   paths: ["/tenants/acme/reports/**"],
   expires: new Date("2027-01-01T00:00:00Z"),
   enabled: true,
+  mode: "enforce",
 };
 const expired: GrantConfig = {
   ...reports,

@@ -79,15 +79,32 @@ interface AddressPending {
 }
 
 /**
- * Raw sockets Palisade itself cut before their handshake finished (a deadline, a limit at
- * accept, drain): the TLS error the cut raises is no handshake failure of the peer's, or
- * was counted once already.
+ * Raw sockets Palisade itself cut (a deadline, a limit at accept, drain): the TLS error the
+ * cut raises is no handshake failure of the peer's, or was counted once already.
  */
-export const cutByPalisade = new WeakSet<Socket>();
+const cutByPalisade = new WeakSet<Socket>();
+
+/** Set while the `close` of a raw socket Palisade cut is being emitted. */
+let closingCut = false;
 
 function cut(raw: Socket): void {
   cutByPalisade.add(raw);
   raw.destroy();
+}
+
+/**
+ * True while a TLS client error comes from a connection Palisade cut itself. Node's TLS
+ * socket listens for its raw socket's `close` (registered at accept, before ours) and raises
+ * `tlsClientError` from inside that emit; the raw socket is reached from no public field of
+ * the TLS one, so the cut is recognised by being in that emit: `markCutClose` brackets it.
+ */
+export function inCutClose(): boolean {
+  return closingCut;
+}
+
+function markCutClose(raw: Socket): void {
+  raw.prependOnceListener("close", () => (closingCut = cutByPalisade.has(raw)));
+  raw.once("close", () => (closingCut = false));
 }
 
 /** Sends `text` and closes; destroys the socket if the peer has not closed its side in time. */
@@ -119,6 +136,9 @@ export class ConnectionSet {
     this.#server = server;
     server.on("connection", (raw: Socket) => this.#accept(raw, options));
     if (options.tls) server.on("secureConnection", (tls: Socket) => this.#secured(tls, options));
+    // First: a handler that answers at once still finds its response tracked.
+    server.prependListener("request", trackResponse);
+    server.prependListener("checkExpectation", trackResponse);
     server.on("request", (req: IncomingMessage, res: ServerResponse) =>
       this.#request(req, res, options),
     );
@@ -167,7 +187,10 @@ export class ConnectionSet {
     if (raw.destroyed) return;
     const pendingFrom = options.tls ? this.#admitAddress(raw, options) : undefined;
     // Node still reports the cut as a TLS client error: `cut` marks it as counted already.
-    if (pendingFrom === null) return cut(raw);
+    if (pendingFrom === null) {
+      markCutClose(raw);
+      return cut(raw);
+    }
     const key = addressKey(raw) ?? `unaddressed:${++this.#unaddressed}`;
     const connection: Connection = {
       raw,
@@ -179,6 +202,7 @@ export class ConnectionSet {
     };
     this.#accepted.set(key, connection);
     if (options.tls) {
+      markCutClose(raw);
       this.#pending++;
       this.#limitPending(options);
     } else this.#speaksHttp(connection, raw);
@@ -281,13 +305,8 @@ export class ConnectionSet {
   #expire(connection: Connection, options: GuardOptions): void {
     const socket = connection.http ?? connection.raw;
     options.onDeadline(connection.stage, socket);
-    if (!socket.writableEnded) connection.raw.destroy();
+    if (!socket.writableEnded) cut(connection.raw);
   }
-}
-
-/** The TCP socket under a server-side TLS socket. */
-export function parentOf(tls: Socket): Socket {
-  return (tls as unknown as { _parent?: Socket })._parent ?? tls;
 }
 
 /**
@@ -315,9 +334,29 @@ export function closeAfterInFlight(socket: Socket): boolean {
   return true;
 }
 
-/** The response Node's HTTP server is writing on `socket`, if any (undefined: idle). */
+/**
+ * Responses not yet written on each HTTP socket, in request order: Node answers pipelined
+ * requests one at a time, so the first is the one being written and the rest wait.
+ */
+const unfinished = new WeakMap<Socket, ServerResponse[]>();
+
+function trackResponse(req: IncomingMessage, res: ServerResponse): void {
+  if (res.writableFinished) return;
+  let queue = unfinished.get(req.socket);
+  if (!queue) unfinished.set(req.socket, (queue = []));
+  queue.push(res);
+  const done = () => {
+    const at = queue.indexOf(res);
+    if (at !== -1) queue.splice(at, 1);
+  };
+  // Node moves to the next pipelined response on `finish`; `close` covers an abort.
+  res.once("finish", done);
+  res.once("close", done);
+}
+
+/** The response being written on `socket`, if any (undefined: idle). */
 function currentResponse(socket: Socket): ServerResponse | undefined {
-  return (socket as unknown as { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
+  return unfinished.get(socket)?.[0];
 }
 
 /** Connections already set to close once their responses are written. */

@@ -8,7 +8,12 @@
 import { createServer as createHttpServer, type RequestListener, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { Socket } from "node:net";
-import type { SecureContext, Server as TlsServer, TLSSocket } from "node:tls";
+import {
+  createSecureContext,
+  type SecureContext,
+  type Server as TlsServer,
+  type TLSSocket,
+} from "node:tls";
 import type { Generation } from "../config/generation.js";
 import type { Metrics, Direction } from "../telemetry/metrics.js";
 import type { Logs } from "../telemetry/logs.js";
@@ -19,9 +24,8 @@ import { TLS_OPTIONS } from "../tls/tenant-material.js";
 import type { SuspiciousEvent } from "../anomaly/alert.js";
 import {
   closeAfterInFlight,
-  cutByPalisade,
   endThenDestroy,
-  parentOf,
+  inCutClose,
   type ConnectionSet,
   type GuardOptions,
   type Stage,
@@ -107,7 +111,7 @@ export function createInboundServer(deps: ListenerDeps, handler: RequestListener
     // An unknown server name was already counted as `no_sni_match` by the SNI callback, a
     // socket cut at its deadline as `handshake_timeout`, one refused at accept by its
     // address's limit; one cut by drain is no failure (each cut raises this error too).
-    if (err.counted || cutByPalisade.has(parentOf(socket))) return;
+    if (err.counted || inCutClose()) return;
     const reason =
       err.code === "ERR_TLS_HANDSHAKE_TIMEOUT" ? "handshake_timeout" : "handshake_error";
     deps.metrics.handshakeFailure(reason);
@@ -133,11 +137,30 @@ export function createOutboundServer(deps: ListenerDeps, handler: RequestListene
   return server;
 }
 
-/** A new generation's credentials for clients without SNI; SNI contexts are looked up live. */
-export function applyDefaultCredentials(server: Server, generation: Generation): void {
+/**
+ * Makes `generation`'s settings those of a running listener: its socket timeouts, and for
+ * inbound the credentials for clients without SNI (SNI contexts are looked up live). Other
+ * settings are read from the current generation wherever they are used.
+ */
+export function reconfigureListener(
+  name: ListenerName,
+  server: Server,
+  generation: Generation,
+): void {
+  const { inbound, outbound } = generation.config;
+  // Control listeners keep Node's own timeouts; their socket deadlines follow the
+  // generation through guardSockets.
+  if (name !== "inbound" && name !== "outbound") return;
+  applyTimeouts(server, name === "inbound" ? inbound.timeouts : outbound.timeouts);
   const credentials = generation.defaultCredentials;
-  if (credentials)
+  if (name === "inbound" && credentials)
     (server as unknown as TlsServer).setSecureContext({ ...TLS_OPTIONS, ...credentials });
+}
+
+/** Throws what `reconfigureListener` would, before anything has changed. */
+export function checkDefaultCredentials(generation: Generation): void {
+  const credentials = generation.defaultCredentials;
+  if (credentials) createSecureContext({ ...TLS_OPTIONS, ...credentials });
 }
 
 function serverContext(generation: Generation, name: string): SecureContext | undefined {
@@ -322,10 +345,8 @@ function cutAtDeadline(name: ListenerName, deps: ListenerDeps, stage: Stage, soc
     deps.logs.event.debug({ listener: name, stage, remote }, "idle connection closed");
     return;
   }
-  if (stage === "handshake") {
-    cutByPalisade.add(socket);
-    deps.metrics.handshakeFailure("handshake_timeout");
-  }
+  // Counted here once: the TLS error the cut raises is not counted again (inCutClose).
+  if (stage === "handshake") deps.metrics.handshakeFailure("handshake_timeout");
   deps.logs.event.warn({ listener: name, stage, remote }, "connection cut at its deadline");
   if (stage === "head" && (name === "inbound" || name === "outbound"))
     refuseRaw(name, deps, new ProxyError("request_timeout"), "deadline", socket);

@@ -42,6 +42,14 @@ export function createLogs(options: LogOptions, stream?: DestinationStream): Log
   };
 }
 
+/**
+ * A reload's log level: children keep the level they were made with, so each is set. The
+ * destination stays the one opened at start.
+ */
+export function setLogLevel(logs: Logs, level: string): void {
+  for (const logger of [logs.root, logs.access, logs.audit, logs.event]) logger.level = level;
+}
+
 function destinationFor(name: string, baseDir: string): DestinationStream {
   if (name === "stdout") return pino.destination({ fd: 1, sync: false });
   if (name === "stderr") return pino.destination({ fd: 2, sync: false });

@@ -9,6 +9,8 @@ import { ALERT_KINDS } from "../anomaly/alert.js";
 
 export type Direction = "inbound" | "outbound";
 export type CacheResult = "hit" | "miss" | "bypass";
+/** What an audit-mode grant would have done (DESIGN.md "Policy rollout"). */
+export type PolicyAuditResult = "would_allow";
 
 /**
  * Fine enough below a millisecond to see proxy overhead (a denial or a cache hit answers in
@@ -47,6 +49,12 @@ export class Metrics {
     name: "palisade_cross_tenant_granted_total",
     help: "Cross-tenant requests allowed by a grant.",
     labelNames: ["tenant", "target"] as const,
+    registers: [this.registry],
+  });
+  readonly #policyAudit = new Counter({
+    name: "palisade_policy_audit_total",
+    help: "Requests an audit-mode grant matched, by caller tenant, target tenant and result; the decision itself is unchanged.",
+    labelNames: ["tenant", "target", "result"] as const,
     registers: [this.registry],
   });
   readonly #cacheRequests = new Counter({
@@ -165,6 +173,10 @@ export class Metrics {
 
   granted(tenant: string, target: string): void {
     this.#granted.labels(this.label(tenant), this.label(target)).inc();
+  }
+
+  policyAudit(tenant: string, target: string, result: PolicyAuditResult): void {
+    this.#policyAudit.labels(this.label(tenant), this.label(target), result).inc();
   }
 
   cacheRequest(tenant: string, result: CacheResult): void {

@@ -15,6 +15,7 @@ function grant(overrides: Partial<GrantConfig> = {}): GrantConfig {
     paths: ["/tenants/acme/reports/**"],
     expires: LATER,
     enabled: true,
+    mode: "enforce",
     ...overrides,
   };
 }

@@ -2,7 +2,8 @@
  * Grants compiled for the request path (DESIGN.md "The two paths", step 4). Built once per
  * config generation; a lookup is two Map hits and a short scan of that pair's grants.
  * Default deny: no grant, an inactive grant, an unlisted method or an unmatched path all
- * answer undefined.
+ * answer undefined. Audit-mode grants (`mode: audit`) are kept apart: `match` never sees
+ * them, `matchAudit` reports which one would have allowed a request.
  */
 import type { GrantConfig } from "../config/schema.js";
 import { compilePathGlob, PathGlobError, type PathGlob } from "./path-glob.js";
@@ -17,6 +18,10 @@ export interface CompiledGrant {
   readonly fields: Projection | undefined;
   /** Expiry, milliseconds since the epoch; active while `now < expires`. */
   readonly expires: number;
+  /** `audit`: evaluated and recorded, never allows anything. */
+  readonly mode: "enforce" | "audit";
+  /** Regions the owner's data may also be served in under this grant (tenancy/residency.ts). */
+  readonly regions: readonly string[] | undefined;
   readonly config: GrantConfig;
 }
 
@@ -38,6 +43,8 @@ export interface OmittedGrant {
 export interface CompileGrantsOptions {
   /** Tenants allowed to talk (configured, not revoked). Grants naming any other are omitted. */
   tenants?: ReadonlySet<string>;
+  /** Key for `hash` masks in projections (`projection.hashKeyFile`'s bytes). */
+  hashKey?: Buffer | undefined;
 }
 
 /** A grant that cannot be compiled; `keyPath` names it like config errors do. */
@@ -58,47 +65,64 @@ interface Entry {
 }
 
 /** Built by compileGrants for one config generation; immutable afterwards. */
+type PairIndex = ReadonlyMap<string, ReadonlyMap<string, readonly Entry[]>>;
+
 export class GrantTable {
-  readonly #byPair: ReadonlyMap<string, ReadonlyMap<string, readonly Entry[]>>;
-  /** Every compiled grant, in config order. */
+  readonly #byPair: PairIndex;
+  readonly #auditByPair: PairIndex;
+  /** Every compiled grant, audit-mode ones included, in config order. */
   readonly grants: readonly CompiledGrant[];
   /** Grants left out of this table and why, for `palisade check` and reload logs. */
   readonly omitted: readonly OmittedGrant[];
 
   constructor(entries: readonly Entry[], omitted: readonly OmittedGrant[]) {
-    const byPair = new Map<string, Map<string, Entry[]>>();
-    for (const entry of entries) {
-      const { from, to } = entry.grant;
-      let byTarget = byPair.get(from);
-      if (!byTarget) byPair.set(from, (byTarget = new Map()));
-      const list = byTarget.get(to);
-      if (list) list.push(entry);
-      else byTarget.set(to, [entry]);
-    }
-    this.#byPair = byPair;
+    this.#byPair = indexByPair(entries.filter((e) => e.grant.mode === "enforce"));
+    this.#auditByPair = indexByPair(entries.filter((e) => e.grant.mode === "audit"));
     this.grants = entries.map((e) => e.grant);
     this.omitted = omitted;
   }
 
   /**
-   * The first active grant, in config order, that allows this request. When several
-   * match, config order decides which one's projection applies.
+   * The first active enforce-mode grant, in config order, that allows this request. When
+   * several match, config order decides which one's projection applies.
    */
   match(request: GrantRequest): CompiledGrant | undefined {
-    const entries = this.#byPair.get(request.from)?.get(request.to);
-    if (!entries) return undefined;
-    for (const entry of entries) {
-      if (!(request.now < entry.grant.expires)) continue;
-      if (!entry.methods.has(request.method)) continue;
-      if (entry.paths.some((glob) => glob.matches(request.segments))) return entry.grant;
-    }
-    return undefined;
+    return firstMatch(this.#byPair, request);
+  }
+
+  /** The first active audit-mode grant that would allow this request, were it enforced. */
+  matchAudit(request: GrantRequest): CompiledGrant | undefined {
+    return firstMatch(this.#auditByPair, request);
   }
 
   /** Grants in which `tenant` is the caller or the target. */
   forTenant(tenant: string): CompiledGrant[] {
     return this.grants.filter((g) => g.from === tenant || g.to === tenant);
   }
+}
+
+function indexByPair(entries: readonly Entry[]): PairIndex {
+  const byPair = new Map<string, Map<string, Entry[]>>();
+  for (const entry of entries) {
+    const { from, to } = entry.grant;
+    let byTarget = byPair.get(from);
+    if (!byTarget) byPair.set(from, (byTarget = new Map()));
+    const list = byTarget.get(to);
+    if (list) list.push(entry);
+    else byTarget.set(to, [entry]);
+  }
+  return byPair;
+}
+
+function firstMatch(index: PairIndex, request: GrantRequest): CompiledGrant | undefined {
+  const entries = index.get(request.from)?.get(request.to);
+  if (!entries) return undefined;
+  for (const entry of entries) {
+    if (!(request.now < entry.grant.expires)) continue;
+    if (!entry.methods.has(request.method)) continue;
+    if (entry.paths.some((glob) => glob.matches(request.segments))) return entry.grant;
+  }
+  return undefined;
 }
 
 export function compileGrants(
@@ -115,7 +139,7 @@ export function compileGrants(
       throw new GrantConfigError(`grants.${index}.id`, `duplicate grant id ${JSON.stringify(id)}`);
     ids.add(id);
     // Compiled even when omitted, so a bad grant is an error whatever the tenant set.
-    const entry = compileEntry(config, id, index);
+    const entry = compileEntry(config, id, index, options.hashKey);
     const { tenants } = options;
     if (!config.enabled) omitted.push({ id, reason: "disabled", config });
     else if (tenants && !(tenants.has(config.from) && tenants.has(config.to))) {
@@ -125,7 +149,12 @@ export function compileGrants(
   return new GrantTable(entries, omitted);
 }
 
-function compileEntry(config: GrantConfig, id: string, index: number): Entry {
+function compileEntry(
+  config: GrantConfig,
+  id: string,
+  index: number,
+  hashKey: Buffer | undefined,
+): Entry {
   const methods = new Set<string>(config.methods);
   // HEAD is GET without the body: a grant to read is a grant to ask about.
   if (methods.has("GET")) methods.add("HEAD");
@@ -140,7 +169,8 @@ function compileEntry(config: GrantConfig, id: string, index: number): Entry {
   });
   let fields: Projection | undefined;
   try {
-    fields = config.fields === undefined ? undefined : compileProjection(config.fields);
+    fields =
+      config.fields === undefined ? undefined : compileProjection(config.fields, { hashKey });
   } catch (error) {
     if (error instanceof ProjectionError)
       throw new GrantConfigError(`grants.${index}.fields`, error.message);
@@ -152,6 +182,8 @@ function compileEntry(config: GrantConfig, id: string, index: number): Entry {
     to: config.to,
     fields,
     expires: config.expires.getTime(),
+    mode: config.mode,
+    regions: config.regions,
     config,
   };
   return { grant, methods, paths };

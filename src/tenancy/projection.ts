@@ -8,15 +8,26 @@
  * with `customer.name` keeps all of `customer`. Naming one field both as an array and as
  * an object (`items[].id` and `items.id`) is refused at compile time.
  *
+ * Masks (`{ path, mask }`, see mask.ts) let a field leave without its value. A masked
+ * path is a leaf, applied to whatever value is found there (an object is masked whole):
+ * it may not also be listed plainly, nor lie inside a field kept whole (the mask would be
+ * a lie).
+ *
  * Projecting: an object missing a field just lacks it; where an object (or array) is
  * expected and something else is found, the value is dropped — from an array, the element
  * is left out. A top-level array is projected element-wise. Keys come out in the order the
  * projection lists them.
  */
+import type { FieldConfig } from "../config/schema.js";
+import { applyMask, compileMask, MaskError, type Mask } from "./mask.js";
 
-type Node = KeepNode | ObjectNode | ArrayNode;
+type Node = KeepNode | MaskNode | ObjectNode | ArrayNode;
 interface KeepNode {
   readonly kind: "keep";
+}
+interface MaskNode {
+  readonly kind: "mask";
+  readonly mask: Mask;
 }
 interface ObjectNode {
   readonly kind: "object";
@@ -29,9 +40,14 @@ interface ArrayNode {
 
 /** A compiled `fields` list, built once per config generation; read-only afterwards. */
 export interface Projection {
-  /** The fields as configured, for audit records and `/config`. */
+  /** The fields as configured (`path`, or `path (mask)`), for audit records and `/config`. */
   readonly fields: readonly string[];
   readonly root: ObjectNode;
+}
+
+export interface ProjectionOptions {
+  /** Raw bytes of `projection.hashKeyFile`; a `hash` mask without it is refused. */
+  hashKey?: Buffer | undefined;
 }
 
 export class ProjectionError extends Error {
@@ -56,19 +72,40 @@ export function projectionFieldProblem(field: string): string | undefined {
   return undefined;
 }
 
-export function compileProjection(fields: readonly string[]): Projection {
+/** The field path of a `fields` entry, masked or not. */
+export function fieldPath(field: FieldConfig): string {
+  return typeof field === "string" ? field : field.path;
+}
+
+export function compileProjection(
+  fields: readonly FieldConfig[],
+  options: ProjectionOptions = {},
+): Projection {
   if (fields.length === 0) throw new ProjectionError("", "a projection needs at least one field");
   const root: ObjectNode = { kind: "object", fields: new Map() };
   for (const field of fields) {
-    const problem = projectionFieldProblem(field);
-    if (problem !== undefined) throw new ProjectionError(field, problem);
-    addField(root, field);
+    const path = fieldPath(field);
+    const problem = projectionFieldProblem(path);
+    if (problem !== undefined) throw new ProjectionError(path, problem);
+    const leaf: Node =
+      typeof field === "string" ? KEEP : { kind: "mask", mask: maskOf(field.mask, path, options) };
+    addField(root, path, leaf);
   }
-  return { fields: [...fields], root };
+  const described = fields.map((f) => (typeof f === "string" ? f : `${f.path} (${f.mask})`));
+  return { fields: described, root };
+}
+
+function maskOf(mask: string, field: string, options: ProjectionOptions): Mask {
+  try {
+    return compileMask(mask, options.hashKey);
+  } catch (error) {
+    if (error instanceof MaskError) throw new ProjectionError(field, error.message);
+    throw error;
+  }
 }
 
 /** Adds one path to the tree, merging with what earlier fields built. */
-function addField(root: ObjectNode, field: string): void {
+function addField(root: ObjectNode, field: string, leaf: Node): void {
   const steps = field.split(".");
   let parent: ObjectNode = root;
   for (let i = 0; i < steps.length; i++) {
@@ -76,13 +113,15 @@ function addField(root: ObjectNode, field: string): void {
     const name = step.replace(/(\[\])+$/, "");
     const depth = (step.length - name.length) / 2;
     const last = i === steps.length - 1;
-    let wanted: Node = last ? KEEP : { kind: "object", fields: new Map() };
+    let wanted: Node = last ? leaf : { kind: "object", fields: new Map() };
     for (let d = 0; d < depth; d++) wanted = { kind: "array", element: wanted };
     const merged = merge(parent.fields.get(name), wanted, field);
     parent.fields.set(name, merged);
     if (last) return;
     let inner: Node = merged;
     while (inner.kind === "array") inner = inner.element;
+    if (inner.kind === "keep" && leaf.kind === "mask")
+      throw new ProjectionError(field, "masked inside a field that is kept whole");
     if (inner.kind !== "object") return; // an ancestor is kept whole already
     parent = inner;
   }
@@ -90,13 +129,32 @@ function addField(root: ObjectNode, field: string): void {
 
 function merge(existing: Node | undefined, wanted: Node, field: string): Node {
   if (existing === undefined) return wanted;
-  if (existing.kind === "keep" || wanted.kind === "keep") return KEEP;
+  if (existing.kind === "mask" || wanted.kind === "mask")
+    throw new ProjectionError(field, "a masked field is listed again, or lies under another");
+  if (existing.kind === "keep" || wanted.kind === "keep") {
+    if (hasMask(existing) || hasMask(wanted))
+      throw new ProjectionError(field, "kept whole, which would reveal a masked field inside it");
+    return KEEP;
+  }
   if (existing.kind === "array" && wanted.kind === "array") {
     existing.element = merge(existing.element, wanted.element, field);
     return existing;
   }
   if (existing.kind === "object" && wanted.kind === "object") return existing;
   throw new ProjectionError(field, "named both as an array and as an object");
+}
+
+function hasMask(node: Node): boolean {
+  switch (node.kind) {
+    case "keep":
+      return false;
+    case "mask":
+      return true;
+    case "array":
+      return hasMask(node.element);
+    case "object":
+      return [...node.fields.values()].some(hasMask);
+  }
 }
 
 /** Returns the projection of `value`, or undefined when nothing of it may leave. */
@@ -110,6 +168,8 @@ function projectNode(value: unknown, node: Node): unknown {
   switch (node.kind) {
     case "keep":
       return value;
+    case "mask":
+      return applyMask(value, node.mask);
     case "array":
       return Array.isArray(value) ? projectArray(value, node) : undefined;
     case "object":

@@ -5,7 +5,7 @@
  */
 import type { X509Certificate } from "node:crypto";
 import type { Generation } from "../config/generation.js";
-import { notAfter } from "./certs.js";
+import { inspect } from "./inspect.js";
 
 /** Runtime warning horizon (`palisade check` lints at 30 days; this is the last call). */
 export const EXPIRY_WARNING_MS = 7 * 86_400_000;
@@ -30,7 +30,7 @@ export function expiringCertificates(
   const found: ExpiringCertificate[] = [];
   const check = (tenant: string, file: "cert" | "ca", certs: readonly X509Certificate[]) => {
     for (const cert of certs) {
-      const expiresAt = notAfter(cert);
+      const expiresAt = inspect(cert).notAfter;
       if (expiresAt.getTime() <= limit)
         found.push({ tenant, file, subject: cert.subject, expiresAt });
     }

@@ -5,44 +5,33 @@
  * extended key usage must allow the same purpose (OpenSSL's purpose inheritance).
  */
 import type { X509Certificate } from "node:crypto";
-import forge from "node-forge";
-import { certExtension, children, fromDerStrict } from "./certs.js";
+import { KEY_USAGE } from "./der.js";
+import { inspect, type CertView } from "./inspect.js";
 
 export type Purpose = "client" | "server";
 
-const KEY_USAGE_OID = "2.5.29.15";
-const EXTENDED_KEY_USAGE_OID = "2.5.29.37";
 const ANY_EXTENDED_KEY_USAGE = "2.5.29.37.0";
 const PURPOSE_OID: Record<Purpose, string> = {
   server: "1.3.6.1.5.5.7.3.1",
   client: "1.3.6.1.5.5.7.3.2",
 };
-/** keyUsage bit 0, the first bit of the BIT STRING's first content byte. */
-const DIGITAL_SIGNATURE = 0x80;
 
 /**
  * `path` is leaf first, the configured CA last (not checked: the operator's own trust).
- * Absent extensions allow everything, as RFC 5280 says. Throws on DER it cannot walk.
+ * Absent extensions allow everything, as RFC 5280 says.
  */
 export function pathAllowsPurpose(path: readonly X509Certificate[], purpose: Purpose): boolean {
-  const [leaf, ...issuers] = path;
+  const [leaf, ...issuers] = path.map(inspect);
   if (!leaf || !allowsPurpose(leaf, purpose) || !allowsSigning(leaf)) return false;
   return issuers.slice(0, -1).every((issuer) => allowsPurpose(issuer, purpose));
 }
 
-function allowsPurpose(cert: X509Certificate, purpose: Purpose): boolean {
-  const ext = certExtension(cert, EXTENDED_KEY_USAGE_OID);
-  if (!ext) return true;
-  const oids = children(fromDerStrict(ext.der)).map((node) =>
-    forge.asn1.derToOid(forge.util.createBuffer(node.value as string)),
-  );
+function allowsPurpose(view: CertView, purpose: Purpose): boolean {
+  const oids = view.extKeyUsage;
+  if (oids === undefined) return true;
   return oids.includes(PURPOSE_OID[purpose]) || oids.includes(ANY_EXTENDED_KEY_USAGE);
 }
 
-function allowsSigning(cert: X509Certificate): boolean {
-  const ext = certExtension(cert, KEY_USAGE_OID);
-  if (!ext) return true;
-  // The BIT STRING's value stays opaque: its unused-bits count, then the bits.
-  const bits = fromDerStrict(ext.der).value as string;
-  return bits.length > 1 && (bits.charCodeAt(1) & DIGITAL_SIGNATURE) !== 0;
+function allowsSigning(view: CertView): boolean {
+  return view.keyUsage === undefined || (view.keyUsage & KEY_USAGE.digitalSignature) !== 0;
 }

@@ -8,7 +8,7 @@
 import type { X509Certificate } from "node:crypto";
 import type { TLSSocket } from "node:tls";
 import type { Generation } from "../config/generation.js";
-import { notAfter } from "./certs.js";
+import { inspect } from "./inspect.js";
 import { peerChain } from "./peer-chain.js";
 import { resolvePeerIdentity, type HandshakeFailureReason } from "./verify-chain.js";
 
@@ -46,10 +46,10 @@ export function verifyConnection(socket: TLSSocket, generation: Generation, now:
   let validUntil: number;
   try {
     chain = peerChain(socket);
-    validUntil = Math.min(...chain.map((c) => notAfter(c).getTime()));
+    validUntil = Math.min(...chain.map((c) => inspect(c).notAfter.getTime()));
   } catch {
-    // A certificate Node can parse but whose fields (dates) cannot be read: refused, never
-    // allowed to throw out of a socket event handler.
+    // A certificate OpenSSL parsed but the typed DER parser cannot read (`inspect.ts`):
+    // refused, never allowed to throw out of a socket event handler.
     const refused: PeerCheck = { ok: false, reason: "bad_certificate" };
     connections.set(socket, {
       chain: [],

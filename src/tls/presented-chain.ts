@@ -4,7 +4,8 @@
  * how many certificates, which keys (an RSA key with a huge public exponent costs ~5 ms per
  * check, all of it on the event loop), and no repeated intermediates to multiply the checks.
  */
-import { createHash, type X509Certificate } from "node:crypto";
+import type { X509Certificate } from "node:crypto";
+import { inspect, type CertKey } from "./inspect.js";
 
 /**
  * Real peers send one or two intermediates. The cap bounds what the path builder looks at;
@@ -25,13 +26,16 @@ export type PresentedChainProblem =
   /** Too many certificates, or the same intermediate (name and key) more than once. */
   | "bad_chain"
   /** A certificate carries a key Palisade will not verify with. */
-  | "bad_key";
+  | "bad_key"
+  /** A certificate OpenSSL accepted whose fields do not decode (a malformed date). */
+  | "bad_certificate";
 
 /** The first problem of a chain as presented (leaf first), before any signature check. */
 export function presentedChainProblem(
   chain: readonly X509Certificate[],
 ): PresentedChainProblem | undefined {
   if (chain.length > MAX_INTERMEDIATES + 1) return "bad_chain";
+  if (!chain.every(decodes)) return "bad_certificate";
   if (!chain.every(hasAcceptableKey)) return "bad_key";
   const seen = new Set<string>();
   for (const cert of chain.slice(1)) {
@@ -42,23 +46,34 @@ export function presentedChainProblem(
   return undefined;
 }
 
-/** A key whose signature verification costs a bounded, ordinary amount of work. */
+function decodes(cert: X509Certificate): boolean {
+  try {
+    inspect(cert);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A certificate whose key's signature verification costs a bounded, ordinary amount of work. */
 export function hasAcceptableKey(cert: X509Certificate): boolean {
-  const key = cert.publicKey;
-  const details = key.asymmetricKeyDetails ?? {};
-  switch (key.asymmetricKeyType) {
+  return acceptableKey(inspect(cert).key);
+}
+
+export function acceptableKey(key: CertKey): boolean {
+  switch (key.type) {
     case "rsa":
     case "rsa-pss":
       return (
-        details.modulusLength !== undefined &&
-        details.modulusLength <= MAX_RSA_MODULUS_BITS &&
-        details.publicExponent !== undefined &&
-        details.publicExponent <= MAX_RSA_EXPONENT
+        key.modulusBits !== undefined &&
+        key.modulusBits <= MAX_RSA_MODULUS_BITS &&
+        key.publicExponent !== undefined &&
+        key.publicExponent <= MAX_RSA_EXPONENT
       );
     case "ec":
-      return details.namedCurve !== undefined && EC_CURVES.has(details.namedCurve);
+      return key.curve !== undefined && EC_CURVES.has(key.curve);
     default:
-      return key.asymmetricKeyType !== undefined && EDWARDS.has(key.asymmetricKeyType);
+      return key.type !== undefined && EDWARDS.has(key.type);
   }
 }
 
@@ -67,15 +82,7 @@ export function caIdentity(cert: X509Certificate): string {
   return `${cert.subject}\0${spkiHash(cert)}`;
 }
 
-const spkiCache = new WeakMap<X509Certificate, string>();
-
 /** SHA-256 of the certificate's SubjectPublicKeyInfo: a key's identity, whatever its name. */
 export function spkiHash(cert: X509Certificate): string {
-  let hash = spkiCache.get(cert);
-  if (hash === undefined) {
-    const der = cert.publicKey.export({ type: "spki", format: "der" });
-    hash = createHash("sha256").update(der).digest("base64");
-    spkiCache.set(cert, hash);
-  }
-  return hash;
+  return inspect(cert).key.spkiHash;
 }

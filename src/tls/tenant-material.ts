@@ -1,15 +1,17 @@
 /**
  * Loads one tenant's certificates and keys from disk and proves, before the generation
- * goes live, that they are usable: the key matches, the leaf is this service's SVID for
- * this tenant, and it chains to the tenant's own CA. A mistake here fails the reload,
- * never a request.
+ * goes live, that they are usable: the first error finding of the inspector `palisade check`
+ * runs (`inspect-tenant.ts`: key, SVID, every certificate, the chain to the tenant's own CA)
+ * refuses them. A mistake here fails the reload, never a request.
  */
 import { createSecureContext, type SecureContext } from "node:tls";
-import { constants, type X509Certificate } from "node:crypto";
+import { constants, type KeyObject, type X509Certificate } from "node:crypto";
 import { resolve } from "node:path";
 import type { TenantConfig } from "../config/schema.js";
-import { keyMatchesCert, notAfter, readPemBundle } from "./certs.js";
-import { checkSvid, verifyTenantChain } from "./verify-chain.js";
+import { readPemBundle, readPrivateKey } from "./certs.js";
+import { inspect } from "./inspect.js";
+import { inspectTenant } from "./inspect-tenant.js";
+import { checkSvid } from "./verify-chain.js";
 import { readRegularFile } from "../config/regular-file.js";
 
 /**
@@ -65,29 +67,16 @@ export async function loadTenantMaterial(opts: {
   const roots = parseBundle(caPem as string, at("ca"));
   const chain = parseBundle(certPem as string, at("cert"));
   const leaf = chain[0] as X509Certificate;
-  let matches: boolean;
-  try {
-    matches = keyMatchesCert(keyPem as string, leaf);
-  } catch (err) {
-    throw new TenantMaterialError(at("key"), (err as Error).message);
-  }
-  if (!matches)
-    throw new TenantMaterialError(at("key"), "private key does not match the certificate");
-  const svid = checkSvid(leaf, opts.trustDomain);
+  const key = parseKey(keyPem as string, at("key"));
+  const { trustDomain, service, now } = opts;
+  const findings = inspectTenant(
+    { tenant, roots, chain, key },
+    { trustDomain, service, now, files: config },
+  );
+  const refusal = findings.find((f) => f.level === "error");
+  if (refusal) throw new TenantMaterialError(refusal.path, refusal.message);
+  const svid = checkSvid(leaf, trustDomain);
   if (!svid.ok) throw new TenantMaterialError(at("cert"), `not a valid SVID (${svid.reason})`);
-  if (svid.tenant !== tenant || svid.service !== opts.service) {
-    throw new TenantMaterialError(
-      at("cert"),
-      `SVID ${svid.spiffeId} does not name tenant ${tenant} and service ${opts.service}`,
-    );
-  }
-  const verified = verifyTenantChain({ leaf, intermediates: chain.slice(1), roots, now: opts.now });
-  if (!verified.ok) {
-    throw new TenantMaterialError(
-      at("cert"),
-      `does not chain to the tenant's CA (${verified.reason})`,
-    );
-  }
   // Built on the tenant's first handshake, not here: with a thousand tenants, contexts made
   // up front dominate startup. The key and certificate were already parsed and matched
   // above, so OpenSSL accepts them; a failure would show as that tenant's handshakes failing.
@@ -100,7 +89,7 @@ export async function loadTenantMaterial(opts: {
     leaf,
     chain,
     spiffeId: svid.spiffeId,
-    expiresAt: new Date(Math.min(...chain.map((c) => notAfter(c).getTime()))),
+    expiresAt: new Date(Math.min(...chain.map((c) => inspect(c).notAfter.getTime()))),
     serverContext: () =>
       (serverContext ??= createSecureContext({
         ...TLS_OPTIONS,
@@ -120,4 +109,12 @@ function parseBundle(pem: string, keyPath: string): X509Certificate[] {
   }
   if (certs.length === 0) throw new TenantMaterialError(keyPath, "no certificate found");
   return certs;
+}
+
+function parseKey(pem: string, keyPath: string): KeyObject {
+  try {
+    return readPrivateKey(pem);
+  } catch (err) {
+    throw new TenantMaterialError(keyPath, (err as Error).message);
+  }
 }

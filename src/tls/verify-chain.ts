@@ -5,7 +5,7 @@
  */
 import type { X509Certificate } from "node:crypto";
 import { parseWorkloadId } from "../tenancy/spiffe.js";
-import { basicConstraints, certExtensions, notAfter, notBefore, uriSans } from "./certs.js";
+import { inspect, validAt, type CertView } from "./inspect.js";
 import { pathAllowsPurpose, type Purpose } from "./key-usage.js";
 import { satisfiesNameConstraints } from "./name-constraints.js";
 import { caIdentity, presentedChainProblem, spkiHash } from "./presented-chain.js";
@@ -29,7 +29,7 @@ export const HANDSHAKE_FAILURE_REASONS = [
   "tenant_mismatch",
   "revoked",
   "no_sni_match",
-  /** A certificate whose fields cannot be read (e.g. a malformed validity date). */
+  /** A certificate whose fields cannot be read (a malformed date or extension). */
   "bad_certificate",
   /** A CA in the path has name constraints (RFC 5280) the leaf's names do not meet. */
   "name_constraint_violation",
@@ -51,22 +51,6 @@ export type HandshakeFailureReason = (typeof HANDSHAKE_FAILURE_REASONS)[number];
 export type ChainResult = { ok: true } | { ok: false; reason: HandshakeFailureReason };
 export type PathResult =
   { ok: true; path: X509Certificate[] } | { ok: false; reason: HandshakeFailureReason };
-
-/**
- * Extensions whose meaning is enforced here (or, for policies, cannot narrow what we accept:
- * no policy is required), so they may be critical. Any other critical extension on a
- * certificate of the path refuses it, as RFC 5280 §4.2 demands.
- */
-const PROCESSED_EXTENSIONS = new Set([
-  "2.5.29.14", // subjectKeyIdentifier
-  "2.5.29.15", // keyUsage
-  "2.5.29.17", // subjectAltName
-  "2.5.29.19", // basicConstraints
-  "2.5.29.30", // nameConstraints
-  "2.5.29.32", // certificatePolicies
-  "2.5.29.35", // authorityKeyIdentifier
-  "2.5.29.37", // extendedKeyUsage
-]);
 
 /** Certificates in a path, leaf and root included: at most three intermediates. */
 export const MAX_PATH_LENGTH = 5;
@@ -130,19 +114,14 @@ export function verifyTenantPath(opts: ChainOptions): PathResult {
 function verifyPath(opts: ChainOptions, budget: SignatureBudget): PathResult {
   try {
     const { leaf, now } = opts;
-    if (isCaCert(leaf)) return { ok: false, reason: "ca_leaf" };
+    // Only what decides the path is decoded before signatures are checked; every other
+    // extension of the path's certificates is read (and must read) after.
+    if (isCa(inspect(leaf))) return { ok: false, reason: "ca_leaf" };
     const path = buildPath(leaf, opts.intermediates, opts.roots, now, budget);
     if (!path) return { ok: false, reason: budget.exhausted ? "bad_chain" : "unknown_ca" };
-    for (const cert of path) {
-      if (now < notBefore(cert)) return { ok: false, reason: "not_yet_valid" };
-      if (now > notAfter(cert)) return { ok: false, reason: "expired" };
-    }
-    for (let i = 1; i < path.length; i++) {
-      if (!canIssue(path[i] as X509Certificate, i - 1)) return { ok: false, reason: "unknown_ca" };
-    }
-    if (path.some(hasUnprocessedCriticalExtension)) {
-      return { ok: false, reason: "unhandled_critical_extension" };
-    }
+    const views = path.map(inspect);
+    const problem = pathProblem(views, now);
+    if (problem) return { ok: false, reason: problem };
     if (!satisfiesNameConstraints(leaf, path.slice(1))) {
       return { ok: false, reason: "name_constraint_violation" };
     }
@@ -151,22 +130,36 @@ function verifyPath(opts: ChainOptions, budget: SignatureBudget): PathResult {
     }
     return { ok: true, path };
   } catch {
+    // A certificate the typed parser cannot read at all (OpenSSL accepted it).
     return { ok: false, reason: "unknown_ca" };
   }
 }
 
-function hasUnprocessedCriticalExtension(cert: X509Certificate): boolean {
-  return certExtensions(cert).some((ext) => ext.critical && !PROCESSED_EXTENSIONS.has(ext.oid));
+/** Extensions, validity and issuing rights of each certificate of a built path. */
+function pathProblem(path: readonly CertView[], now: Date): HandshakeFailureReason | undefined {
+  if (path.some((view) => view.unreadable.length > 0)) return "bad_certificate";
+  for (const view of path) {
+    if (now < view.notBefore) return "not_yet_valid";
+    if (now > view.notAfter) return "expired";
+  }
+  for (let i = 1; i < path.length; i++) {
+    if (!canIssue(path[i] as CertView, i - 1)) return "unknown_ca";
+  }
+  if (path.some((view) => view.unhandledCritical.length > 0)) {
+    return "unhandled_critical_extension";
+  }
+  return undefined;
 }
 
-function isCaCert(cert: X509Certificate): boolean {
-  return cert.ca || basicConstraints(cert)?.ca === true;
+/** cA=TRUE as written, or a certificate OpenSSL takes for a CA. */
+function isCa(view: CertView): boolean {
+  return view.claimsCa || view.canIssue;
 }
 
 /** `below` = intermediates between this issuer and the leaf, bounded by its pathLen. */
-function canIssue(issuer: X509Certificate, below: number): boolean {
-  if (!issuer.ca) return false;
-  const pathLen = basicConstraints(issuer)?.pathLen;
+function canIssue(issuer: CertView, below: number): boolean {
+  if (!issuer.canIssue) return false;
+  const pathLen = issuer.basicConstraints?.pathLen;
   return pathLen === undefined || below <= pathLen;
 }
 
@@ -193,7 +186,9 @@ function buildPath(
     if (issuer) return pathUp(leaf, issuer, provedBy);
     // Only a CA may issue: anything else is never used as a key to check the next layer.
     const next = pending.filter((cert) => {
-      const by = isCaCert(cert) ? verifiedIssuer(cert, layer, now, budget) : undefined;
+      const named = layer.some((c) => cert.checkIssued(c));
+      const by =
+        named && isCa(inspect(cert)) ? verifiedIssuer(cert, layer, now, budget) : undefined;
       if (by) provedBy.set(cert, by);
       return by !== undefined;
     });
@@ -228,7 +223,7 @@ function verifiedIssuer(
   budget: SignatureBudget,
 ): X509Certificate | undefined {
   const named = candidates.filter((c) => cert.checkIssued(c));
-  const valid = (c: X509Certificate) => now >= notBefore(c) && now <= notAfter(c);
+  const valid = (c: X509Certificate) => validAt(inspect(c), now);
   for (const candidate of [...named.filter(valid), ...named.filter((c) => !valid(c))]) {
     if (budget.left <= 0) {
       budget.exhausted = true;
@@ -236,7 +231,7 @@ function verifiedIssuer(
     }
     budget.left--;
     budget.onCheck?.();
-    if (cert.verify(candidate.publicKey)) return candidate;
+    if (cert.verify(inspect(candidate).key.object)) return candidate;
   }
   return undefined;
 }
@@ -250,12 +245,14 @@ export type SvidResult =
  * Only the SAN is read; whether to believe it is `verifyTenantChain`'s job.
  */
 export function checkSvid(leaf: X509Certificate, trustDomain: string): SvidResult {
-  let uris: string[];
+  let view: CertView;
   try {
-    uris = uriSans(leaf);
+    view = inspect(leaf);
   } catch {
     return { ok: false, reason: "bad_san" };
   }
+  if (view.sanUnreadable) return { ok: false, reason: "bad_san" };
+  const uris = view.uris;
   const [spiffeId] = uris;
   if (uris.length !== 1 || spiffeId === undefined) return { ok: false, reason: "bad_san" };
   const id = parseWorkloadId(spiffeId);
