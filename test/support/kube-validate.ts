@@ -12,6 +12,8 @@ import { Pod } from "kubernetes-models/v1/Pod";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
 import { StatefulSet } from "kubernetes-models/apps/v1/StatefulSet";
 import { DaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
+import { ReplicaSet } from "kubernetes-models/apps/v1/ReplicaSet";
+import { CronJob } from "kubernetes-models/batch/v1/CronJob";
 import { Job } from "kubernetes-models/batch/v1/Job";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import { PodMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor";
@@ -36,6 +38,8 @@ const MODELS: Record<string, Model> = {
   "apps/v1/Deployment": Deployment,
   "apps/v1/StatefulSet": StatefulSet,
   "apps/v1/DaemonSet": DaemonSet,
+  "apps/v1/ReplicaSet": ReplicaSet,
+  "batch/v1/CronJob": CronJob,
   "batch/v1/Job": Job,
   "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy,
   "monitoring.coreos.com/v1/PodMonitor": PodMonitor,
