@@ -19,7 +19,8 @@ export function servedHere(ctx: RequestContext): void {
     regionsOf: (tenant) => generation.tenants.get(tenant)?.regions,
   });
   if (verdict.ok) return;
-  const here = generation.region === undefined ? "a sidecar without a region" : `region ${generation.region}`;
+  const here =
+    generation.region === undefined ? "a sidecar without a region" : `region ${generation.region}`;
   // Not suspicious: a peer sending a tenant where it may not go is misrouted, not hostile.
   throw new ProxyError(
     verdict.code,
