@@ -232,6 +232,14 @@ describe("outbound: a tenant pinned to eu", () => {
       error: "upstream_unavailable",
     });
   });
+
+  it("answers a POST whose every endpoint is down with a clean 502, its body never sent", async () => {
+    const path = "/tenants/acme/orders/eu-down-post";
+    const answer = await call("acme", "eudown", path, "POST", "x".repeat(1 << 20));
+    expect(answer.status).toBe(502);
+    expect(answer.json()).toMatchObject({ error: "upstream_unavailable" });
+    expect(seen(path)).toEqual({ eu1: 0, eu2: 0, us: 0, strict: 0 });
+  });
 });
 
 describe("inbound: a us sidecar", () => {
