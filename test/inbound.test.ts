@@ -331,6 +331,12 @@ describe("rate limits", () => {
       expect(statuses).toEqual([200, 200, 429]);
       const limited = await send(acme, url);
       expect(limited.json()).toMatchObject({ error: "rate_limited" });
+      // One token per 1000 s, and the bucket just emptied: come back in about 1000 s.
+      const retryAfter = String(limited.headers["retry-after"]);
+      expect(retryAfter).toMatch(/^[1-9][0-9]*$/);
+      expect(Number(retryAfter)).toBeGreaterThan(990);
+      expect(Number(retryAfter)).toBeLessThanOrEqual(1000);
+      expect(String(limited.json()["message"])).toContain("tenants.acme.rateLimit");
       expect((await send(globex, `${sidecar.inbound}/tenants/globex/orders`)).status).toBe(200);
     } finally {
       await globex.close();
@@ -356,6 +362,13 @@ describe("fairness", () => {
       const third = await send(acme, `${sidecar.inbound}/tenants/acme/slow/3`);
       expect(third.status).toBe(429);
       expect(third.json()).toMatchObject({ error: "rate_limited" });
+      // Which limit: the in-flight cap, not a rate, so no time to come back is promised.
+      expect(String(third.json()["message"])).toContain("inbound.limits.concurrentPerTenant: 2");
+      expect(third.headers["retry-after"]).toBeUndefined();
+      const requestId = third.headers["x-request-id"];
+      expect(
+        sidecar.logs.find((l) => l.log === "access" && l["requestId"] === requestId),
+      ).toMatchObject({ error: "rate_limited", limit: "inbound.limits.concurrentPerTenant" });
       expect((await send(globex, `${sidecar.inbound}/tenants/globex/fast`)).status).toBe(200);
       held.forEach((release) => release());
       expect((await Promise.all(pending)).map((a) => a.status)).toEqual([200, 200]);

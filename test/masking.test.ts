@@ -2,8 +2,9 @@
  * Masked projections through a real sidecar: masked fields at several depths leave as
  * markers, hashes and truncations; a hash is the documented HMAC, stable across requests,
  * and a reload with a rotated key file changes it on a connection that stays open. Also
- * the first half of a policy rollout: an audit-mode grant allows nothing, and switching it
- * to enforce by reload takes effect on the same open connection.
+ * a policy rollout: an audit-mode grant allows nothing but is counted and audited as
+ * `would_allow`, and switching it to enforce by reload takes effect on the same open
+ * connection.
  */
 import { createHmac } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -13,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Agent } from "undici";
 import { stringify } from "yaml";
 import { startApp, type AppHandler, type TestApp } from "./support/app.js";
+import { PinnedClient } from "./support/tls-client.js";
 import {
   baseConfig,
   makePki,
@@ -50,7 +52,6 @@ let pki: Pki;
 let app: TestApp;
 let orders: RunningSidecar;
 let globex: Agent;
-let initech: Agent;
 let keyDir: string;
 let config: Record<string, unknown>;
 
@@ -95,11 +96,10 @@ beforeAll(async () => {
   config["grants"] = grants("audit");
   orders = await startSidecar(config);
   globex = await tenantClient(pki, "globex", "web", "orders");
-  initech = await tenantClient(pki, "initech", "web", "orders");
 });
 
 afterAll(async () => {
-  await Promise.all([globex?.close(), initech?.close()]);
+  await globex?.close();
   await orders?.stop();
   await app?.close();
   if (keyDir) await rm(keyDir, { recursive: true, force: true });
@@ -146,17 +146,58 @@ describe("masked projections end to end", () => {
 });
 
 describe("audit-mode grant end to end", () => {
-  it("allows nothing while in audit mode; switched to enforce by reload, it allows on the same kept-alive client", async () => {
-    const url = `${orders.inbound}/tenants/acme/reports/q3`;
-    const before = app.seen.length;
-    const refused = await send(initech, url);
-    expect(refused.status).toBe(403);
-    expect(refused.json()).toMatchObject({ error: "cross_tenant_denied" });
-    expect(app.seen.length).toBe(before);
-    await writeFile(orders.configFile, stringify({ ...config, grants: grants("enforce") }));
-    await reload();
-    const allowed = await send(initech, url);
-    expect(allowed.status).toBe(200);
-    expect(allowed.json()).toEqual(REPORT);
+  it("allows nothing while in audit mode but counts and audits would_allow; switched to enforce by reload, it allows on the same kept-alive connection", async () => {
+    const path = "/tenants/acme/reports/q3";
+    const pinned = new PinnedClient(Number(new URL(orders.inbound).port), {
+      cert: await pki.cert("initech", "web"),
+      key: await pki.key("initech", "web"),
+      ca: await pki.ca("initech"),
+      servername: "initech.orders.mesh.local",
+    });
+    try {
+      const before = app.seen.length;
+      const refused = await pinned.get(path);
+      expect(refused.status).toBe(403);
+      expect(JSON.parse(refused.body)).toMatchObject({ error: "cross_tenant_denied" });
+      expect(app.seen.length).toBe(before);
+      expect(await wouldAllow()).toBe(1);
+      const requestId = refused.headers["x-request-id"];
+      const lines = orders.logs.filter((l) => l.log === "audit" && l["requestId"] === requestId);
+      // The request's own denial, and beside it what the audit-mode grant would have done.
+      expect(lines.map((l) => l["decision"]).sort()).toEqual(["deny", "would_allow"]);
+      expect(lines.find((l) => l["decision"] === "would_allow")).toMatchObject({
+        grant: "initech-rollout",
+        caller: "initech",
+        target: "acme",
+        enforced: "deny",
+        status: 403,
+      });
+
+      await writeFile(orders.configFile, stringify({ ...config, grants: grants("enforce") }));
+      await reload();
+      const allowed = await pinned.get(path);
+      expect(allowed.socket).toBe(refused.socket);
+      expect(allowed.status).toBe(200);
+      expect(JSON.parse(allowed.body)).toEqual(REPORT);
+      // Enforced now: no longer a dry run, so no longer counted as one.
+      expect(await wouldAllow()).toBe(1);
+    } finally {
+      pinned.close();
+    }
   });
 });
+
+/** `palisade_policy_audit_total{tenant="initech",target="acme",result="would_allow"}`. */
+async function wouldAllow(): Promise<number> {
+  const text = (await send(undefined, `${orders.admin}/metrics`)).text;
+  const series = text
+    .split("\n")
+    .find(
+      (l) =>
+        l.startsWith("palisade_policy_audit_total{") &&
+        l.includes('tenant="initech"') &&
+        l.includes('target="acme"') &&
+        l.includes('result="would_allow"'),
+    );
+  return series === undefined ? 0 : Number(series.split(" ").at(-1));
+}

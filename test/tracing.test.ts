@@ -96,6 +96,18 @@ beforeAll(async () => {
     upstreams: { orders: { url: orders.inbound, target: { path: "/tenants/{tenant}/**" } } },
   };
   webConfig["telemetry"] = { logs: { level: "info" }, otlp };
+  // A dry run of the grant the denial test would need: traced, never allowing.
+  webConfig["grants"] = [
+    {
+      id: "acme-globex-trial",
+      from: "acme",
+      to: "globex",
+      methods: ["GET"],
+      paths: ["/tenants/globex/orders"],
+      mode: "audit",
+      expires: new Date(Date.now() + 86_400_000).toISOString(),
+    },
+  ];
   web = await mesh.sidecar(webConfig);
   acme = await mesh.client("acme", "cli", "web");
   mesh.defer(() => Promise.all(agents.map((a) => a.close())));
@@ -164,7 +176,7 @@ describe("traces across a two-sidecar chain", () => {
     expect(webIn.parentSpanId).toBe("");
   });
 
-  it("records a denial on the span, and the app never sees the request", async () => {
+  it("records a denial on the span, with the audit-mode grant that would have allowed it, and the app never sees the request", async () => {
     const client = newTraceparent();
     const before = webApp.seen.length;
     const answer = await send(acme, `${web.inbound}/tenants/globex/orders?secret=1`, {
@@ -185,6 +197,7 @@ describe("traces across a two-sidecar chain", () => {
       "http.request.method": "GET",
       "http.response.status_code": 403,
       "error.type": "cross_tenant_denied",
+      "palisade.policy_audit.grant": "acme-globex-trial",
     });
     // The query string is not part of the recorded path.
     expect(span.attributes["url.path"]).toBe("/tenants/globex/orders");

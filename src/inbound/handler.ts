@@ -16,6 +16,7 @@ import { route } from "../path/route.js";
 import { runStages, type Stage } from "../path/run.js";
 import { identify } from "./identify.js";
 import { project } from "./project.js";
+import { servedHere } from "./residency.js";
 import { stripReserved } from "./strip-reserved.js";
 import { forwardToApp, stamp, toApp } from "./to-app.js";
 
@@ -30,6 +31,7 @@ export const INBOUND: readonly Stage[] = [
   stripReserved, // an asserted tenant must match; spoofing is recorded
   route, // canonical path and target tenant
   authorize, // the caller's own tenant, or an active grant
+  servedHere, // the tenants' regions (or the grant's) include this sidecar's
   stamp, // tenant, caller, request id, traceparent for the app
   takeBody, // the request body, within its limit
   throughCache(forwardToApp), // the tenant's cache, or the app with a signed context

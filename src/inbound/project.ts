@@ -6,6 +6,7 @@ import type { ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import type { HeaderMap, UpstreamResponse } from "../http/message.js";
 import type { RequestContext } from "../path/context.js";
+import { rateLimited } from "../path/admit.js";
 import { ProxyError } from "../path/errors.js";
 import { filterResponse } from "../path/respond.js";
 import type { CompiledGrant } from "../tenancy/grants.js";
@@ -184,8 +185,8 @@ function discard(body: Readable): void {
 
 /** Not the caller's fault and gone once other projections finish: retry later. */
 function budgetExceeded(): ProxyError {
-  return new ProxyError(
-    "rate_limited",
+  return rateLimited(
+    "projection.maxBufferedBytes",
     "too many projected responses in flight (projection.maxBufferedBytes); retry later",
     false,
   );

@@ -16,6 +16,7 @@ import { filterResponse, respond } from "../path/respond.js";
 import { route } from "../path/route.js";
 import { runStages, type Stage } from "../path/run.js";
 import { callTenant } from "./call-tenant.js";
+import { pickEndpoints } from "./endpoints.js";
 import { pickUpstream } from "./pick-upstream.js";
 import { forwardToUpstream, stamp } from "./to-upstream.js";
 
@@ -29,6 +30,7 @@ export const OUTBOUND: readonly Stage[] = [
   admit, // the tenant's rate limit and in-flight cap
   route, // canonical path and target tenant
   authorize, // the tenant's own resources, or an active grant
+  pickEndpoints, // the upstream's endpoints in the tenant's regions, local first
   stamp, // Host, tenant, request id, traceparent; still within the field limit
   takeBody, // the request body, within its limit
   throughCache(forwardToUpstream), // the tenant's cache, or the peer over mTLS

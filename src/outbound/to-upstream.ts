@@ -8,10 +8,12 @@ import type { UpstreamResponse } from "../http/message.js";
 import type { RequestContext } from "../path/context.js";
 import { checkHeaderCount, fieldCount, HEADER_REQUEST_ID, HEADER_TENANT } from "../path/headers.js";
 import { injectSpan } from "../telemetry/tracing.js";
+import { withFailover } from "./failover.js";
 
 export function stamp(ctx: RequestContext): void {
   const forward = ctx.headers.forward;
-  forward["host"] = (ctx.upstream as UpstreamRuntime).authority;
+  // The first endpoint's; each attempt sets its own (forwardToUpstream).
+  forward["host"] = (ctx.endpoints[0] ?? (ctx.upstream as UpstreamRuntime)).authority;
   forward[HEADER_TENANT] = ctx.tenant;
   forward[HEADER_REQUEST_ID] = ctx.record.requestId;
   if (ctx.span) injectSpan(ctx.span, forward);
@@ -19,17 +21,24 @@ export function stamp(ctx: RequestContext): void {
   checkHeaderCount(fieldCount(forward), ctx.generation.config.outbound.limits.headersCount);
 }
 
-/** The cache's miss path (or the call itself on uncached routes). */
+/**
+ * The cache's miss path (or the call itself on uncached routes): the tenant's allowed
+ * endpoints in turn, each with its own authority and pool (failover.ts).
+ */
 export function forwardToUpstream(ctx: RequestContext): Promise<UpstreamResponse> {
   const { deps, generation } = ctx;
   const upstream = ctx.upstream as UpstreamRuntime;
-  return ctx.callUpstream({
-    dispatcher: deps.upstreamPool(generation, upstream, ctx.tenant),
-    origin: upstream.origin,
-    method: ctx.req.method ?? "GET",
-    path: upstream.basePath + ctx.route.pathWithQuery,
-    headers: ctx.headers.forward,
-    body: ctx.body,
-    timeout: generation.config.outbound.timeouts.upstream,
+  const headers = ctx.headers.forward;
+  return withFailover(ctx, (endpoint, body) => {
+    headers["host"] = endpoint.authority;
+    return {
+      dispatcher: deps.upstreamPool(generation, upstream, endpoint, ctx.tenant),
+      origin: endpoint.origin,
+      method: ctx.req.method ?? "GET",
+      path: endpoint.basePath + ctx.route.pathWithQuery,
+      headers,
+      body,
+      timeout: generation.config.outbound.timeouts.upstream,
+    };
   });
 }

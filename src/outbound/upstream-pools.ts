@@ -1,16 +1,23 @@
 /**
- * Keep-alive connection pools per (upstream, tenant): each pool presents that tenant's
- * client certificate with that tenant's SNI, trusts only that tenant's CA, and accepts
- * the upstream only if its SVID names that tenant and the expected service. Pools survive
- * reloads while their material is unchanged; replaced pools drain their in-flight requests.
+ * Keep-alive connection pools per (upstream, endpoint, tenant): each pool presents that
+ * tenant's client certificate with that tenant's SNI, trusts only that tenant's CA, and
+ * accepts the upstream only if its SVID names that tenant and the expected service. Pools
+ * survive reloads while their material is unchanged; replaced pools drain their in-flight
+ * requests. Their connect errors are marked (connect-failure.ts): the failover needs them.
  */
 import { createSecureContext, type PeerCertificate } from "node:tls";
 import { Pool, type Dispatcher } from "undici";
-import type { Generation, TenantRuntime, UpstreamRuntime } from "../config/generation.js";
+import type {
+  EndpointRuntime,
+  Generation,
+  TenantRuntime,
+  UpstreamRuntime,
+} from "../config/generation.js";
 import { chainOf } from "../tls/peer-chain.js";
 import { checkSvid, verifyTenantChain } from "../tls/verify-chain.js";
 import { TLS_OPTIONS } from "../tls/tenant-material.js";
 import { ProxyError } from "../path/errors.js";
+import { markConnectFailure, markingConnector } from "./connect-failure.js";
 
 interface Entry {
   fingerprint: string;
@@ -26,21 +33,27 @@ export class UpstreamPools {
 
   constructor(private readonly options: { keepAliveTimeout: number; connections: number }) {}
 
-  get(generation: Generation, upstream: UpstreamRuntime, tenant: string): Dispatcher {
-    const key = `${upstream.name}\0${tenant}`;
+  get(
+    generation: Generation,
+    upstream: UpstreamRuntime,
+    endpoint: EndpointRuntime,
+    tenant: string,
+  ): Dispatcher {
+    const key = `${upstream.name}\0${tenant}\0${endpoint.origin}`;
     const entry = this.#pools.get(key);
     if (entry?.generationId === generation.id) return entry.pool;
     const latest = this.#latest;
-    if (latest && generation.id < latest.id) return this.#fromLatest(latest, upstream.name, tenant);
+    if (latest && generation.id < latest.id)
+      return this.#fromLatest(latest, upstream.name, endpoint.origin, tenant);
     this.#latest = generation;
-    const fingerprint = poolFingerprint(generation, upstream, tenant);
+    const fingerprint = poolFingerprint(generation, upstream, endpoint, tenant);
     if (entry?.fingerprint === fingerprint) {
       entry.generationId = generation.id;
       return entry.pool;
     }
     if (entry) void entry.pool.close().catch(() => {});
     const material = generation.tenants.get(tenant) as TenantRuntime;
-    const pool = this.#create(generation.config.trustDomain, upstream, tenant, material);
+    const pool = this.#create(generation.config.trustDomain, upstream, endpoint, tenant, material);
     this.#pools.set(key, { fingerprint, generationId: generation.id, pool });
     return pool;
   }
@@ -54,12 +67,14 @@ export class UpstreamPools {
   prune(generation: Generation): void {
     this.#latest = generation;
     for (const [key, entry] of this.#pools) {
-      const [name, tenant] = key.split("\0") as [string, string];
+      const [name, tenant, origin] = key.split("\0") as [string, string, string];
       const upstream = generation.upstreams.get(name);
+      const endpoint = upstream?.endpoints.find((e) => e.origin === origin);
       const current =
         upstream !== undefined &&
+        endpoint !== undefined &&
         generation.active.has(tenant) &&
-        poolFingerprint(generation, upstream, tenant) === entry.fingerprint;
+        poolFingerprint(generation, upstream, endpoint, tenant) === entry.fingerprint;
       if (current) {
         entry.generationId = generation.id;
       } else {
@@ -73,11 +88,14 @@ export class UpstreamPools {
    * A request that began before a reload: it is served with what is current now, never by
    * rebuilding a pool from superseded (perhaps withdrawn) credentials.
    */
-  #fromLatest(latest: Generation, name: string, tenant: string): Dispatcher {
+  #fromLatest(latest: Generation, name: string, origin: string, tenant: string): Dispatcher {
     const upstream = latest.upstreams.get(name);
     if (!upstream) throw new ProxyError("unknown_upstream");
     if (!latest.active.has(tenant)) throw new ProxyError("tenant_revoked");
-    return this.get(latest, upstream, tenant);
+    const endpoint = upstream.endpoints.find((e) => e.origin === origin);
+    // The endpoint is gone from the config: nothing was sent, so the next one may be tried.
+    if (!endpoint) throw markConnectFailure(new ProxyError("upstream_unavailable"));
+    return this.get(latest, upstream, endpoint, tenant);
   }
 
   async close(): Promise<void> {
@@ -99,10 +117,11 @@ export class UpstreamPools {
   #create(
     trustDomain: string,
     upstream: UpstreamRuntime,
+    endpoint: EndpointRuntime,
     tenant: string,
     material: TenantRuntime,
   ): Pool {
-    const tls = upstream.tls
+    const tls = endpoint.tls
       ? {
           // One context per pool: given only cert/key/ca, tls.connect would build (and
           // parse the key for) a new context on every new connection.
@@ -119,10 +138,10 @@ export class UpstreamPools {
             checkUpstreamSvid(cert, trustDomain, tenant, upstream.service, material),
         }
       : {};
-    return new Pool(upstream.origin, {
+    return new Pool(endpoint.origin, {
       connections: this.options.connections,
       keepAliveTimeout: this.options.keepAliveTimeout,
-      connect: tls,
+      connect: markingConnector(tls),
     });
   }
 }
@@ -131,12 +150,14 @@ export class UpstreamPools {
 function poolFingerprint(
   generation: Generation,
   upstream: UpstreamRuntime,
+  endpoint: EndpointRuntime,
   tenant: string,
 ): string {
   const material = generation.tenants.get(tenant) as TenantRuntime;
   return [
     generation.config.trustDomain,
-    upstream.origin,
+    endpoint.origin,
+    String(endpoint.tls),
     upstream.sni(tenant),
     upstream.service,
     material.certPem,

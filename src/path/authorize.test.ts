@@ -23,7 +23,13 @@ const expired: GrantConfig = {
   paths: ["/tenants/acme/orders/**"],
   expires: new Date("2026-01-01T00:00:00Z"),
 };
-const generation = testGeneration(["acme", "globex"], { grants: [reports, expired] });
+const trial: GrantConfig = {
+  ...reports,
+  id: "globex-reports-trial",
+  paths: ["/tenants/acme/**"],
+  mode: "audit",
+};
+const generation = testGeneration(["acme", "globex"], { grants: [reports, expired, trial] });
 
 /** `caller`'s request, routed as the inbound path does, ready for authorize. */
 function request(caller: string, method: string, url: string): RequestContext {
@@ -82,5 +88,29 @@ describe("authorize", () => {
     expect(refusal(request("acme", "GET", "/tenants/globex/reports/q1"))).toBe(
       "cross_tenant_denied",
     );
+  });
+
+  it("audit-mode grant: recorded beside a denial it would have turned into an allow", () => {
+    const ctx = request("globex", "GET", "/tenants/acme/invoices/7");
+    expect(refusal(ctx)).toBe("cross_tenant_denied");
+    expect(ctx.record.policyAudit).toEqual({
+      grantId: "globex-reports-trial",
+      result: "would_allow",
+    });
+  });
+
+  it("audit-mode grant: recorded beside an allow, which the enforced grant decided", () => {
+    const ctx = request("globex", "GET", "/tenants/acme/reports/q1");
+    expect(refusal(ctx)).toBeUndefined();
+    expect(ctx.record).toMatchObject({
+      grantId: "globex-reports",
+      policyAudit: { grantId: "globex-reports-trial" },
+    });
+  });
+
+  it("audit-mode grant: nothing recorded where it does not match", () => {
+    const ctx = request("globex", "POST", "/tenants/acme/reports/q1");
+    expect(refusal(ctx)).toBe("cross_tenant_denied");
+    expect(ctx.record.policyAudit).toBeUndefined();
   });
 });

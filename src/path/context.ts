@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Readable } from "node:stream";
 import type { Span } from "@opentelemetry/api";
-import type { Generation, UpstreamRuntime } from "../config/generation.js";
+import type { EndpointRuntime, Generation, UpstreamRuntime } from "../config/generation.js";
 import type { RouteCacheConfig } from "../config/schema.js";
 import type { HeaderMap, UpstreamResponse } from "../http/message.js";
 import type { CompiledGrant } from "../tenancy/grants.js";
@@ -42,6 +42,11 @@ export class RequestContext {
   cacheRoute!: RouteCacheConfig;
   /** pickUpstream (outbound): the upstream the app named. */
   upstream: UpstreamRuntime | undefined;
+  /**
+   * pickEndpoints (outbound): the upstream's endpoints the tenant may reach, in the order
+   * to try them (residency); never empty once set.
+   */
+  endpoints: readonly EndpointRuntime[] = [];
   /** identify (inbound) / callTenant (outbound): the caller tenant. */
   tenant!: string;
   route!: Route;

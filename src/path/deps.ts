@@ -3,7 +3,7 @@
  * singleton, so tests and the demo can run several sidecars in one process.
  */
 import type { Dispatcher } from "undici";
-import type { Generation, UpstreamRuntime } from "../config/generation.js";
+import type { EndpointRuntime, Generation, UpstreamRuntime } from "../config/generation.js";
 import type { ContextTokens } from "../tenancy/context-token.js";
 import type { Metrics } from "../telemetry/metrics.js";
 import type { Logs } from "../telemetry/logs.js";
@@ -30,8 +30,13 @@ export interface ProxyDeps {
   projectionBudget: ProjectionBudget;
   /** Connection pool to the local app. */
   app: Dispatcher;
-  /** mTLS pool for calls to `upstream` as `tenant`, built from `generation`. */
-  upstreamPool(generation: Generation, upstream: UpstreamRuntime, tenant: string): Dispatcher;
+  /** mTLS pool for calls to one endpoint of `upstream` as `tenant`, built from `generation`. */
+  upstreamPool(
+    generation: Generation,
+    upstream: UpstreamRuntime,
+    endpoint: EndpointRuntime,
+    tenant: string,
+  ): Dispatcher;
   /** Undefined when no exporter is configured: the request path then skips tracing. */
   tracing: Tracing | undefined;
   now(): number;

@@ -10,6 +10,7 @@ export const ERROR_STATUS = {
   tenant_context_missing: 403,
   tenant_context_invalid: 403,
   tenant_revoked: 403,
+  residency_violation: 403,
   projection_refused: 502,
   ambiguous_target: 400,
   unknown_upstream: 404,
@@ -30,6 +31,7 @@ const DEFAULT_MESSAGE: Record<ErrorCode, string> = {
   tenant_context_missing: "the request carries no tenant context",
   tenant_context_invalid: "the tenant context is invalid or expired",
   tenant_revoked: "the tenant is revoked or no longer configured",
+  residency_violation: "the tenant may not be served in this region",
   projection_refused: "the response could not be projected for this grant",
   ambiguous_target: "the target tenant is ambiguous",
   unknown_upstream: "no such upstream",
@@ -50,6 +52,9 @@ const ISOLATION_CODES: ReadonlySet<ErrorCode> = new Set([
   "tenant_context_invalid",
   "tenant_revoked",
   "ambiguous_target",
+  // Where a tenant's calls and data may go is an isolation rule too: counted and audited
+  // per tenant, though not suspicious (a misconfigured app, not an attack).
+  "residency_violation",
 ]);
 
 export function isIsolationCode(code: ErrorCode): boolean {
@@ -59,6 +64,10 @@ export function isIsolationCode(code: ErrorCode): boolean {
 /** A refusal raised anywhere on the request path; the listener turns it into the JSON answer. */
 export class ProxyError extends Error {
   readonly status: number;
+  /** `rate_limited`: the configured limit that was hit, for the log line. */
+  limit: string | undefined;
+  /** Seconds until a retry can succeed (`rate_limited` by a token bucket): `Retry-After`. */
+  retryAfter: number | undefined;
   constructor(
     readonly code: ErrorCode,
     message: string = DEFAULT_MESSAGE[code],
@@ -86,6 +95,7 @@ export function sendError(res: ServerResponse, error: ProxyError, requestId: str
     "content-length": Buffer.byteLength(body),
     "x-request-id": requestId,
     "cache-control": "no-store",
+    ...(error.retryAfter === undefined ? {} : { "retry-after": String(error.retryAfter) }),
   });
   res.end(body);
 }

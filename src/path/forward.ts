@@ -51,14 +51,20 @@ export function upstreamError(err: unknown): ProxyError {
   if (err instanceof errors.RequestContentLengthMismatchError) {
     return new ProxyError("bad_request", "request body does not match its content-length");
   }
-  return new ProxyError("upstream_unavailable", `upstream unavailable (${errorCode(err)})`);
+  const unavailable = new ProxyError(
+    "upstream_unavailable",
+    `upstream unavailable (${errorCode(err)})`,
+  );
+  // Kept for the outbound failover, which retries only failures from before the request left.
+  unavailable.cause = err;
+  return unavailable;
 }
 
 export function isUndiciError(err: unknown): boolean {
   return err instanceof errors.UndiciError;
 }
 
-function errorCode(err: unknown): string {
+export function errorCode(err: unknown): string {
   const code = (err as { code?: unknown })?.code;
   return typeof code === "string" ? code : "error";
 }

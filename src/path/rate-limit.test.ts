@@ -15,6 +15,20 @@ describe("TenantRateLimiter", () => {
     expect(limiter.allow("acme", limit, 100)).toBe(false);
   });
 
+  it("says when a refused tenant's next token arrives, in whole seconds, at least one", () => {
+    const limiter = new TenantRateLimiter();
+    const slow = { requestsPerSecond: 0.25, burst: 1 };
+    expect(limiter.allow("acme", slow, 0)).toBe(true);
+    expect(limiter.allow("acme", slow, 1000)).toBe(false);
+    // A quarter token back after 1 s; the other three quarters take 3 s more.
+    expect(limiter.retryAfter("acme", slow, 1000)).toBe(3);
+    const fast = { requestsPerSecond: 100, burst: 1 };
+    expect(limiter.allow("globex", fast, 0)).toBe(true);
+    expect(limiter.allow("globex", fast, 0)).toBe(false);
+    // 10 ms away, but Retry-After counts whole seconds and 0 would invite a hot loop.
+    expect(limiter.retryAfter("globex", fast, 0)).toBe(1);
+  });
+
   it("keeps tenants apart", () => {
     const limiter = new TenantRateLimiter();
     const limit = { requestsPerSecond: 1, burst: 1 };

@@ -33,6 +33,18 @@ export class TenantRateLimiter {
     bucket.tokens -= 1;
     return true;
   }
+
+  /**
+   * Whole seconds until `tenant`'s bucket holds a token again, at least 1: the refused
+   * request's `Retry-After`. Read right after `allow` refused, so the bucket is current.
+   */
+  retryAfter(tenant: string, limit: RateLimit, now: number): number {
+    const bucket = this.#buckets.get(tenant);
+    const missing = bucket ? 1 - bucket.tokens : 0;
+    const elapsed = bucket ? (now - bucket.updated) / 1000 : 0;
+    const seconds = missing / limit.requestsPerSecond - elapsed;
+    return Math.max(1, Math.ceil(seconds));
+  }
 }
 
 /**

@@ -4,7 +4,7 @@
  * (telemetry/report.ts) turn it into the request metrics, the span's attributes, the access
  * line, the audit lines and the anomaly events (DESIGN.md step 6). Stages never log.
  */
-import type { CacheResult, Direction } from "../telemetry/metrics.js";
+import type { CacheResult, Direction, PolicyAuditResult } from "../telemetry/metrics.js";
 import type { ErrorCode } from "./errors.js";
 
 export type Decision = "allow" | "grant" | "deny";
@@ -15,6 +15,22 @@ export interface Refusal {
   readonly message: string;
   /** False for refusals an honest client can cause: no anomaly event. */
   readonly suspicious: boolean;
+  /** `rate_limited`: the configured limit that was hit (`tenants.acme.rateLimit`, …). */
+  readonly limit?: string | undefined;
+}
+
+/** An audit-mode grant that matched: reported beside the decision, never changing it. */
+export interface PolicyAudit {
+  readonly grantId: string;
+  readonly result: PolicyAuditResult;
+}
+
+/** An upstream endpoint a call could not reach before it failed over to the next one. */
+export interface FailedEndpoint {
+  readonly origin: string;
+  readonly region: string | undefined;
+  /** The error's code (`ECONNREFUSED`, `UND_ERR_SOCKET`, …). */
+  readonly error: string;
 }
 
 export interface RequestRecord {
@@ -34,9 +50,15 @@ export interface RequestRecord {
   path: string | undefined;
   decision: Decision | undefined;
   grantId: string | undefined;
+  /** An audit-mode grant that would have allowed the request (policy rollout). */
+  policyAudit: PolicyAudit | undefined;
   cache: CacheResult | undefined;
   /** The `outbound.upstreams` key the call went to. */
   upstream: string | undefined;
+  /** The region of the upstream endpoint that answered (outbound, endpoints with a region). */
+  region: string | undefined;
+  /** Endpoints tried and unreachable before the one that answered, or before giving up. */
+  failedEndpoints: FailedEndpoint[] | undefined;
   /** Reserved header names from the network, stripped as spoofing (inbound). */
   spoofed: readonly string[] | undefined;
   /** Routing header names from the network, stripped as noise (inbound). */
@@ -70,8 +92,11 @@ export function newRecord(
     path: undefined,
     decision: undefined,
     grantId: undefined,
+    policyAudit: undefined,
     cache: undefined,
     upstream: undefined,
+    region: undefined,
+    failedEndpoints: undefined,
     spoofed: undefined,
     routingStripped: undefined,
     bytes: 0,

@@ -39,7 +39,8 @@ function refuse(ctx: RequestContext, error: unknown): void {
   }
   const refusal = error instanceof ProxyError ? error : unexpected(error, ctx);
   sendError(res, refusal, record.requestId);
-  if (isIsolationCode(refusal.code)) record.decision ??= "deny";
+  // Also over an earlier "allow": residency is decided after authorization.
+  if (isIsolationCode(refusal.code)) record.decision = "deny";
   record.refusal = refusal;
   record.status = refusal.status;
 }

@@ -116,7 +116,7 @@ function proxyDeps(reloader: Reloader, shared: Omit<Parts, "listeners">): ProxyD
     get app() {
       return app.current;
     },
-    upstreamPool: (g, upstream, tenant) => pools.get(g, upstream, tenant),
+    upstreamPool: (g, upstream, endpoint, tenant) => pools.get(g, upstream, endpoint, tenant),
     now,
   };
 }

@@ -1,7 +1,7 @@
 /**
  * The consumers of a request's record (path/record.ts), run once its response has
  * completed: request and cache metrics, the span's closing attributes, the audit lines
- * (spoofing, denials, grant use), the anomaly events and the access line. What they emit
+ * (spoofing, denials, grant use, audit-mode grants), the anomaly events and the access line. What they emit
  * depends on the generation the request was served under (the access-log switch), so a
  * reload changes it from the next request.
  */
@@ -11,7 +11,9 @@ import { isIsolationCode, type ErrorCode } from "../path/errors.js";
 import type { Refusal, RequestRecord } from "../path/record.js";
 import type { Logs } from "./logs.js";
 import type { Metrics } from "./metrics.js";
-import { endRequestSpan, incomingTraceId } from "./tracing.js";
+import { auditFields, traceId } from "./report-fields.js";
+import { failedOver, policyAudited } from "./report-policy.js";
+import { endRequestSpan } from "./tracing.js";
 
 export interface ReportSinks {
   metrics: Metrics;
@@ -49,6 +51,8 @@ export function reportRequest(
     metrics.cacheRequest(record.tenant, record.cache);
   const refusal = record.refusal;
   if (refusal && isIsolationCode(refusal.code)) denied(record, refusal, span, sinks);
+  if (record.policyAudit) policyAudited(record, record.policyAudit, span, sinks);
+  if (record.failedEndpoints) failedOver(record, record.failedEndpoints, span, logs);
   if (span) endSpan(record, span);
   metrics.request(record.direction, record.tenant, record.status, record.seconds);
   if (record.grantId !== undefined && record.tenant !== undefined && record.target !== undefined) {
@@ -147,6 +151,8 @@ function endSpan(record: RequestRecord, span: Span): void {
       "http.response.status_code": record.status,
       "url.path": record.path,
       "palisade.upstream": record.upstream,
+      "palisade.upstream.region": record.region,
+      "palisade.policy_audit.grant": record.policyAudit?.grantId,
       "palisade.request_id": record.requestId,
     },
     record.refusal?.code,
@@ -176,34 +182,18 @@ function accessLine(
     path: record.path ?? "-",
     status: record.status,
     error,
+    // Which limit a `rate_limited` hit; for other refusals nothing the code does not say.
+    limit: record.refusal?.limit,
     tenant: record.tenant,
     caller: record.callerId,
     target: record.target,
     decision: record.decision,
     cache: record.cache,
     upstream: record.upstream,
+    region: record.region,
     traceId: traceId(record, span),
     durationMs: Math.round(record.seconds * 1e6) / 1e3,
   };
   if (refused) logs.access.warn(line, "request refused");
   else logs.access.info(line);
-}
-
-function auditFields(record: RequestRecord, span: Span | undefined) {
-  return {
-    direction: record.direction,
-    requestId: record.requestId,
-    caller: record.tenant,
-    callerId: record.callerId,
-    target: record.target,
-    decision: record.decision,
-    method: record.method,
-    path: record.path,
-    traceId: traceId(record, span),
-  };
-}
-
-/** This request's trace: its span's, or without tracing the one the caller sent, if any. */
-function traceId(record: RequestRecord, span: Span | undefined): string | undefined {
-  return span ? span.spanContext().traceId : incomingTraceId(record.rawHeaders);
 }

@@ -1,0 +1,26 @@
+/**
+ * The fields every audit line of a request shares, read from its record, and the trace id
+ * that ties a log line to the request's span (or, without tracing, to the caller's trace).
+ */
+import type { Span } from "@opentelemetry/api";
+import type { RequestRecord } from "../path/record.js";
+import { incomingTraceId } from "./tracing.js";
+
+export function auditFields(record: RequestRecord, span: Span | undefined) {
+  return {
+    direction: record.direction,
+    requestId: record.requestId,
+    caller: record.tenant,
+    callerId: record.callerId,
+    target: record.target,
+    decision: record.decision,
+    method: record.method,
+    path: record.path,
+    traceId: traceId(record, span),
+  };
+}
+
+/** This request's trace: its span's, or without tracing the one the caller sent, if any. */
+export function traceId(record: RequestRecord, span: Span | undefined): string | undefined {
+  return span ? span.spanContext().traceId : incomingTraceId(record.rawHeaders);
+}
