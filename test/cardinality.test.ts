@@ -1,12 +1,16 @@
 /**
  * metric-cardinality-flood: a caller naming a hundred invented tenants — as path targets,
- * target headers, asserted tenants inbound and outbound, and TLS server names — must not
- * add a single series to `/metrics`. Only configured tenants are label values (DESIGN.md
+ * target headers, asserted tenants inbound and outbound, and TLS server names — and
+ * invented upstreams and calling services must not add a single series to `/metrics`.
+ * Only configured tenants, upstreams and named peers are label values (DESIGN.md
  * "Telemetry"), so the series count is bounded by config, not by traffic.
  */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Agent } from "undici";
+import { issueLeaf } from "../src/tls/dev-pki.js";
 import { type TestApp } from "./support/app.js";
 import { baseConfig, send, TRUST_DOMAIN, type RunningSidecar } from "./support/mesh.js";
 import { withMesh } from "./support/with-mesh.js";
@@ -22,6 +26,9 @@ const CONCURRENCY = 16;
 let app: TestApp;
 let orders: RunningSidecar;
 let acme: Agent;
+/** acme clients whose SVIDs name services no config names (`sa/t-9000`, …). */
+const inventedPeers: Agent[] = [];
+const INVENTED_PEERS = 4;
 
 const mesh = withMesh(["acme", "globex"], ["orders", "web"]);
 
@@ -44,10 +51,27 @@ beforeAll(async () => {
   config["telemetry"] = { logs: { level: "warn" } };
   orders = await mesh.sidecar(config);
   acme = await mesh.client("acme", "web", "orders");
+  const dir = join(mesh.pki.dir, "acme");
+  const [caCert, caKey, key] = await Promise.all(
+    ["ca.crt", "ca.key", "web.key"].map((f) => readFile(join(dir, f), "utf8")),
+  );
+  for (let i = 0; i < INVENTED_PEERS; i++) {
+    const service = `t-${String(9000 + i)}`;
+    const leaf = await issueLeaf(
+      { certPem: caCert as string, keyPem: caKey as string },
+      { uris: [`spiffe://${TRUST_DOMAIN}/tenant/acme/sa/${service}`], keyPem: key as string },
+    );
+    inventedPeers.push(
+      await mesh.client("acme", "web", "orders", { cert: leaf.certPem, key: leaf.keyPem }),
+    );
+  }
 });
 
-/** Every way a request can name a tenant, each with the invented id `id`. */
-async function nameInventedTenant(id: string): Promise<void> {
+/**
+ * Every way a request can name a tenant, each with the invented id `id`; and a call to an
+ * invented upstream and one from a calling service no config names.
+ */
+async function nameInventedTenant(id: string, n: number): Promise<void> {
   const inbound = orders.inbound;
   const outbound = orders.outbound;
   const answers = await Promise.all([
@@ -67,9 +91,15 @@ async function nameInventedTenant(id: string): Promise<void> {
     }),
     // The invented tenant as the TLS server name.
     handshake(`${id}.orders.${TRUST_DOMAIN}`).then(() => undefined),
+    // An upstream no config names: `upstream="unknown"`.
+    send(undefined, `${outbound}/tenants/acme/x`, {
+      headers: { host: `${id}.upstream`, "x-palisade-tenant": "acme" },
+    }),
+    // A calling service no config names: `peer="unknown"`.
+    send(inventedPeers[n % INVENTED_PEERS], `${inbound}/tenants/${id}/x`),
   ]);
   const statuses = answers.map((a) => a?.status);
-  expect(statuses).toEqual([403, 403, 403, 403, 403, undefined]);
+  expect(statuses).toEqual([403, 403, 403, 403, 403, undefined, 404, 403]);
 }
 
 /** Opens a TLS connection with `servername` and resolves once the server has refused it. */
@@ -97,7 +127,10 @@ function handshake(servername: string): Promise<void> {
 async function flood(ids: string[]): Promise<void> {
   let next = 0;
   const worker = async () => {
-    while (next < ids.length) await nameInventedTenant(ids[next++] as string);
+    while (next < ids.length) {
+      const n = next++;
+      await nameInventedTenant(ids[n] as string, n);
+    }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
 }
@@ -115,7 +148,7 @@ async function scrape(): Promise<Exposition> {
   for (const line of text.split("\n")) {
     if (line === "" || line.startsWith("#")) continue;
     for (const m of line.matchAll(/="((?:[^"\\]|\\.)*)"/g)) labelValues.add(m[1] as string);
-    if (/^palisade_(process|nodejs)_/.test(line)) continue;
+    if (/^(process|nodejs)_/.test(line)) continue;
     series.add(line.slice(0, line.lastIndexOf(" ")));
   }
   return { series, labelValues };
@@ -146,6 +179,14 @@ describe("metric-cardinality-flood", () => {
         text,
       );
     expect(Number(denied?.[1])).toBeGreaterThanOrEqual(2 * (FLOOD + 2));
+    const inventedPeerCount =
+      /palisade_requests_total\{direction="inbound",tenant="acme",peer="unknown",upstream="",code="403"[^}]*\} (\d+)/.exec(
+        text,
+      );
+    expect(Number(inventedPeerCount?.[1])).toBeGreaterThanOrEqual(FLOOD + 2);
+    expect(text).toMatch(
+      /palisade_requests_total\{direction="outbound",tenant="unknown",peer="orders",upstream="unknown",code="404"/,
+    );
     const refusedNames =
       /palisade_tls_handshake_failures_total\{reason="no_sni_match"[^}]*\} (\d+)/.exec(text);
     expect(Number(refusedNames?.[1])).toBe(FLOOD + 2);

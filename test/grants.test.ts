@@ -243,7 +243,7 @@ describe("audit", () => {
     expect(uses[0]!["bytes"]).toEqual(expect.anything());
     const metrics = await send(undefined, `${orders.admin}/metrics`);
     expect(metrics.text).toMatch(
-      /palisade_cross_tenant_granted_total\{tenant="globex",target="acme",service="orders"\} [1-9]/,
+      /palisade_cross_tenant_granted_total\{tenant="globex",target="acme",workload="orders"\} [1-9]/,
     );
   });
 });

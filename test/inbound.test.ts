@@ -239,10 +239,10 @@ describe("inbound refusals", () => {
   it("counts denials by reason", async () => {
     const metrics = await send(undefined, `${orders.admin}/metrics`);
     expect(metrics.text).toMatch(
-      /palisade_cross_tenant_denied_total\{direction="inbound",tenant="acme",target="globex",reason="cross_tenant_denied",service="orders"\} [1-9]/,
+      /palisade_cross_tenant_denied_total\{direction="inbound",tenant="acme",target="globex",reason="cross_tenant_denied",workload="orders"\} [1-9]/,
     );
     expect(metrics.text).toMatch(
-      /palisade_requests_total\{direction="inbound",tenant="acme",code="403",service="orders"\} [1-9]/,
+      /palisade_requests_total\{direction="inbound",tenant="acme",peer="unknown",upstream="",code="403",workload="orders"\} [1-9]/,
     );
   });
 

@@ -25,14 +25,16 @@ const DASHBOARDS = ["palisade-fleet.json", "palisade-isolation.json"].map((f) =>
   join(root, "dashboards", f),
 );
 
-const HISTOGRAMS = ["palisade_request_duration_seconds"];
-/** prom-client's default metrics under the `palisade_` prefix. */
-const PROCESS_METRIC = /^palisade_(process|nodejs)_[a-z0-9_]+$/;
+const HISTOGRAMS = [
+  "palisade_request_duration_seconds",
+  "palisade_request_bytes",
+  "palisade_response_bytes",
+];
 
 function isKnownMetric(name: string): boolean {
   // A histogram is only ever queried through its series.
   if (HISTOGRAMS.includes(name)) return false;
-  if (DESIGN_METRICS.includes(name) || PROCESS_METRIC.test(name)) return true;
+  if (DESIGN_METRICS.includes(name)) return true;
   return HISTOGRAMS.some((h) => ["_bucket", "_sum", "_count"].some((s) => name === h + s));
 }
 
@@ -198,14 +200,14 @@ describe.each(DASHBOARDS.map((file) => [basename(file), file]))("dashboard %s", 
     }
   });
 
-  it("has multi-value tenant and service variables with All", () => {
+  it("has multi-value tenant and workload variables with All", () => {
     expect(variables.get("tenant")).toMatchObject({
       type: "query",
       multi: true,
       includeAll: true,
       definition: "label_values(palisade_requests_total, tenant)",
     });
-    expect(variables.get("service")).toMatchObject({
+    expect(variables.get("workload")).toMatchObject({
       type: "query",
       multi: true,
       includeAll: true,
@@ -214,8 +216,8 @@ describe.each(DASHBOARDS.map((file) => [basename(file), file]))("dashboard %s", 
 
   it("matches variables with =~ only, so that All and multi-select work", () => {
     for (const { panel, expr } of expressions) {
-      const rest = expr.replace(/=~"\$(tenant|service)"/g, "");
-      expect(rest, `${panel}: ${expr}`).not.toMatch(/\$\{?(tenant|service)\b/);
+      const rest = expr.replace(/=~"\$(tenant|workload)"/g, "");
+      expect(rest, `${panel}: ${expr}`).not.toMatch(/\$\{?(tenant|workload)\b/);
     }
   });
 
@@ -255,9 +257,9 @@ describe("substituteGrafanaVariables", () => {
   it("replaces dashboard and built-in variables and refuses unknown ones", () => {
     expect(
       substituteGrafanaVariables(
-        'increase(m{tenant=~"${tenant}", service=~"$service"}[$__rate_interval]) + m[$__range] + m[$__interval]',
+        'increase(m{tenant=~"${tenant}", workload=~"$workload"}[$__rate_interval]) + m[$__range] + m[$__interval]',
       ),
-    ).toBe('increase(m{tenant=~".*", service=~".*"}[1m]) + m[5m] + m[1m]');
+    ).toBe('increase(m{tenant=~".*", workload=~".*"}[1m]) + m[5m] + m[1m]');
     expect(() => substituteGrafanaVariables('m{pod=~"$pod"}')).toThrow(
       /unknown Grafana variable \$pod/,
     );

@@ -24,6 +24,7 @@ import {
   type RunningSidecar,
 } from "./support/mesh.js";
 import { withMesh } from "./support/with-mesh.js";
+import { sampleValue } from "./support/exposition.js";
 import { findBinary, startPrometheus, type RunningPrometheus } from "./support/prometheus.js";
 import { CI, DESIGN_METRICS } from "./support/design.js";
 
@@ -96,6 +97,8 @@ beforeAll(async () => {
     },
   ];
   ordersConfig["anomaly"] = { threshold: 3, window: "10s" };
+  // `web` calls orders: named, so it is a `peer` label value (the service graph's edge).
+  ordersConfig["telemetry"] = { logs: { level: "info" }, peers: ["web"] };
   orders = await mesh.sidecar(ordersConfig);
 
   webApp = await mesh.app();
@@ -162,6 +165,14 @@ async function traffic(round: number): Promise<void> {
     { headers: { host: "orders", "x-palisade-context": context } },
   );
   expect(chained.status, chained.text).toBe(200);
+
+  // A request body, for the byte histograms.
+  const posted = await send(acmeToOrders, `${orders.inbound}/tenants/acme/orders`, {
+    method: "POST",
+    headers: { "content-type": "text/plain" },
+    body: "x".repeat(1000),
+  });
+  expect(posted.status, posted.text).toBe(200);
 
   // Denials: inbound (above the anomaly threshold of 3) and outbound (confused deputy).
   for (let i = 0; i < 4; i++) {
@@ -257,23 +268,75 @@ describe("the sidecars' /metrics", () => {
     // Each kind of traffic left its mark under its own labels.
     const ordersText = await exposition(orders);
     for (const series of [
-      /palisade_cross_tenant_denied_total\{direction="inbound",tenant="acme",target="globex",reason="cross_tenant_denied",service="orders"\} 8/,
-      /palisade_cross_tenant_granted_total\{tenant="globex",target="acme",service="orders"\} 2/,
-      /palisade_cache_requests_total\{tenant="acme",result="hit",service="orders"\} 1\d/,
-      /palisade_cache_requests_total\{tenant="globex",result="bypass",service="orders"\} 2/,
-      /palisade_cache_evictions_total\{tenant="acme",service="orders"\} [1-9]/,
-      /palisade_tls_handshake_failures_total\{reason="unknown_ca",service="orders"\} 2/,
-      /palisade_anomaly_alerts_total\{tenant="acme",kind="denial_burst",service="orders"\} 1/,
-      /palisade_anomaly_active\{tenant="acme",kind="denial_burst",service="orders"\} 1/,
-      /palisade_config_reloads_total\{result="success",service="orders"\} 2/,
-      /palisade_config_reloads_total\{result="failure",service="orders"\} 2/,
-      /palisade_cert_expiry_timestamp_seconds\{tenant="acme",service="orders"\} 1\d{9}/,
+      /palisade_cross_tenant_denied_total\{direction="inbound",tenant="acme",target="globex",reason="cross_tenant_denied",workload="orders"\} 8/,
+      /palisade_cross_tenant_granted_total\{tenant="globex",target="acme",workload="orders"\} 2/,
+      /palisade_cache_requests_total\{tenant="acme",result="hit",workload="orders"\} 1\d/,
+      /palisade_cache_requests_total\{tenant="globex",result="bypass",workload="orders"\} 2/,
+      /palisade_cache_evictions_total\{tenant="acme",workload="orders"\} [1-9]/,
+      /palisade_tls_handshake_failures_total\{reason="unknown_ca",workload="orders"\} 2/,
+      /palisade_anomaly_alerts_total\{tenant="acme",kind="denial_burst",workload="orders"\} 1/,
+      /palisade_anomaly_active\{tenant="acme",kind="denial_burst",workload="orders"\} 1/,
+      /palisade_config_reloads_total\{result="success",workload="orders"\} 2/,
+      /palisade_config_reloads_total\{result="failure",workload="orders"\} 2/,
+      /palisade_cert_expiry_timestamp_seconds\{tenant="acme",workload="orders"\} 1\d{9}/,
     ]) {
       expect(ordersText).toMatch(series);
     }
-    expect(await exposition(web)).toMatch(
-      /palisade_cross_tenant_denied_total\{direction="outbound",tenant="acme",target="globex",reason="cross_tenant_denied",service="web"\} 2/,
+    const webText = await exposition(web);
+    expect(webText).toMatch(
+      /palisade_cross_tenant_denied_total\{direction="outbound",tenant="acme",target="globex",reason="cross_tenant_denied",workload="web"\} 2/,
     );
+  });
+
+  it("labels requests as a service graph: caller tenant, calling service, upstream", async () => {
+    const ordersText = await exposition(orders);
+    const webText = await exposition(web);
+    const inbound = { direction: "inbound", upstream: "" };
+    // web's app called orders: counted at web as outbound to the `orders` upstream, and at
+    // orders as inbound from the `web` peer (named in orders' `telemetry.peers`).
+    const outbound = { direction: "outbound", peer: "web", upstream: "orders", workload: "web" };
+    expect(
+      sampleValue(webText, "palisade_requests_total", { ...outbound, tenant: "acme", code: "200" }),
+    ).toBe(2);
+    const fromWeb = { ...inbound, tenant: "acme", peer: "web", workload: "orders" };
+    expect(sampleValue(ordersText, "palisade_requests_total", { ...fromWeb, code: "403" })).toBe(8);
+    // The latency histogram splits by status class: the denials apart from the served.
+    expect(
+      sampleValue(ordersText, "palisade_request_duration_seconds_count", {
+        ...fromWeb,
+        code_class: "4xx",
+      }),
+    ).toBe(8);
+    // The `cli` service calling web is named nowhere in web's config.
+    expect(
+      sampleValue(webText, "palisade_requests_total", {
+        ...inbound,
+        tenant: "acme",
+        peer: "unknown",
+        code: "200",
+        workload: "web",
+      }),
+    ).toBe(2);
+    // Two 1000-byte POST bodies in; the granted, projected reports out.
+    expect(sampleValue(ordersText, "palisade_request_bytes_sum", fromWeb)).toBe(2000);
+    expect(
+      sampleValue(ordersText, "palisade_response_bytes_sum", { ...fromWeb, tenant: "globex" }),
+    ).toBe(2 * JSON.stringify({ id: "q1", total: 42 }).length);
+  });
+
+  it("has build info and the standard process and Node.js metric names", async () => {
+    const text = await exposition(orders);
+    expect(text).toMatch(
+      new RegExp(
+        `^palisade_build_info\\{version="[^"]+",node_version="${process.versions.node}",workload="orders"\\} 1$`,
+        "m",
+      ),
+    );
+    expect(text).toMatch(/^process_cpu_seconds_total\{workload="orders"\} /m);
+    expect(text).toMatch(/^nodejs_eventloop_lag_p99_seconds\{workload="orders"\} /m);
+    expect(text).not.toMatch(/^palisade_(process|nodejs)_/m);
+    // Prometheus Operator's `service` target label would rename a `service` label of ours.
+    expect(text).not.toMatch(/[{,]service="/);
   });
 
   it("has latency buckets fine enough to resolve sub-millisecond proxy overhead", async () => {

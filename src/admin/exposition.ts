@@ -17,11 +17,15 @@ const PROMETHEUS_TEXT = "text/plain";
 export async function renderMetrics(
   registry: Registry,
   accept: string | undefined,
+  defaultLabels: Record<string, string> = {},
 ): Promise<Exposition> {
   if (!prefersOpenMetrics(accept))
     return { contentType: registry.contentType, body: await registry.metrics() };
   const view = new Registry<OpenMetricsContentType>();
   view.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  // The registry's own default labels (`workload`) are applied when it renders, not by the
+  // metrics: the view must carry them too.
+  view.setDefaultLabels(defaultLabels);
   for (const metric of registry.getMetricsAsArray())
     view.registerMetric(openMetricsView(metric as unknown as RenderableMetric));
   return { contentType: view.contentType, body: await view.metrics() };

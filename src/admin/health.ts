@@ -22,7 +22,11 @@ export async function serveHealth(
 ): Promise<void> {
   switch (path) {
     case "/metrics": {
-      const { contentType, body } = await renderMetrics(deps.metrics.registry, req.headers.accept);
+      const { contentType, body } = await renderMetrics(
+        deps.metrics.registry,
+        req.headers.accept,
+        deps.metrics.defaultLabels,
+      );
       res.writeHead(200, { "content-type": contentType, "cache-control": "no-store" });
       res.end(body);
       return;

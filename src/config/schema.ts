@@ -352,6 +352,33 @@ const grant = z.strictObject({
     .describe("regions this grant's data may also be served in, beyond the owner's `regions`"),
 });
 
+/** Every field narrows; a served request is logged when it passes all of them. */
+const accessFilter = z
+  .strictObject({
+    decisions: z
+      .array(z.enum(["allow", "grant"]))
+      .min(1)
+      .optional()
+      .describe("only requests served with these decisions (`allow`, `grant`); absent: all"),
+    statusClasses: z
+      .array(z.enum(["1xx", "2xx", "3xx", "4xx", "5xx"]))
+      .min(1)
+      .optional()
+      .describe("only responses of these status classes; absent: all"),
+    tenants: z
+      .array(tenantId)
+      .min(1)
+      .optional()
+      .describe("only requests of these caller tenants; absent: all"),
+    sampleRatio: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(1)
+      .describe("share of the served requests passing the filter that are logged, at random"),
+  })
+  .default({ sampleRatio: 1 });
+
 const logs = z
   .strictObject({
     level: z
@@ -367,8 +394,16 @@ const logs = z
       .boolean()
       .default(true)
       .describe("one access line per served request; refusals are logged whatever this says"),
+    accessFilter: accessFilter.describe(
+      "which served requests get an access line (when `access` is on); refusals always do",
+    ),
   })
-  .default({ level: "info", destination: "stdout", access: true });
+  .default({
+    level: "info",
+    destination: "stdout",
+    access: true,
+    accessFilter: { sampleRatio: 1 },
+  });
 
 const telemetry = z
   .strictObject({
@@ -389,8 +424,17 @@ const telemetry = z
       .optional()
       .describe("OTLP/HTTP trace export, fixed at start; absent: no tracer at all"),
     logs: logs.describe("JSON-lines logs: access, audit and event"),
+    peers: z
+      .array(dnsName)
+      .default([])
+      .describe(
+        "calling services named as the `peer` metric label, besides this service and the upstream names; others are `unknown`",
+      ),
   })
-  .default({ logs: { level: "info", destination: "stdout", access: true } });
+  .default({
+    logs: { level: "info", destination: "stdout", access: true, accessFilter: { sampleRatio: 1 } },
+    peers: [],
+  });
 
 const anomaly = z
   .strictObject({

@@ -18,4 +18,5 @@ export function identify(ctx: RequestContext): void {
   ctx.tenant = check.identity.tenant;
   ctx.record.tenant = check.identity.tenant;
   ctx.record.callerId = check.identity.spiffeId;
+  ctx.record.peerService = check.identity.service;
 }

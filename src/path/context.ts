@@ -74,7 +74,7 @@ export class RequestContext {
     readonly deps: ProxyDeps,
   ) {
     this.generation = deps.generation();
-    this.record = newRecord(direction, req.method, req.rawHeaders);
+    this.record = newRecord(direction, req.method, req.rawHeaders, `HTTP/${req.httpVersion}`);
     const tracer = deps.tracing?.tracer;
     this.span = tracer && startRequestSpan(tracer, direction, req.method ?? "", req.rawHeaders);
     res.once("close", this.#clientClosed);
@@ -112,12 +112,14 @@ export class RequestContext {
       this.#releaseWhenDone();
     };
     let response: UpstreamResponse;
+    const sent = performance.now();
     try {
       response = await sendUpstream(request);
     } catch (err) {
       ended();
       throw err;
     }
+    this.record.upstreamSeconds = (performance.now() - sent) / 1000;
     this.#upstreamBody = response.body;
     response.body.once("close", ended);
     return response;

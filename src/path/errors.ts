@@ -84,10 +84,11 @@ export function errorBody(code: ErrorCode, message: string, requestId: string): 
 }
 
 /** Writes the JSON refusal if nothing was sent yet; otherwise the only honest answer is a reset. */
-export function sendError(res: ServerResponse, error: ProxyError, requestId: string): void {
+/** Answers the refusal; returns the body bytes written (0 when only a reset was possible). */
+export function sendError(res: ServerResponse, error: ProxyError, requestId: string): number {
   if (res.headersSent) {
     res.destroy();
-    return;
+    return 0;
   }
   const body = errorBody(error.code, error.message, requestId);
   res.writeHead(error.status, {
@@ -98,6 +99,7 @@ export function sendError(res: ServerResponse, error: ProxyError, requestId: str
     ...(error.retryAfter === undefined ? {} : { "retry-after": String(error.retryAfter) }),
   });
   res.end(body);
+  return Buffer.byteLength(body);
 }
 
 /** The raw HTTP/1.1 answer for errors found before a request object exists (parser errors). */

@@ -71,23 +71,34 @@ export function errorCode(err: unknown): string {
 
 /** The stage: the request body to forward, within the direction's `limits.requestBody`. */
 export function takeBody(ctx: RequestContext): void {
-  ctx.body = requestBody(ctx.req, ctx.generation.config[ctx.direction].limits.requestBody);
+  const limit = ctx.generation.config[ctx.direction].limits.requestBody;
+  ctx.body = requestBody(ctx.req, limit, ctx.record);
 }
 
-/** The request body to forward, or null for requests without one. */
-export function requestBody(req: IncomingMessage, limit: number): Readable | null {
+/**
+ * The request body to forward, or null for requests without one. Its size goes to
+ * `count.bytesIn`: the declared length, or the bytes seen so far of a chunked body.
+ */
+export function requestBody(
+  req: IncomingMessage,
+  limit: number,
+  count: { bytesIn: number },
+): Readable | null {
   const length = req.headers["content-length"];
   const chunked = req.headers["transfer-encoding"] !== undefined;
   if (!chunked && (length === undefined || length === "0")) return null;
   if (length !== undefined && Number(length) > limit) throw new ProxyError("body_too_large");
-  return chunked ? pipeline(req, limitBytes(limit), () => {}) : req;
+  if (chunked) return pipeline(req, limitBytes(limit, count), () => {});
+  count.bytesIn = Number(length);
+  return req;
 }
 
-function limitBytes(limit: number): Transform {
+function limitBytes(limit: number, count: { bytesIn: number }): Transform {
   let seen = 0;
   return new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       seen += chunk.length;
+      count.bytesIn = seen;
       if (seen > limit) callback(new ProxyError("body_too_large"));
       else callback(null, chunk);
     },

@@ -36,6 +36,8 @@ export interface FailedEndpoint {
 export interface RequestRecord {
   readonly direction: Direction;
   readonly method: string | undefined;
+  /** `HTTP/1.1`, `HTTP/2.0`: as the client spoke it. */
+  readonly protocol: string;
   /** `performance.now()` when the request reached its handler. */
   readonly started: number;
   /** The header list as received: without a span, the caller's trace id is read from it. */
@@ -45,6 +47,8 @@ export interface RequestRecord {
   tenant: string | undefined;
   /** The caller's SPIFFE id (inbound). */
   callerId: string | undefined;
+  /** The calling service, from the caller's SVID (inbound). */
+  peerService: string | undefined;
   target: string | undefined;
   /** Canonical path, without the query. */
   path: string | undefined;
@@ -63,8 +67,12 @@ export interface RequestRecord {
   spoofed: readonly string[] | undefined;
   /** Routing header names from the network, stripped as noise (inbound). */
   routingStripped: readonly string[] | undefined;
-  /** Response body bytes sent under a grant (audited requests only). */
-  bytes: number;
+  /** Request body bytes taken from the client (declared length, or counted when chunked). */
+  bytesIn: number;
+  /** Response body bytes sent to the client (a refusal's JSON included). */
+  bytesOut: number;
+  /** From sending to the app or peer until its response head came back; undefined: not called. */
+  upstreamSeconds: number | undefined;
   /** The status answered (499 when the client left first). */
   status: number;
   /** The refusal answered, if the request was refused. */
@@ -79,15 +87,18 @@ export function newRecord(
   direction: Direction,
   method: string | undefined,
   rawHeaders: readonly string[],
+  protocol: string,
 ): RequestRecord {
   return {
     direction,
     method,
+    protocol,
     started: performance.now(),
     rawHeaders,
     requestId: "",
     tenant: undefined,
     callerId: undefined,
+    peerService: undefined,
     target: undefined,
     path: undefined,
     decision: undefined,
@@ -99,7 +110,9 @@ export function newRecord(
     failedEndpoints: undefined,
     spoofed: undefined,
     routingStripped: undefined,
-    bytes: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    upstreamSeconds: undefined,
     status: 0,
     refusal: undefined,
     unexpected: undefined,

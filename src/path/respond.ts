@@ -18,17 +18,15 @@ export function filterResponse(ctx: RequestContext): void {
 }
 
 /**
- * Streams the response to the client, counting what leaves under a grant for the audit
- * record; resolves once the client has it all.
+ * Streams the response to the client, counting what leaves (the access line, the byte
+ * histograms, and the audit record under a grant); resolves once the client has it all.
  */
 export async function respond(ctx: RequestContext): Promise<void> {
   const { response, responseHeaders: headers, record } = ctx;
   headers[HEADER_REQUEST_ID] = record.requestId;
-  if (record.grantId !== undefined) {
-    response.body.on("data", (chunk: Buffer) => {
-      record.bytes += chunk.length;
-    });
-  }
+  response.body.on("data", (chunk: Buffer) => {
+    record.bytesOut += chunk.length;
+  });
   await writeResponse(ctx.res, response, headers);
   record.status = response.statusCode;
 }

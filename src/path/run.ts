@@ -38,7 +38,8 @@ function refuse(ctx: RequestContext, error: unknown): void {
     return;
   }
   const refusal = error instanceof ProxyError ? error : unexpected(error, ctx);
-  sendError(res, refusal, record.requestId);
+  // A refusal after part of a response went out resets it; what went out stays counted.
+  record.bytesOut += sendError(res, refusal, record.requestId);
   // Also over an earlier "allow": residency is decided after authorization.
   if (isIsolationCode(refusal.code)) record.decision = "deny";
   record.refusal = refusal;

@@ -219,7 +219,7 @@ function refuseUnsupported(direction: Direction, deps: ListenerDeps, server: Ser
   server.on("checkExpectation", (req, res) => {
     const error = new ProxyError("bad_request", "unsupported Expect header");
     const requestId = requestIdFrom(undefined);
-    deps.metrics.request(direction, undefined, error.status, 0);
+    deps.metrics.refusedUnparsed(direction, error.status);
     deps.logs.access.warn(
       {
         direction,
@@ -253,7 +253,7 @@ function refuseRaw(
   const requestId = requestIdFrom(undefined);
   // Behind a response still in flight, the refusal is not written: see closeAfterInFlight.
   const behindResponse = closeAfterInFlight(socket);
-  deps.metrics.request(direction, undefined, error.status, 0);
+  deps.metrics.refusedUnparsed(direction, error.status);
   deps.logs.access.warn(
     { direction, requestId, status: error.status, error: error.code, detail, behindResponse },
     behindResponse

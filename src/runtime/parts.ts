@@ -76,6 +76,8 @@ export function checkExpiry(parts: Parts, generation: Generation): void {
 
 function observeMetrics(parts: Parts, generation: Generation): void {
   parts.metrics.setTenants(generation.tenants.keys());
+  const { outbound, telemetry } = generation.config;
+  parts.metrics.setPeers([...Object.keys(outbound.upstreams), ...telemetry.peers]);
   checkExpiry(parts, generation);
 }
 

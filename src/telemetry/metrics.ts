@@ -3,42 +3,35 @@
  * `tenant` and `target` labels only ever carry configured tenants, everything else is
  * `unknown`, so a flood of invented tenant ids cannot grow the series count.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import { UNKNOWN_TENANT } from "../tenancy/tenant-id.js";
 import { ALERT_KINDS } from "../anomaly/alert.js";
+import { packageVersion } from "../version.js";
+import { RequestMetrics, type RequestSample } from "./request-metrics.js";
 
 export type Direction = "inbound" | "outbound";
 export type CacheResult = "hit" | "miss" | "bypass";
 /** What an audit-mode grant would have done (DESIGN.md "Policy rollout"). */
 export type PolicyAuditResult = "would_allow";
 
-/**
- * Fine enough below a millisecond to see proxy overhead (a denial or a cache hit answers in
- * tens of microseconds, a proxied loopback call in a few hundred), wide enough for slow
- * upstreams. Five buckets under 1 ms; 19 in all, per (direction, tenant).
- */
-const LATENCY_BUCKETS = [
-  0.00005, 0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-  0.5, 1, 2.5, 5, 10,
-];
+/** A request as the record tells it: label values not yet bounded. */
+export interface RequestOutcome extends Omit<RequestSample, "tenant" | "peer" | "upstream"> {
+  readonly tenant: string | undefined;
+  /** The calling service (inbound: from the peer's SVID). */
+  readonly peer: string | undefined;
+  readonly upstream: string | undefined;
+}
 
 export class Metrics {
   readonly registry = new Registry();
   #tenants: ReadonlySet<string> = new Set();
 
-  readonly #requests = new Counter({
-    name: "palisade_requests_total",
-    help: "Requests answered, by direction, caller tenant and status code.",
-    labelNames: ["direction", "tenant", "code"] as const,
-    registers: [this.registry],
-  });
-  readonly #duration = new Histogram({
-    name: "palisade_request_duration_seconds",
-    help: "Time from request start to response end, by direction and caller tenant.",
-    labelNames: ["direction", "tenant"] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
+  readonly #requests = new RequestMetrics(this.registry);
+  /** Calling services that may be `peer` label values: config names them all. */
+  #peers: ReadonlySet<string> = new Set();
+  readonly #service: string;
+  /** Labels every series carries, applied by the registry as it renders. */
+  readonly defaultLabels: Readonly<Record<string, string>>;
   readonly #denied = new Counter({
     name: "palisade_cross_tenant_denied_total",
     help: "Requests refused by the isolation checks, by caller tenant, target tenant and reason.",
@@ -106,15 +99,23 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  /** Children looked up per request are cached: prom-client hashes label values on every call. */
-  readonly #requestChildren = new Map<
-    string,
-    { count: Counter.Internal; duration: Histogram.Internal<"direction" | "tenant"> }
-  >();
-
   constructor(service: string) {
-    this.registry.setDefaultLabels({ service });
-    collectDefaultMetrics({ register: this.registry, prefix: "palisade_" });
+    this.#service = service;
+    this.#peers = new Set([service]);
+    // Not `service`: Prometheus Operator sets a `service` target label, and a scrape would
+    // rename ours to `exported_service`.
+    this.defaultLabels = { workload: service };
+    this.registry.setDefaultLabels(this.defaultLabels);
+    // The standard names (`process_*`, `nodejs_*`) that the usual runtime dashboards query.
+    collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: "palisade_build_info",
+      help: "1, labelled with the running Palisade and Node.js versions.",
+      labelNames: ["version", "node_version"] as const,
+      registers: [this.registry],
+    })
+      .labels(packageVersion(), process.versions.node)
+      .set(1);
     for (const result of ["success", "failure"]) this.#reloads.labels(result).inc(0);
   }
 
@@ -136,7 +137,7 @@ export class Metrics {
       }
     }
     this.#tenants = next;
-    this.#requestChildren.clear();
+    this.#requests.reset();
     for (const tenant of [...next, UNKNOWN_TENANT]) {
       for (const kind of ALERT_KINDS) this.#anomalyAlerts.labels(tenant, kind).inc(0);
     }
@@ -147,19 +148,48 @@ export class Metrics {
     return tenant !== undefined && this.#tenants.has(tenant) ? tenant : UNKNOWN_TENANT;
   }
 
-  request(direction: Direction, tenant: string | undefined, status: number, seconds: number): void {
-    const label = this.label(tenant);
-    const key = `${direction}\0${label}\0${status}`;
-    let children = this.#requestChildren.get(key);
-    if (!children) {
-      children = {
-        count: this.#requests.labels(direction, label, String(status)),
-        duration: this.#duration.labels(direction, label),
-      };
-      this.#requestChildren.set(key, children);
-    }
-    children.count.inc();
-    children.duration.observe(seconds);
+  /**
+   * The calling services that may be `peer` label values (inbound), at each config load:
+   * this service, the upstreams it calls and `telemetry.peers`. Others are `unknown`.
+   */
+  setPeers(peers: Iterable<string>): void {
+    this.#peers = new Set([this.#service, ...peers]);
+    this.#requests.reset();
+  }
+
+  /** The label value for a calling service: a known one by name, anything else `unknown`. */
+  peerLabel(service: string | undefined): string {
+    return service !== undefined && this.#peers.has(service) ? service : UNKNOWN_TENANT;
+  }
+
+  /**
+   * One answered request. Inbound, `peer` is the calling service from the peer's SVID and
+   * `upstream` is empty; outbound, the caller is this service's app, so `peer` is this
+   * service, and `upstream` the `outbound.upstreams` key (`unknown` before one is picked).
+   */
+  request(outcome: RequestOutcome): void {
+    const inbound = outcome.direction === "inbound";
+    this.#requests.observe({
+      ...outcome,
+      tenant: this.label(outcome.tenant),
+      peer: inbound ? this.peerLabel(outcome.peer) : this.#service,
+      upstream: inbound ? "" : (outcome.upstream ?? UNKNOWN_TENANT),
+    });
+  }
+
+  /** A request refused before it was parsed (or by Node itself): no tenant, peer or body. */
+  refusedUnparsed(direction: Direction, status: number): void {
+    this.request({
+      direction,
+      tenant: undefined,
+      peer: undefined,
+      upstream: undefined,
+      status,
+      seconds: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+      traceId: undefined,
+    });
   }
 
   denied(

@@ -2,7 +2,7 @@
  * The fields every audit line of a request shares, read from its record, and the trace id
  * that ties a log line to the request's span (or, without tracing, to the caller's trace).
  */
-import type { Span } from "@opentelemetry/api";
+import { TraceFlags, type Span } from "@opentelemetry/api";
 import type { RequestRecord } from "../path/record.js";
 import { incomingTraceId } from "./tracing.js";
 
@@ -18,6 +18,13 @@ export function auditFields(record: RequestRecord, span: Span | undefined) {
     path: record.path,
     traceId: traceId(record, span),
   };
+}
+
+/** The trace id of a sampled span (an exemplar must point at a trace the collector has). */
+export function sampledTraceId(span: Span | undefined): string | undefined {
+  if (!span) return undefined;
+  const { traceId, traceFlags } = span.spanContext();
+  return (traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED ? traceId : undefined;
 }
 
 /** This request's trace: its span's, or without tracing the one the caller sent, if any. */

@@ -11,7 +11,7 @@ import { isIsolationCode, type ErrorCode } from "../path/errors.js";
 import type { Refusal, RequestRecord } from "../path/record.js";
 import type { Logs } from "./logs.js";
 import type { Metrics } from "./metrics.js";
-import { auditFields, traceId } from "./report-fields.js";
+import { auditFields, sampledTraceId, traceId } from "./report-fields.js";
 import { failedOver, policyAudited } from "./report-policy.js";
 import { endRequestSpan } from "./tracing.js";
 
@@ -54,7 +54,17 @@ export function reportRequest(
   if (record.policyAudit) policyAudited(record, record.policyAudit, span, sinks);
   if (record.failedEndpoints) failedOver(record, record.failedEndpoints, span, logs);
   if (span) endSpan(record, span);
-  metrics.request(record.direction, record.tenant, record.status, record.seconds);
+  metrics.request({
+    direction: record.direction,
+    tenant: record.tenant,
+    peer: record.peerService,
+    upstream: record.upstream,
+    status: record.status,
+    seconds: record.seconds,
+    bytesIn: record.bytesIn,
+    bytesOut: record.bytesOut,
+    traceId: sampledTraceId(span),
+  });
   if (record.grantId !== undefined && record.tenant !== undefined && record.target !== undefined) {
     metrics.granted(record.tenant, record.target);
     logs.audit.info(
@@ -62,7 +72,7 @@ export function reportRequest(
         ...auditFields(record, span),
         grant: record.grantId,
         status: record.status,
-        bytes: record.bytes,
+        bytes: record.bytesOut,
       },
       "cross-tenant request allowed by grant",
     );

@@ -45,7 +45,7 @@ export function dashboardExpressions(file: string): DashboardExpression[] {
 }
 
 /** What the dashboard variables stand for: "All", as a regex. */
-const DASHBOARD_VARIABLES: Record<string, string> = { tenant: ".*", service: ".*" };
+const DASHBOARD_VARIABLES: Record<string, string> = { tenant: ".*", workload: ".*" };
 
 /** Grafana's built-in interval and range variables, at the values the tests use. */
 const BUILTIN_VARIABLES: Record<string, string> = {
@@ -59,7 +59,7 @@ const BUILTIN_VARIABLES: Record<string, string> = {
 
 /**
  * Replaces `$name`, `${name}` and `${name:format}` with the value of a dashboard
- * variable (`tenant`, `service`: ".*", so matchers must use `=~`) or a built-in
+ * variable (`tenant`, `workload`: ".*", so matchers must use `=~`) or a built-in
  * (`$__rate_interval`, `$__interval`: 1m, `$__range`: 5m). Throws on any other variable,
  * so that a typo cannot reach Prometheus as a literal.
  */

@@ -14,6 +14,10 @@ export const DESIGN_METRICS = [
   "palisade_anomaly_active",
   "palisade_cert_expiry_timestamp_seconds",
   "palisade_config_reloads_total",
+  // "Contract additions (second round)", Metrics.
+  "palisade_build_info",
+  "palisade_request_bytes",
+  "palisade_response_bytes",
 ];
 
 /** In CI a missing Prometheus or Alertmanager is a failure; on a laptop, a skip. */
