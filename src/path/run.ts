@@ -26,7 +26,7 @@ export async function runStages(stages: readonly Stage[], ctx: RequestContext): 
   }
   const { record } = ctx;
   record.seconds = (performance.now() - record.started) / 1000;
-  reportRequest(record, ctx.span, ctx.deps, ctx.generation.config.telemetry.logs.access);
+  reportRequest(record, ctx.span, ctx.deps, ctx.generation.config.telemetry.logs);
 }
 
 /** Answers with the JSON refusal, or with nothing when the client has already gone. */

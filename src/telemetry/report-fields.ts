@@ -20,6 +20,13 @@ export function auditFields(record: RequestRecord, span: Span | undefined) {
   };
 }
 
+/** The first value of header `name` (lower case) in a raw header list; undefined if absent. */
+export function rawHeader(raw: readonly string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < raw.length; i += 2)
+    if ((raw[i] as string).toLowerCase() === name) return raw[i + 1];
+  return undefined;
+}
+
 /** The trace id of a sampled span (an exemplar must point at a trace the collector has). */
 export function sampledTraceId(span: Span | undefined): string | undefined {
   if (!span) return undefined;

@@ -2,8 +2,8 @@
  * The consumers of a request's record (path/record.ts), run once its response has
  * completed: request and cache metrics, the span's closing attributes, the audit lines
  * (spoofing, denials, grant use, audit-mode grants), the anomaly events and the access line. What they emit
- * depends on the generation the request was served under (the access-log switch), so a
- * reload changes it from the next request.
+ * depends on the generation the request was served under (the access log's switch, filter
+ * and sample), so a reload changes it from the next request.
  */
 import type { Span } from "@opentelemetry/api";
 import type { SuspiciousEvent, SuspiciousEventKind } from "../anomaly/alert.js";
@@ -11,7 +11,8 @@ import { isIsolationCode, type ErrorCode } from "../path/errors.js";
 import type { Refusal, RequestRecord } from "../path/record.js";
 import type { Logs } from "./logs.js";
 import type { Metrics } from "./metrics.js";
-import { auditFields, sampledTraceId, traceId } from "./report-fields.js";
+import { writeAccessLine, type AccessLogConfig } from "./access-log.js";
+import { auditFields, sampledTraceId } from "./report-fields.js";
 import { failedOver, policyAudited } from "./report-policy.js";
 import { endRequestSpan } from "./tracing.js";
 
@@ -37,7 +38,7 @@ export function reportRequest(
   record: RequestRecord,
   span: Span | undefined,
   sinks: ReportSinks,
-  accessLog: boolean,
+  accessLog: AccessLogConfig,
 ): void {
   const { metrics, logs } = sinks;
   if (record.unexpected !== undefined)
@@ -77,7 +78,7 @@ export function reportRequest(
       "cross-tenant request allowed by grant",
     );
   }
-  accessLine(record, span, logs, accessLog);
+  writeAccessLine(record, span, logs, accessLog);
 }
 
 /** Routing headers are ordinary client noise, not spoofing: a debug line, bounded, and no event. */
@@ -167,43 +168,4 @@ function endSpan(record: RequestRecord, span: Span): void {
     },
     record.refusal?.code,
   );
-}
-
-/**
- * A refusal is always logged (at warn), access log switch or not: hostile input must leave
- * a trace. Served requests are logged at info when the access log is on.
- */
-function accessLine(
-  record: RequestRecord,
-  span: Span | undefined,
-  logs: Logs,
-  accessLog: boolean,
-): void {
-  const error = record.refusal?.code;
-  const refused = error !== undefined;
-  const logged = refused
-    ? logs.access.isLevelEnabled("warn")
-    : accessLog && logs.access.isLevelEnabled("info");
-  if (!logged) return;
-  const line = {
-    direction: record.direction,
-    requestId: record.requestId,
-    method: record.method,
-    path: record.path ?? "-",
-    status: record.status,
-    error,
-    // Which limit a `rate_limited` hit; for other refusals nothing the code does not say.
-    limit: record.refusal?.limit,
-    tenant: record.tenant,
-    caller: record.callerId,
-    target: record.target,
-    decision: record.decision,
-    cache: record.cache,
-    upstream: record.upstream,
-    region: record.region,
-    traceId: traceId(record, span),
-    durationMs: Math.round(record.seconds * 1e6) / 1e3,
-  };
-  if (refused) logs.access.warn(line, "request refused");
-  else logs.access.info(line);
 }
