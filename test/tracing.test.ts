@@ -155,9 +155,18 @@ describe("traces across a two-sidecar chain", () => {
         "palisade.decision": "allow",
         "http.request.method": "GET",
         "http.response.status_code": 200,
+        "http.route": "/tenants/{tenant}/**",
+        "network.protocol.version": "1.1",
+        "client.address": "127.0.0.1",
       });
+      // The route template, never the path with its ids.
+      expect(span.name).toBe("GET /tenants/{tenant}/**");
       expect(span.status.code).not.toBe(OTLP_STATUS.ERROR);
     }
+    expect(webIn.attributes["server.address"]).toBe("127.0.0.1");
+    expect(webIn.attributes["url.path"]).toBe("/tenants/acme/checkout");
+    expect(webOut.attributes["server.address"]).toBe("orders");
+    expect(ordersIn.attributes["palisade.peer"]).toBe("web");
     expect(webOut.attributes["url.path"]).toBe("/tenants/acme/orders");
     expect(receiver.errors).toEqual([]);
   });
@@ -196,12 +205,15 @@ describe("traces across a two-sidecar chain", () => {
       "palisade.decision": "deny",
       "http.request.method": "GET",
       "http.response.status_code": 403,
-      "error.type": "cross_tenant_denied",
+      "palisade.refusal": "cross_tenant_denied",
       "palisade.policy_audit.grant": "acme-globex-trial",
     });
     // The query string is not part of the recorded path.
     expect(span.attributes["url.path"]).toBe("/tenants/globex/orders");
-    expect(span.status.code).toBe(OTLP_STATUS.ERROR);
+    // A server span's 4xx is the caller's doing, not an error of the server (HTTP semantic
+    // conventions); the refusal stays findable by `palisade.refusal`.
+    expect(span.status.code).not.toBe(OTLP_STATUS.ERROR);
+    expect(span.attributes["error.type"]).toBeUndefined();
   });
 
   it("honours an unsampled parent: nothing exported, the context still propagates", async () => {
@@ -224,6 +236,38 @@ describe("traces across a two-sidecar chain", () => {
       "the marker trace",
     );
     expect(spansOf(unsampled.traceId)).toEqual([]);
+  });
+});
+
+describe("B3 propagation", () => {
+  const traceId = () => randomBytes(16).toString("hex");
+  const spanId = () => randomBytes(8).toString("hex");
+
+  it.each([
+    ["single header", (t: string, s: string) => ({ b3: `${t}-${s}-1` })],
+    [
+      "multi header",
+      (t: string, s: string) => ({ "x-b3-traceid": t, "x-b3-spanid": s, "x-b3-sampled": "1" }),
+    ],
+  ])("continues a B3 parent (%s) and passes on W3C and B3", async (_, headers) => {
+    const [t, s] = [traceId(), spanId()];
+    const answer = await send(acme, `${web.inbound}/tenants/acme/checkout`, {
+      headers: headers(t, s),
+    });
+    expect(answer.status, answer.text).toBe(200);
+    const seen = webApp.seen.at(-1)?.headers ?? {};
+    const webSaw = parseTraceparent(seen["traceparent"]);
+    expect(webSaw.traceId).toBe(t);
+    expect(seen["x-b3-traceid"]).toBe(t);
+    expect(seen["x-b3-spanid"]).toBe(webSaw.spanId);
+    // The caller's single header is replaced, not forwarded stale beside the new ones.
+    expect(seen["b3"]).toBeUndefined();
+    await receiver.waitFor(
+      (all) => all.filter((x) => x.traceId === t).length >= 3,
+      "the B3-parented trace",
+    );
+    const webIn = only(spansOf(t), "palisade-web", OTLP_SPAN_KIND.SERVER);
+    expect(webIn.parentSpanId).toBe(s);
   });
 });
 

@@ -415,14 +415,18 @@ const telemetry = z
           .min(0)
           .max(1)
           .default(1)
-          .describe("share of traces Palisade starts that are sampled; a parent's decision wins"),
+          .describe(
+            "share of traces Palisade starts that are sampled (reloads); a parent's decision wins",
+          ),
         headers: z
           .record(z.string(), z.string())
           .default({})
           .describe("headers sent with each export (e.g. an API key; redacted in `/config`)"),
       })
       .optional()
-      .describe("OTLP/HTTP trace export, fixed at start; absent: no tracer at all"),
+      .describe(
+        "OTLP/HTTP trace export, endpoint and headers fixed at start; absent: the `OTEL_EXPORTER_OTLP_*` variables, and without them no tracer at all",
+      ),
     logs: logs.describe("JSON-lines logs: access, audit and event"),
     peers: z
       .array(dnsName)

@@ -76,7 +76,7 @@ export class RequestContext {
     this.generation = deps.generation();
     this.record = newRecord(direction, req.method, req.rawHeaders, `HTTP/${req.httpVersion}`);
     const tracer = deps.tracing?.tracer;
-    this.span = tracer && startRequestSpan(tracer, direction, req.method ?? "", req.rawHeaders);
+    this.span = tracer && startRequestSpan(tracer, direction, req);
     res.once("close", this.#clientClosed);
   }
 

@@ -52,6 +52,8 @@ export interface RequestRecord {
   target: string | undefined;
   /** Canonical path, without the query. */
   path: string | undefined;
+  /** The route template that named the target (the rule's path pattern): the span's name. */
+  route: string | undefined;
   decision: Decision | undefined;
   grantId: string | undefined;
   /** An audit-mode grant that would have allowed the request (policy rollout). */
@@ -101,6 +103,7 @@ export function newRecord(
     peerService: undefined,
     target: undefined,
     path: undefined,
+    route: undefined,
     decision: undefined,
     grantId: undefined,
     policyAudit: undefined,

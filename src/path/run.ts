@@ -4,6 +4,7 @@
  * the record handed to its consumers. Stages are plain functions; a synchronous one costs
  * no microtask.
  */
+import { context, trace } from "@opentelemetry/api";
 import { reportRequest } from "../telemetry/report.js";
 import type { RequestContext } from "./context.js";
 import { isIsolationCode, ProxyError, sendError } from "./errors.js";
@@ -26,7 +27,19 @@ export async function runStages(stages: readonly Stage[], ctx: RequestContext): 
   }
   const { record } = ctx;
   record.seconds = (performance.now() - record.started) / 1000;
-  reportRequest(record, ctx.span, ctx.deps, ctx.generation.config.telemetry.logs);
+  const logs = ctx.generation.config.telemetry.logs;
+  if (!ctx.span) return reportRequest(record, undefined, ctx.deps, logs);
+  // The request's span is the active one while its record is reported: an anomaly alert it
+  // tips lands on it as a span event (anomaly/sinks.ts).
+  context.with(
+    trace.setSpan(context.active(), ctx.span),
+    reportRequest,
+    undefined,
+    record,
+    ctx.span,
+    ctx.deps,
+    logs,
+  );
 }
 
 /** Answers with the JSON refusal, or with nothing when the client has already gone. */

@@ -56,14 +56,18 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
     options.logStream,
   );
   const metrics = new Metrics(config.service);
-  const tracing = await createTracing(config);
-  const anomaly = anomalyAlerting(generation, logs, metrics, tracing, now);
   const reloader = new Reloader(generation, {
     log: logs.event,
     metrics,
     now,
     settleMs: options.settleMs,
   });
+  // Read per root span: a reload changes the sampling ratio without a new tracer.
+  const tracing = await createTracing(
+    config,
+    () => reloader.current.config.telemetry.otlp?.sampleRatio ?? 1,
+  );
+  const anomaly = anomalyAlerting(generation, logs, metrics, tracing, now);
   const cacheStore = new PartitionedCache(config.cache, {
     now,
     hooks: {

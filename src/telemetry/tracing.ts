@@ -1,8 +1,10 @@
 /**
- * OpenTelemetry traces: one span per request and direction, W3C `traceparent` /
- * `tracestate` taken from the app or the peer and passed on. With no `telemetry.otlp`
- * there is no tracer at all and the request path skips tracing entirely.
+ * OpenTelemetry traces by the HTTP semantic conventions: one span per request and
+ * direction, named `{method} {route}`, a child of the trace the app or the peer sent in
+ * W3C `traceparent` or B3 (single or multi header), and passed on in both. With no tracer
+ * configured (tracing-provider.ts) the request path skips tracing entirely.
  */
+import type { IncomingMessage } from "node:http";
 import {
   context,
   ROOT_CONTEXT,
@@ -13,19 +15,35 @@ import {
   type TextMapGetter,
   type Tracer,
 } from "@opentelemetry/api";
-import { W3CTraceContextPropagator } from "@opentelemetry/core";
-import type { Config } from "../config/schema.js";
+import { CompositePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
+import { B3InjectEncoding, B3Propagator } from "@opentelemetry/propagator-b3";
 import type { HeaderMap } from "../http/message.js";
 
-export interface Tracing {
-  tracer: Tracer;
-  shutdown(): Promise<void>;
-}
+export { createTracing, type Tracing } from "./tracing-provider.js";
 
-const propagator = new W3CTraceContextPropagator();
-const EXPORT_TIMEOUT_MS = 5_000;
+/**
+ * Extracted in order, the last found wins: W3C over B3 when a caller sends both. Injected
+ * as `traceparent`/`tracestate` and B3 multi-header, which every B3 reader accepts.
+ */
+const propagator = new CompositePropagator({
+  propagators: [
+    new B3Propagator({ injectEncoding: B3InjectEncoding.MULTI_HEADER }),
+    new W3CTraceContextPropagator(),
+  ],
+});
+/** Trace headers from the caller, replaced by the request span's own before forwarding. */
+const TRACE_HEADERS = [
+  "traceparent",
+  "tracestate",
+  "b3",
+  "x-b3-traceid",
+  "x-b3-spanid",
+  "x-b3-parentspanid",
+  "x-b3-sampled",
+  "x-b3-flags",
+];
 
-/** Reads `traceparent`/`tracestate` from raw header pairs without building a header object. */
+/** Reads trace headers from raw header pairs without building a header object. */
 const rawHeaderGetter: TextMapGetter<readonly string[]> = {
   keys: (raw) => raw.filter((_, i) => i % 2 === 0).map((k) => k.toLowerCase()),
   get: (raw, key) => {
@@ -36,68 +54,46 @@ const rawHeaderGetter: TextMapGetter<readonly string[]> = {
 };
 
 /**
- * The SDK and exporter are loaded only when tracing is configured: a sidecar without
- * `telemetry.otlp` never pays their memory (about 17 MiB) or start-up time.
+ * Starts the request's span as a child of the trace the caller sent, if any, with the
+ * attributes known before any stage runs (the sampler sees them). Named `{method}` until
+ * the route is known.
  */
-export async function createTracing(config: Config): Promise<Tracing | undefined> {
-  const otlp = config.telemetry.otlp;
-  if (!otlp) return undefined;
-  const [{ OTLPTraceExporter }, { resourceFromAttributes }, sdk] = await Promise.all([
-    import("@opentelemetry/exporter-trace-otlp-http"),
-    import("@opentelemetry/resources"),
-    import("@opentelemetry/sdk-trace-base"),
-  ]);
-  const { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } =
-    sdk;
-  const provider = new BasicTracerProvider({
-    resource: resourceFromAttributes({
-      "service.name": `palisade-${config.service}`,
-      "palisade.service": config.service,
-    }),
-    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(otlp.sampleRatio) }),
-    // Bounded everywhere: a slow or dead collector drops spans (queue full) and delays a
-    // drain by at most EXPORT_TIMEOUT_MS; it never slows the request path.
-    spanProcessors: [
-      new BatchSpanProcessor(
-        new OTLPTraceExporter({
-          url: otlp.endpoint,
-          headers: otlp.headers,
-          timeoutMillis: EXPORT_TIMEOUT_MS,
-        }),
-        { scheduledDelayMillis: 500, maxQueueSize: 4096, exportTimeoutMillis: EXPORT_TIMEOUT_MS },
-      ),
-    ],
-  });
-  return {
-    tracer: provider.getTracer("palisade"),
-    // Flushes what is queued. Spans a dead collector cannot take are lost, and that is
-    // never a reason for a drain to fail.
-    shutdown: () => provider.shutdown().catch(() => undefined),
-  };
-}
-
-/** Starts the request's span as a child of the trace the caller sent, if any. */
 export function startRequestSpan(
   tracer: Tracer,
   direction: "inbound" | "outbound",
-  method: string,
-  rawHeaders: readonly string[],
+  req: IncomingMessage,
 ): Span {
-  const parent = propagator.extract(ROOT_CONTEXT, rawHeaders, rawHeaderGetter);
+  const method = req.method ?? "_OTHER";
+  const parent = propagator.extract(ROOT_CONTEXT, req.rawHeaders, rawHeaderGetter);
+  const authority =
+    rawHeaderGetter.get(req.rawHeaders, ":authority") ??
+    rawHeaderGetter.get(req.rawHeaders, "host");
+  const attributes: Record<string, string> = {
+    "http.request.method": method,
+    "network.protocol.version": req.httpVersion === "2.0" ? "2" : req.httpVersion,
+    "palisade.direction": direction,
+  };
+  const server = typeof authority === "string" ? hostOf(authority) : undefined;
+  if (server !== undefined) attributes["server.address"] = server;
+  const client = req.socket.remoteAddress;
+  if (client !== undefined) attributes["client.address"] = client;
   return tracer.startSpan(
-    `palisade ${direction} ${method}`,
-    {
-      kind: direction === "inbound" ? SpanKind.SERVER : SpanKind.CLIENT,
-      attributes: { "http.request.method": method, "palisade.direction": direction },
-    },
+    method,
+    { kind: direction === "inbound" ? SpanKind.SERVER : SpanKind.CLIENT, attributes },
     parent,
   );
 }
 
-/** Replaces the forwarded `traceparent`/`tracestate` with the request span's context. */
+/** `host` of `host[:port]`, brackets of an IPv6 literal removed. */
+function hostOf(authority: string): string {
+  if (authority.startsWith("[")) return authority.slice(1, authority.indexOf("]"));
+  const colon = authority.lastIndexOf(":");
+  return colon === -1 ? authority : authority.slice(0, colon);
+}
+
+/** Replaces the forwarded trace headers with the request span's context. */
 export function injectSpan(span: Span, headers: HeaderMap): void {
-  delete headers["traceparent"];
-  delete headers["tracestate"];
+  for (const name of TRACE_HEADERS) delete headers[name];
   propagator.inject(trace.setSpan(context.active(), span), headers, {
     set: (carrier, key, value) => {
       carrier[key] = value;
@@ -106,29 +102,43 @@ export function injectSpan(span: Span, headers: HeaderMap): void {
 }
 
 /**
- * The trace id the caller sent in a valid `traceparent`, for log lines when no tracer is
- * configured: logs still correlate with the app's traces at the cost of one header scan.
+ * The trace id the caller sent (W3C or B3), for log lines when no tracer is configured:
+ * logs still correlate with the app's traces at the cost of one header scan.
  */
 export function incomingTraceId(rawHeaders: readonly string[]): string | undefined {
   const parent = propagator.extract(ROOT_CONTEXT, rawHeaders, rawHeaderGetter);
   return trace.getSpanContext(parent)?.traceId;
 }
 
+/** What the span learns at the end, from the request's record. */
+export interface SpanEnd {
+  method: string;
+  status: number;
+  /** The route template (the target rule's path pattern), never the path itself. */
+  route: string | undefined;
+  /** A refusal's code (DESIGN.md's table). */
+  refusal: string | undefined;
+  attributes: Record<string, string | number | undefined>;
+}
+
 /**
- * Sets the attributes known at the end and ends the span. A refusal (`error`, one of
- * DESIGN.md's codes) sets `error.type` and an ERROR status: Palisade's own refusals are
- * what an operator searches traces for, 4xx or not.
+ * Sets the attributes known at the end, names the span `{method} {route}` and ends it.
+ * The status follows the HTTP conventions: a server span (inbound) is an error from 5xx
+ * only, since a 4xx is the caller's doing, and a client span (outbound) from 4xx. A
+ * refusal is always findable by `palisade.refusal`.
  */
-export function endRequestSpan(
-  span: Span,
-  attributes: Record<string, string | number | undefined>,
-  error?: string,
-): void {
-  for (const [key, value] of Object.entries(attributes))
+export function endRequestSpan(span: Span, end: SpanEnd, kind: "inbound" | "outbound"): void {
+  for (const [key, value] of Object.entries(end.attributes))
     if (value !== undefined) span.setAttribute(key, value);
-  if (error !== undefined) {
-    span.setAttribute("error.type", error);
-    span.setStatus({ code: SpanStatusCode.ERROR, message: error });
+  if (end.route !== undefined) {
+    span.setAttribute("http.route", end.route);
+    span.updateName(`${end.method} ${end.route}`);
+  }
+  if (end.refusal !== undefined) span.setAttribute("palisade.refusal", end.refusal);
+  if (end.status >= (kind === "inbound" ? 500 : 400)) {
+    const type = end.refusal ?? String(end.status);
+    span.setAttribute("error.type", type);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: type });
   }
   span.end();
 }

@@ -24,6 +24,8 @@ export interface TargetInput {
 export interface TargetRule {
   readonly header: string | undefined;
   readonly usesPath: boolean;
+  /** The path pattern as configured (`/tenants/{tenant}/**`): a route template for traces. */
+  readonly pathPattern: string | undefined;
   resolve(input: TargetInput): TargetResult;
 }
 
@@ -38,6 +40,7 @@ export function compileTargetRule(config: TargetRuleConfig): TargetRule {
   return {
     header,
     usesPath: path !== undefined,
+    pathPattern: config.path,
     resolve(input) {
       let target: string | undefined;
       for (const found of [

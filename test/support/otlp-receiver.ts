@@ -27,6 +27,8 @@ export interface ReceivedSpan {
   kind: number;
   attributes: Record<string, AttributeValue>;
   status: { code: number; message: string };
+  /** The names of the span's events, in order. */
+  events: string[];
   /** The exporting process's resource attributes (`service.name` and friends). */
   resource: Record<string, AttributeValue>;
   scope: string;
@@ -159,6 +161,7 @@ interface ExportRequest {
         kind?: number;
         attributes?: KeyValue[];
         status?: { code?: number; message?: string };
+        events?: { name: string }[];
       }[];
     }[];
   }[];
@@ -179,6 +182,7 @@ export function decodeExport(request: ExportRequest): ReceivedSpan[] {
           kind: span.kind ?? 0,
           attributes: attributes(span.attributes),
           status: { code: span.status?.code ?? 0, message: span.status?.message ?? "" },
+          events: (span.events ?? []).map((e) => e.name),
           resource,
           scope: ss.scope?.name ?? "",
         });
