@@ -96,6 +96,8 @@ beforeAll(async () => {
     upstreams: { orders: { url: orders.inbound, target: { path: "/tenants/{tenant}/**" } } },
   };
   webConfig["telemetry"] = { logs: { level: "info" }, otlp };
+  // Low, so that a few denials tip an alert onto a request's span.
+  webConfig["anomaly"] = { threshold: 2, window: "60s" };
   // A dry run of the grant the denial test would need: traced, never allowing.
   webConfig["grants"] = [
     {
@@ -214,6 +216,26 @@ describe("traces across a two-sidecar chain", () => {
     // conventions); the refusal stays findable by `palisade.refusal`.
     expect(span.status.code).not.toBe(OTLP_STATUS.ERROR);
     expect(span.attributes["error.type"]).toBeUndefined();
+  });
+
+  it("puts the anomaly alert a denial tipped on that request's span, as an event", async () => {
+    const clients = [newTraceparent(), newTraceparent(), newTraceparent()];
+    for (const client of clients) {
+      const answer = await send(acme, `${web.inbound}/tenants/globex/orders`, {
+        headers: { traceparent: client.header },
+      });
+      expect(answer.status).toBe(403);
+    }
+    const ids = new Set(clients.map((c) => c.traceId));
+    await receiver.waitFor(
+      (all) => all.filter((s) => ids.has(s.traceId)).length >= clients.length,
+      "the denied requests' spans",
+    );
+    const events = receiver.spans.filter((s) => ids.has(s.traceId)).flatMap((s) => s.events);
+    expect(events).toContain("palisade.anomaly.fired");
+    // Only the tipping request carries it, and no stand-in span was made for it.
+    expect(events.filter((e) => e === "palisade.anomaly.fired")).toHaveLength(1);
+    expect(receiver.spans.filter((s) => s.name === "palisade.anomaly.fired")).toEqual([]);
   });
 
   it("honours an unsampled parent: nothing exported, the context still propagates", async () => {

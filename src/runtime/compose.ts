@@ -64,7 +64,8 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
   });
   // Read per root span: a reload changes the sampling ratio without a new tracer.
   const tracing = await createTracing(
-    config,
+    config.service,
+    config.telemetry.otlp,
     () => reloader.current.config.telemetry.otlp?.sampleRatio ?? 1,
   );
   const anomaly = anomalyAlerting(generation, logs, metrics, tracing, now);

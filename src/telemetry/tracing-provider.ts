@@ -16,6 +16,8 @@ import {
 import type { Sampler, SamplingResult } from "@opentelemetry/sdk-trace-base";
 import type { Config } from "../config/schema.js";
 
+type OtlpConfig = Config["telemetry"]["otlp"];
+
 export interface Tracing {
   tracer: Tracer;
   shutdown(): Promise<void>;
@@ -25,13 +27,66 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 const EXPORT_TIMEOUT_MS = 5_000;
 
-/** True when traces are exported: config, or the environment a collector setup provides. */
-export function tracingConfigured(config: Config, env: Env): boolean {
-  return (
-    config.telemetry.otlp !== undefined ||
-    Boolean(env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]) ||
-    Boolean(env["OTEL_EXPORTER_OTLP_ENDPOINT"])
+/** Where and how spans are exported: `telemetry.otlp` where set, else the environment. */
+export interface ExportSettings {
+  url: string;
+  headers: Record<string, string>;
+  timeoutMillis: number;
+}
+
+/**
+ * The OTLP/HTTP exporter's settings by the OpenTelemetry environment specification
+ * (`_TRACES_` variants first; a base endpoint gets `/v1/traces`), with `telemetry.otlp`
+ * winning where it says something. Undefined: tracing is off.
+ */
+export function exportSettings(otlp: OtlpConfig, env: Env): ExportSettings | undefined {
+  const traces = env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"];
+  const base = env["OTEL_EXPORTER_OTLP_ENDPOINT"];
+  const envUrl = traces || (base ? `${base.replace(/\/+$/, "")}/v1/traces` : undefined);
+  const url = otlp?.endpoint ?? envUrl;
+  if (url === undefined) return undefined;
+  const headers = {
+    ...keyValues(env["OTEL_EXPORTER_OTLP_HEADERS"]),
+    ...keyValues(env["OTEL_EXPORTER_OTLP_TRACES_HEADERS"]),
+    ...otlp?.headers,
+  };
+  const timeout = Number(
+    env["OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"] ?? env["OTEL_EXPORTER_OTLP_TIMEOUT"],
   );
+  return {
+    url,
+    headers,
+    timeoutMillis: Number.isFinite(timeout) && timeout > 0 ? timeout : EXPORT_TIMEOUT_MS,
+  };
+}
+
+/**
+ * Palisade's resource names under the environment's: `OTEL_RESOURCE_ATTRIBUTES` over them,
+ * `OTEL_SERVICE_NAME` over both (the SDK's order of precedence).
+ */
+export function resourceAttributes(service: string, env: Env): Record<string, string> {
+  const serviceName = env["OTEL_SERVICE_NAME"];
+  return {
+    "service.name": `palisade-${service}`,
+    "palisade.service": service,
+    ...keyValues(env["OTEL_RESOURCE_ATTRIBUTES"]),
+    ...(serviceName ? { "service.name": serviceName } : {}),
+  };
+}
+
+/** `k1=v1,k2=v2` with percent-encoded values (the W3C Baggage form the variables use). */
+function keyValues(text: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of (text ?? "").split(",")) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) continue;
+    try {
+      out[pair.slice(0, eq).trim()] = decodeURIComponent(pair.slice(eq + 1).trim());
+    } catch {
+      // A malformed escape: that pair is left out, as the SDK does.
+    }
+  }
+  return out;
 }
 
 /**
@@ -40,12 +95,13 @@ export function tracingConfigured(config: Config, env: Env): boolean {
  * span: the current generation's `telemetry.otlp.sampleRatio`.
  */
 export async function createTracing(
-  config: Config,
+  service: string,
+  otlp: OtlpConfig,
   sampleRatio: () => number,
   env: Env = process.env,
 ): Promise<Tracing | undefined> {
-  if (!tracingConfigured(config, env)) return undefined;
-  const otlp = config.telemetry.otlp;
+  const settings = exportSettings(otlp, env);
+  if (!settings) return undefined;
   const [{ OTLPTraceExporter }, resources, sdk, { AsyncLocalStorageContextManager }] =
     await Promise.all([
       import("@opentelemetry/exporter-trace-otlp-http"),
@@ -57,20 +113,9 @@ export async function createTracing(
   // refused by the API and changes nothing.
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   const { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler } = sdk;
-  const envTimeout = env["OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"] ?? env["OTEL_EXPORTER_OTLP_TIMEOUT"];
-  const exporter = new OTLPTraceExporter({
-    // Config wins where set; the exporter reads the OTEL_EXPORTER_OTLP_* variables for the rest.
-    ...(otlp ? { url: otlp.endpoint, headers: otlp.headers } : {}),
-    ...(envTimeout ? {} : { timeoutMillis: EXPORT_TIMEOUT_MS }),
-  });
+  const exporter = new OTLPTraceExporter(settings);
   const provider = new BasicTracerProvider({
-    // The environment's attributes win over Palisade's defaults, as the SDK specifies.
-    resource: resources
-      .resourceFromAttributes({
-        "service.name": `palisade-${config.service}`,
-        "palisade.service": config.service,
-      })
-      .merge(resources.detectResources({ detectors: [resources.envDetector] })),
+    resource: resources.resourceFromAttributes(resourceAttributes(service, env)),
     sampler: new ParentBasedSampler({
       root: new ReloadableRatioSampler(sampleRatio, (r) => new sdk.TraceIdRatioBasedSampler(r)),
     }),
@@ -80,7 +125,7 @@ export async function createTracing(
       new BatchSpanProcessor(exporter, {
         scheduledDelayMillis: 500,
         maxQueueSize: 4096,
-        exportTimeoutMillis: EXPORT_TIMEOUT_MS,
+        exportTimeoutMillis: settings.timeoutMillis,
       }),
     ],
   });
