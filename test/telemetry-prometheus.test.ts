@@ -25,6 +25,7 @@ import {
 } from "./support/mesh.js";
 import { withMesh } from "./support/with-mesh.js";
 import { sampleValue } from "./support/exposition.js";
+import { startOtlpReceiver, type OtlpReceiver } from "./support/otlp-receiver.js";
 import { findBinary, startPrometheus, type RunningPrometheus } from "./support/prometheus.js";
 import { CI, DESIGN_METRICS } from "./support/design.js";
 
@@ -49,6 +50,7 @@ let orders: RunningSidecar;
 let web: RunningSidecar;
 let ordersConfig: Record<string, unknown>;
 let prometheus: RunningPrometheus | undefined;
+let receiver: OtlpReceiver;
 const agents: Record<string, Agent> = {};
 /** Trace ids sent with denied and granted requests, to find in the audit log. */
 const auditTraceIds: string[] = [];
@@ -98,7 +100,14 @@ beforeAll(async () => {
   ];
   ordersConfig["anomaly"] = { threshold: 3, window: "10s" };
   // `web` calls orders: named, so it is a `peer` label value (the service graph's edge).
-  ordersConfig["telemetry"] = { logs: { level: "info" }, peers: ["web"] };
+  // Traced, so the latency buckets carry trace ids as exemplars.
+  receiver = await startOtlpReceiver();
+  mesh.defer(() => receiver.close());
+  ordersConfig["telemetry"] = {
+    logs: { level: "info" },
+    peers: ["web"],
+    otlp: { endpoint: receiver.endpoint, sampleRatio: 1 },
+  };
   orders = await mesh.sidecar(ordersConfig);
 
   webApp = await mesh.app();
@@ -353,6 +362,26 @@ describe("the sidecars' /metrics", () => {
     expect(Math.min(...finite)).toBeLessThanOrEqual(0.00005);
     expect(Math.max(...finite)).toBeGreaterThanOrEqual(10);
     expect(bounds.has("+Inf")).toBe(true);
+  });
+});
+
+describe.skipIf(!withPrometheus)("exemplars", () => {
+  it("reach Prometheus through the OpenMetrics scrape, naming traces the collector has", async () => {
+    if (!prometheus) throw new Error("prometheus did not start");
+    const series = await prometheus.queryExemplars(
+      'palisade_request_duration_seconds_bucket{workload="orders"}',
+    );
+    const traceIds = series.flatMap((s) => s.exemplars.map((e) => e.labels["trace_id"]));
+    expect(traceIds.length, JSON.stringify(series).slice(0, 500)).toBeGreaterThan(0);
+    // Every exemplar names a sampled trace whose span reached the collector.
+    await receiver.waitFor(
+      (spans) => traceIds.every((id) => spans.some((s) => s.traceId === id)),
+      "the exemplars' traces",
+    );
+    // A denial's exemplar is the caller's trace (the span continued it).
+    const denied = series.filter((s) => s.seriesLabels["code_class"] === "4xx");
+    const deniedIds = denied.flatMap((s) => s.exemplars.map((e) => e.labels["trace_id"]));
+    expect(deniedIds.some((id) => auditTraceIds.includes(id as string))).toBe(true);
   });
 });
 

@@ -24,8 +24,15 @@ export interface RunningPrometheus {
   stop(): Promise<void>;
   /** Instant query at "now"; the `result` array of a vector or matrix (a scalar or string comes wrapped in an array). Throws on any API error. */
   query(expr: string): Promise<unknown[]>;
+  /** Exemplars of the series `expr` selects, over the last `seconds`: the `data` array. */
+  queryExemplars(expr: string, seconds?: number): Promise<ExemplarSeries[]>;
   /** Resolves once every scrape target has been scraped successfully. */
   waitForTargetsUp(): Promise<void>;
+}
+
+export interface ExemplarSeries {
+  seriesLabels: Record<string, string>;
+  exemplars: { labels: Record<string, string>; value: string; timestamp: number }[];
 }
 
 const READY_TIMEOUT_MS = 30_000;
@@ -138,6 +145,8 @@ function launch(binary: string, port: number, dir: string, configFile: string): 
       `--web.listen-address=127.0.0.1:${port}`,
       `--storage.tsdb.path=${join(dir, "data")}`,
       "--log.level=warn",
+      // Keeps the exemplars an OpenMetrics scrape carries (trace ids on latency buckets).
+      "--enable-feature=exemplar-storage",
     ],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
@@ -196,6 +205,11 @@ function running(proc: Launched, url: string, dir: string, targetCount: number):
       return stopping;
     },
     query: (expr) => query(url, expr),
+    queryExemplars: (expr, seconds = 300) => {
+      const end = Date.now() / 1000;
+      const params = `query=${encodeURIComponent(expr)}&start=${String(end - seconds)}&end=${String(end)}`;
+      return api<ExemplarSeries[]>(url, `/api/v1/query_exemplars?${params}`);
+    },
     waitForTargetsUp: () => waitForTargetsUp(url, targetCount),
   };
 }
