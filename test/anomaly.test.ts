@@ -491,9 +491,15 @@ function samples(text: string, name: string): [Record<string, string>, number][]
 }
 
 /** The value of the one sample of `name` carrying all of `labels`, if any. */
+/**
+ * The one sample of `name` whose labels include `labels`. An alert's `service` label is the
+ * series' `workload` (metrics do not use `service`, Prometheus Operator's target label).
+ */
 function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
+  const { service, ...rest } = labels;
+  const wanted = service === undefined ? rest : { ...rest, workload: service };
   const found = samples(text, name).filter(([l]) =>
-    Object.entries(labels).every(([k, v]) => l[k] === v),
+    Object.entries(wanted).every(([k, v]) => l[k] === v),
   );
   expect(found.length).toBeLessThanOrEqual(1);
   return found[0]?.[1];

@@ -12,9 +12,6 @@ export function authorize(ctx: RequestContext): void {
   const { route, record } = ctx;
   record.path = route.path;
   record.target = route.target;
-  // A request that named a target was routed by the rule: its pattern, not the path with
-  // its ids, names the span.
-  if (route.target !== undefined) record.route = ctx.targetRule.pathPattern;
   const decision = decideAccess(ctx.generation.grants, {
     caller: ctx.tenant,
     target: route.target,

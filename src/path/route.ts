@@ -21,6 +21,9 @@ export interface Route {
 /** The stage: the target rule and request target set by toApp (inbound) or pickUpstream. */
 export function route(ctx: RequestContext): void {
   ctx.route = resolveRoute(ctx.targetRule, ctx.pathWithQuery, ctx.headers);
+  // A request that named a target was routed by the rule: its pattern, not the path with
+  // its ids, names the span.
+  if (ctx.route.target !== undefined) ctx.record.route = ctx.targetRule.pathPattern;
 }
 
 export function resolveRoute(

@@ -139,11 +139,22 @@ describe("runStages", () => {
     };
     expect(await served()).toMatchObject([{ level: "info", status: 200, tenant: "acme" }]);
     generation = testGeneration(["acme", "globex"], {
-      telemetry: { logs: { level: "info", destination: "stdout", access: false } },
+      telemetry: {
+        logs: {
+          level: "info",
+          destination: "stdout",
+          access: false,
+          accessFilter: { sampleRatio: 1 },
+        },
+        peers: [],
+      },
     });
     expect(await served()).toEqual([]);
     expect(
-      await count("palisade_requests_total", 'direction="inbound",tenant="acme",code="200"'),
+      await count(
+        "palisade_requests_total",
+        'direction="inbound",tenant="acme",peer="unknown",upstream="",code="200"',
+      ),
     ).toBe(2);
   });
 });
