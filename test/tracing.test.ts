@@ -5,8 +5,10 @@
  * attributes DESIGN.md names. Without `telemetry.otlp` there is no tracer at all.
  */
 import { randomBytes } from "node:crypto";
+import { writeFile } from "node:fs/promises";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Agent } from "undici";
+import { stringify } from "yaml";
 import { echo, startApp, type TestApp } from "./support/app.js";
 import {
   baseConfig,
@@ -290,6 +292,33 @@ describe("B3 propagation", () => {
     );
     const webIn = only(spansOf(t), "palisade-web", OTLP_SPAN_KIND.SERVER);
     expect(webIn.parentSpanId).toBe(s);
+  });
+});
+
+describe("the sampling ratio", () => {
+  it("reloads: a trace the sidecar starts is unsampled at 0, sampled after a reload to 1", async () => {
+    const app = await startApp();
+    const config = baseConfig(mesh.pki, "orders", ["acme"], app.url);
+    const withRatio = (sampleRatio: number) => ({
+      ...config,
+      telemetry: { logs: { level: "info" }, otlp: { endpoint: receiver.endpoint, sampleRatio } },
+    });
+    const sidecar = await startSidecar(withRatio(0));
+    try {
+      const agent = await tenantClient(mesh.pki, "acme", "web", "orders");
+      agents.push(agent);
+      const flags = async () => {
+        expect((await send(agent, `${sidecar.inbound}/tenants/acme/orders`)).status).toBe(200);
+        return parseTraceparent(app.seen.at(-1)?.headers["traceparent"]).flags;
+      };
+      expect(await flags()).toBe("00");
+      await writeFile(sidecar.configFile, stringify(withRatio(1)));
+      expect(await sidecar.sidecar.reload("test")).toBe(true);
+      expect(await flags()).toBe("01");
+    } finally {
+      await sidecar.stop();
+      await app.close();
+    }
   });
 });
 
