@@ -17,34 +17,37 @@ export interface AdminDeps extends HealthDeps {
 
 export function createAdminServer(deps: AdminDeps): Server {
   return createServer((req, res) => {
-    route(deps, req, res).catch((err: Error) =>
-      json(res, 500, { error: "internal", message: err.message }),
+    route(deps, req, res).catch((err: unknown) =>
+      json(res, 500, { error: "internal", message: (err as Error).message }),
     );
   });
 }
 
 async function route(deps: AdminDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "http://admin");
-  const key = `${req.method} ${url.pathname}`;
+  const key = `${req.method ?? ""} ${url.pathname}`;
   if (req.method === "GET" && HEALTH_PATHS.has(url.pathname))
     return serveHealth(deps, url.pathname, req, res);
   switch (key) {
     case "GET /tenants":
-      return json(res, 200, tenants(deps));
+      json(res, 200, tenants(deps));
+      return;
     case "GET /config": {
       const generation = deps.generation();
-      return json(res, 200, {
+      json(res, 200, {
         file: generation.loaded.file,
         generation: generation.id,
         loadedAt: generation.loadedAt.toISOString(),
         // Secrets never leave: one rule over the whole config (config/redact.ts).
         config: redactSecrets(generation.config),
       });
+      return;
     }
     case "POST /cache/purge":
-      return purge(deps, url, res);
+      purge(deps, url, res);
+      return;
     default:
-      return json(res, 404, { error: "not_found", message: `no admin endpoint ${key}` });
+      json(res, 404, { error: "not_found", message: `no admin endpoint ${key}` });
   }
 }
 

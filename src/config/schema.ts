@@ -12,7 +12,7 @@ import { isListenHost, MAX_PORT, parseListen } from "./listen.js";
 const duration = z
   .string()
   .refine((s) => parseDuration(s) !== undefined, {
-    message: "expected a duration like 500ms, 30s, 5m",
+    error: "expected a duration like 500ms, 30s, 5m",
   })
   .transform((s) => parseDuration(s) as number)
   .meta({ type: "string", pattern: "^\\d+(ms|s|m|h)$" });
@@ -20,22 +20,20 @@ const duration = z
 const size = z
   .union([z.number().int().nonnegative(), z.string()])
   .refine((s) => typeof s === "number" || parseSize(s) !== undefined, {
-    message: "expected a size like 64Ki, 16Mi, 1Gi",
+    error: "expected a size like 64Ki, 16Mi, 1Gi",
   })
   .transform((s) => (typeof s === "number" ? s : (parseSize(s) as number)));
 
-const tenantId = z.string().refine(isTenantId, { message: "not a tenant id (a DNS label)" });
+const tenantId = z.string().refine(isTenantId, { error: "not a tenant id (a DNS label)" });
 
 /** A region name (`eu`, `us-east-1`): a DNS label, compared exactly. */
 export const REGION_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-const region = z
-  .string()
-  .regex(REGION_PATTERN, { message: "expected a region name (a DNS label)" });
+const region = z.string().regex(REGION_PATTERN, { error: "expected a region name (a DNS label)" });
 const regions = z.array(region).min(1);
 
 const dnsName = z
   .string()
-  .regex(/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/, { message: "expected a lower-case DNS name" });
+  .regex(/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/, { error: "expected a lower-case DNS name" });
 
 /**
  * `host:port` or `[v6]:port`, checked as `listen()` will use it: a port Node would throw on
@@ -44,29 +42,29 @@ const dnsName = z
  */
 const listen = z
   .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, { message: "expected host:port" })
-  .refine((s) => parseListen(s).port <= MAX_PORT, { message: "port must be 0-65535" })
-  .refine((s) => isListenHost(s), { message: "host must be an IP address or a DNS name" });
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, { error: "expected host:port" })
+  .refine((s) => parseListen(s).port <= MAX_PORT, { error: "port must be 0-65535" })
+  .refine((s) => isListenHost(s), { error: "host must be an IP address or a DNS name" });
 
-const httpUrl = z.url({ protocol: /^https?$/, message: "expected an http(s) URL" });
+const httpUrl = z.url({ protocol: /^https?$/, error: "expected an http(s) URL" });
 
 const headerName = z
   .string()
-  .regex(/^[a-z0-9!#$%&'*+.^_`|~-]+$/, { message: "expected a lower-case header name" });
+  .regex(/^[a-z0-9!#$%&'*+.^_`|~-]+$/, { error: "expected a lower-case header name" });
 
 /** Where the target tenant is read from. Every configured source that is present must agree. */
 const targetRule = z
   .strictObject({
     path: z
       .string()
-      .regex(/^\/.*\{tenant\}/, { message: 'expected a path pattern like "/tenants/{tenant}/**"' })
+      .regex(/^\/.*\{tenant\}/, { error: 'expected a path pattern like "/tenants/{tenant}/**"' })
       .optional()
       .describe(
         "path pattern naming the target tenant in one segment, e.g. `/tenants/{tenant}/**`",
       ),
     host: z
       .string()
-      .regex(/\{tenant\}/, { message: 'expected a host pattern like "{tenant}.api.example"' })
+      .regex(/\{tenant\}/, { error: 'expected a host pattern like "{tenant}.api.example"' })
       .optional()
       .describe(
         "`Host` pattern naming the target tenant in one label, e.g. `{tenant}.api.example`",
@@ -189,10 +187,10 @@ const inbound = z.strictObject({
     .array(
       headerName
         .refine((name) => foldedName(name) === name, {
-          message: "write the dashed spelling; other spellings (`_`, `.`) are always stripped",
+          error: "write the dashed spelling; other spellings (`_`, `.`) are always stripped",
         })
         .refine((name) => !name.startsWith("x-palisade-"), {
-          message: "x-palisade-* headers never reach the app from the network",
+          error: "x-palisade-* headers never reach the app from the network",
         }),
     )
     .default([])
@@ -309,7 +307,7 @@ const method = z.enum(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS
 const mask = z.union([
   z.enum(["redact", "hash"]),
   z.string().regex(/^truncate:[1-9][0-9]{0,8}$/, {
-    message: 'expected redact, hash or "truncate:N" with N a positive integer',
+    error: 'expected redact, hash or "truncate:N" with N a positive integer',
   }),
 ]);
 
@@ -326,7 +324,7 @@ const grant = z.strictObject({
   to: tenantId.describe("target tenant (must differ from `from`)"),
   methods: z.array(method).min(1).describe("methods allowed; `HEAD` comes with `GET`"),
   paths: z
-    .array(z.string().regex(/^\//, { message: "expected an absolute path glob" }))
+    .array(z.string().regex(/^\//, { error: "expected an absolute path glob" }))
     .min(1)
     .describe("globs over the canonical path: `*` one segment, `**` zero or more"),
   fields: z
@@ -520,7 +518,7 @@ export const configSchema = z
       })
       .refine((p) => p.maxBufferedBytes >= p.maxBytes, {
         path: ["maxBufferedBytes"],
-        message: "must be at least projection.maxBytes, or a largest response could never fit",
+        error: "must be at least projection.maxBytes, or a largest response could never fit",
       })
       .default({ maxBytes: 1024 ** 2, maxBufferedBytes: 64 * 1024 ** 2 }),
     context: z

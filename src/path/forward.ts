@@ -30,7 +30,7 @@ export async function sendUpstream(request: ForwardRequest): Promise<UpstreamRes
     const response = await request.dispatcher.request({
       origin: request.origin,
       path: request.path,
-      method: request.method as Dispatcher.HttpMethod,
+      method: request.method,
       headers: wireHeaders(request.headers),
       body: request.body,
       headersTimeout: request.timeout,
@@ -65,7 +65,7 @@ export function isUndiciError(err: unknown): boolean {
 }
 
 export function errorCode(err: unknown): string {
-  const code = (err as { code?: unknown })?.code;
+  const code = (err as { code?: unknown } | null | undefined)?.code;
   return typeof code === "string" ? code : "error";
 }
 

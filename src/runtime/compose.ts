@@ -37,7 +37,7 @@ export interface ComposeOptions {
   now: () => number;
   settleMs: number;
   /** Readiness, as the admin listener reports it. */
-  ready(): boolean;
+  ready: () => boolean;
 }
 
 export interface Composed extends Parts {

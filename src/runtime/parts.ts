@@ -83,7 +83,12 @@ function observeMetrics(parts: Parts, generation: Generation): void {
 function observeCache(parts: Parts, generation: Generation): void {
   parts.cacheStore.setLimits(generation.config.cache);
   parts.cacheStore.setTenants(
-    new Map([...generation.active].map((t) => [t, generation.tenants.get(t)!.cache])),
+    new Map(
+      [...generation.active].flatMap((t) => {
+        const tenant = generation.tenants.get(t);
+        return tenant ? [[t, tenant.cache] as const] : [];
+      }),
+    ),
   );
 }
 

@@ -99,7 +99,7 @@ export function injectSpan(span: Span, headers: HeaderMap): void {
   delete headers["traceparent"];
   delete headers["tracestate"];
   propagator.inject(trace.setSpan(context.active(), span), headers, {
-    set: (carrier, key, value) => {
+    set: (carrier: HeaderMap, key, value) => {
       carrier[key] = value;
     },
   });
