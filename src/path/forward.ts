@@ -3,11 +3,10 @@
  * and writes a response back to the client. Bodies stream both ways with backpressure;
  * upstream failures become DESIGN.md's codes.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
 import { Transform, type Readable, pipeline } from "node:stream";
 import { errors, type Dispatcher } from "undici";
 import { ProxyError } from "./errors.js";
-import type { RequestContext } from "./context.js";
+import type { ClientRequest, ClientResponse, RequestContext } from "./context.js";
 import { wireHeaders } from "./headers.js";
 import type { HeaderMap, UpstreamResponse } from "../http/message.js";
 
@@ -69,7 +68,7 @@ export function takeBody(ctx: RequestContext): void {
 }
 
 /** The request body to forward, or null for requests without one. */
-export function requestBody(req: IncomingMessage, limit: number): Readable | null {
+export function requestBody(req: ClientRequest, limit: number): Readable | null {
   const length = req.headers["content-length"];
   const chunked = req.headers["transfer-encoding"] !== undefined;
   if (!chunked && (length === undefined || length === "0")) return null;
@@ -94,7 +93,7 @@ function limitBytes(limit: number): Transform {
  * builds an AbortSignal (and an error with a stack) for every response it finishes.
  */
 export function writeResponse(
-  res: ServerResponse,
+  res: ClientResponse,
   response: UpstreamResponse,
   headers: HeaderMap,
 ): Promise<void> {

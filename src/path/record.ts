@@ -45,6 +45,8 @@ export interface RequestRecord {
   bytes: number;
   /** The status answered (499 when the client left first). */
   status: number;
+  /** The `grpc-status` Palisade answered a refused gRPC call with. */
+  grpcStatus: number | undefined;
   /** The refusal answered, if the request was refused. */
   refusal: Refusal | undefined;
   /** An error no stage expected: answered `upstream_unavailable` and logged. */
@@ -76,6 +78,7 @@ export function newRecord(
     routingStripped: undefined,
     bytes: 0,
     status: 0,
+    grpcStatus: undefined,
     refusal: undefined,
     unexpected: undefined,
     seconds: 0,
