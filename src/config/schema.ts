@@ -92,10 +92,35 @@ const limits = z
  * Inbound also bounds the connections still in their TLS handshake: unauthenticated peers
  * cannot hold more sockets (and TLS state) than this, whatever they send or do not send.
  */
+/**
+ * HTTP/2 sessions on the inbound listener (docs/http2-grpc-websocket.md). Fixed when the
+ * listener starts: a reload does not renegotiate the settings of open sessions.
+ */
+const http2Limits = z
+  .strictObject({
+    /** Streams one session may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
+    maxConcurrentStreams: z.number().int().positive().default(100),
+    /**
+     * Streams the peer may reset within `resetWindow` before its session is closed with
+     * ENHANCE_YOUR_CALM: the rapid-reset attack (CVE-2023-44487) costs work per reset.
+     */
+    maxResets: z.number().int().positive().default(100),
+    resetWindow: duration.default(10_000),
+    /** Memory nghttp2 may hold per session (HPACK tables, queued frames), in MiB. */
+    maxSessionMemory: z.number().int().positive().default(10),
+  })
+  .default({
+    maxConcurrentStreams: 100,
+    maxResets: 100,
+    resetWindow: 10_000,
+    maxSessionMemory: 10,
+  });
+
 const inboundLimits = limits.unwrap().extend({
   pendingHandshakes: z.number().int().positive().default(1024),
   /** The same per peer address, so one peer cannot take the whole budget and lock others out. */
   pendingHandshakesPerAddress: z.number().int().positive().default(64),
+  http2: http2Limits,
 });
 
 const inbound = z.strictObject({
@@ -277,6 +302,7 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;
 export type TargetRuleConfig = Config["inbound"]["target"];
 export type RouteCacheConfig = Config["inbound"]["cache"];
+export type Http2Limits = Config["inbound"]["limits"]["http2"];
 export type UpstreamConfig = Config["outbound"]["upstreams"][string];
 export type TenantConfig = Config["tenants"][string];
 export type GrantConfig = Config["grants"][number];

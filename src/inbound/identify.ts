@@ -7,7 +7,7 @@
 import type { RequestContext } from "../path/context.js";
 import { ProxyError } from "../path/errors.js";
 import { currentIdentity } from "../tls/peer-identity.js";
-import { closeConnectionAfter, connectionOf } from "./connection.js";
+import { closeConnectionAfter, connectionOf } from "../proxy/h2-connection.js";
 
 export function identify(ctx: RequestContext): void {
   const socket = connectionOf(ctx.req);

@@ -8,6 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Server, Socket } from "node:net";
+import { closeSessionOn } from "./h2-connection.js";
 
 /** Where a connection is: each stage but `busy` (a request is being answered) has a deadline. */
 export type Stage = "handshake" | "head" | "busy" | "idle";
@@ -139,6 +140,11 @@ export class ConnectionSet {
     const closed = { idle: 0, busy: 0 };
     for (const socket of this.sockets) {
       if (socket.destroyed || !predicate(socket)) continue;
+      // HTTP/2: GOAWAY, so the streams in flight finish and no new one starts.
+      if (closeSessionOn(socket)) {
+        closed.busy++;
+        continue;
+      }
       const response = currentResponse(socket);
       if (!response) {
         closed.idle++;

@@ -6,17 +6,20 @@
  * serve new handshakes at once while established connections carry on.
  */
 import { createServer as createHttpServer, type RequestListener, type Server } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
-import type { Socket } from "node:net";
+import type { Http2ServerResponse } from "node:http2";
+import { Socket } from "node:net";
 import type { SecureContext, Server as TlsServer, TLSSocket } from "node:tls";
 import type { Generation } from "../config/generation.js";
 import type { Metrics, Direction } from "../telemetry/metrics.js";
 import type { Logs } from "../telemetry/logs.js";
 import { verifyConnection, type PeerCheck } from "../tls/peer-identity.js";
+import type { ClientRequest, ClientResponse } from "../path/context.js";
 import { ProxyError, rawErrorResponse, sendError } from "../path/errors.js";
 import { requestIdFrom } from "../path/headers.js";
+import { MAX_HEADER_BYTES } from "../path/request-head.js";
 import { TLS_OPTIONS } from "../tls/tenant-material.js";
 import type { SuspiciousEvent } from "../anomaly/alert.js";
+import { createInboundH2Server } from "./h2.js";
 import {
   closeAfterInFlight,
   cutByPalisade,
@@ -27,8 +30,7 @@ import {
   type Stage,
 } from "./connections.js";
 
-/** DESIGN.md: headers over 16 KiB (Node's default) are refused with 431. */
-export const MAX_HEADER_BYTES = 16 * 1024;
+export { MAX_HEADER_BYTES };
 
 /**
  * How often Node enforces header and request timeouts on open connections. Its default
@@ -52,8 +54,9 @@ export interface ListenerDeps {
 const answered = new WeakSet<Socket>();
 
 export function createInboundServer(deps: ListenerDeps, handler: RequestListener): Server {
-  const timeouts = deps.generation().config.inbound.timeouts;
-  const server = createHttpsServer(
+  const { timeouts, limits } = deps.generation().config.inbound;
+  // ALPN `h2` and `http/1.1`: both reach `handler` (proxy/h2.ts).
+  const server = createInboundH2Server(
     {
       ...TLS_OPTIONS,
       requestCert: true,
@@ -68,10 +71,11 @@ export function createInboundServer(deps: ListenerDeps, handler: RequestListener
           done(Object.assign(new Error("unknown server name"), { counted: true }));
         }
       },
-      maxHeaderSize: MAX_HEADER_BYTES,
-      connectionsCheckingInterval: CONNECTION_CHECK_MS,
       ...deps.generation().defaultCredentials,
     },
+    { ...limits.http2, headersCount: limits.headersCount },
+    { maxHeaderSize: MAX_HEADER_BYTES, connectionsCheckingInterval: CONNECTION_CHECK_MS },
+    deps,
     handler,
   );
   applyTimeouts(server, timeouts);
@@ -181,36 +185,43 @@ function answerClientError(
 
 /**
  * Requests Node would otherwise answer (or drop) itself: CONNECT tunnels, which Palisade
- * never opens, and `Expect` values other than `100-continue` (Node's bare 417).
+ * never opens, and `Expect` values other than `100-continue` (Node's bare 417). Over
+ * HTTP/2 a CONNECT is a stream with a response, not a socket.
  */
 function refuseUnsupported(direction: Direction, deps: ListenerDeps, server: Server): void {
-  server.on("connect", (_req, socket: Socket) =>
-    refuseRaw(
+  server.on("connect", (req: ClientRequest, socket: Socket | Http2ServerResponse) => {
+    const error = new ProxyError("bad_request", "CONNECT is not supported");
+    if (socket instanceof Socket) refuseRaw(direction, deps, error, "CONNECT", socket);
+    else refuseRequest(direction, deps, req, socket, error, "CONNECT");
+  });
+  server.on("checkExpectation", (req, res) => {
+    res.shouldKeepAlive = false;
+    refuseRequest(
       direction,
       deps,
-      new ProxyError("bad_request", "CONNECT is not supported"),
-      "CONNECT",
-      socket,
-    ),
-  );
-  server.on("checkExpectation", (req, res) => {
-    const error = new ProxyError("bad_request", "unsupported Expect header");
-    const requestId = requestIdFrom(undefined);
-    deps.metrics.request(direction, undefined, error.status, 0);
-    deps.logs.access.warn(
-      {
-        direction,
-        requestId,
-        method: req.method,
-        status: error.status,
-        error: error.code,
-        detail: "expect",
-      },
-      "request refused",
+      req,
+      res,
+      new ProxyError("bad_request", "unsupported Expect header"),
+      "expect",
     );
-    res.shouldKeepAlive = false;
-    sendError(res, error, requestId);
   });
+}
+
+function refuseRequest(
+  direction: Direction,
+  deps: ListenerDeps,
+  req: ClientRequest,
+  res: ClientResponse,
+  error: ProxyError,
+  detail: string,
+): void {
+  const requestId = requestIdFrom(undefined);
+  deps.metrics.request(direction, undefined, error.status, 0);
+  deps.logs.access.warn(
+    { direction, requestId, method: req.method, status: error.status, error: error.code, detail },
+    "request refused",
+  );
+  sendError(res, error, requestId);
 }
 
 function refuseRaw(

@@ -73,6 +73,12 @@ export class Metrics {
     labelNames: ["reason"] as const,
     registers: [this.registry],
   });
+  readonly #http2Closed = new Counter({
+    name: "palisade_http2_sessions_closed_total",
+    help: "Inbound HTTP/2 sessions closed for abuse or protocol errors, by reason.",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
   readonly #anomalyAlerts = new Counter({
     name: "palisade_anomaly_alerts_total",
     help: "Anomaly alerts fired, by caller tenant and kind.",
@@ -183,6 +189,11 @@ export class Metrics {
 
   handshakeFailure(reason: string): void {
     this.#handshakeFailures.labels(reason).inc();
+  }
+
+  /** Reasons are a fixed set (inbound/h2-sessions.ts), never a peer's text. */
+  http2SessionClosed(reason: "rapid_reset" | "invalid_frames" | "protocol_error"): void {
+    this.#http2Closed.labels(reason).inc();
   }
 
   anomalyFired(tenant: string, kind: string): void {
