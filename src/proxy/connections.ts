@@ -8,7 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Server, Socket } from "node:net";
-import { closeSessionOn } from "./h2-connection.js";
+import { closeSessionOn, cutSessionOn } from "./h2-connection.js";
 
 /** Where a connection is: each stage but `busy` (a request is being answered) has a deadline. */
 export type Stage = "handshake" | "head" | "busy" | "idle";
@@ -166,7 +166,8 @@ export class ConnectionSet {
 
   /** The end of drain: whatever is still open is cut. */
   destroyAll(): void {
-    for (const connection of this.#accepted.values()) cut(connection.raw);
+    for (const connection of this.#accepted.values())
+      if (!connection.http || !cutSessionOn(connection.http)) cut(connection.raw);
   }
 
   #accept(raw: Socket, options: GuardOptions): void {
@@ -287,6 +288,7 @@ export class ConnectionSet {
   #expire(connection: Connection, options: GuardOptions): void {
     const socket = connection.http ?? connection.raw;
     options.onDeadline(connection.stage, socket);
+    if (cutSessionOn(socket)) return;
     if (!socket.writableEnded) connection.raw.destroy();
   }
 }

@@ -28,6 +28,11 @@ export function connectionOf(req: ClientRequest): TLSSocket {
   return socket[SELF] ?? socket;
 }
 
+/** True when `socket` carries HTTP/2: nothing may write HTTP/1.1 text on it. */
+export function speaksHttp2(socket: Socket): boolean {
+  return sessions.has(socket);
+}
+
 export function registerSession(session: ServerHttp2Session): void {
   const socket = (session.socket as Marked | undefined)?.[SELF];
   if (socket) sessions.set(socket, session);
@@ -41,6 +46,19 @@ export function closeSessionOn(socket: Socket): boolean {
   const session = sessions.get(socket);
   if (!session) return false;
   if (!session.closed && !session.destroyed) session.close();
+  return true;
+}
+
+/**
+ * Cuts the HTTP/2 session over `socket` at once (a deadline passed, drain ended), if there
+ * is one; it then closes its socket itself. That socket must never be written or destroyed
+ * under a live session: nghttp2 may have a write in flight, and Node 20 aborts the whole
+ * process (`is_write_in_progress()`) when that write completes on a session gone under it.
+ */
+export function cutSessionOn(socket: Socket): boolean {
+  const session = sessions.get(socket);
+  if (!session) return false;
+  if (!session.destroyed) session.destroy();
   return true;
 }
 

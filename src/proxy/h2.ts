@@ -23,7 +23,7 @@ import {
 import type { TLSSocket } from "node:tls";
 import type { Http2Limits } from "../config/schema.js";
 import type { Logs } from "../telemetry/logs.js";
-import type { Metrics } from "../telemetry/metrics.js";
+import type { Http2CloseReason, Metrics } from "../telemetry/metrics.js";
 import { markConnection, registerSession } from "./h2-connection.js";
 
 /**
@@ -89,14 +89,21 @@ export function createInboundH2Server(
     limitResets(session, limits, deps);
   });
   server.on("sessionError", (err: Error & { code?: string }) => {
-    const reason =
-      err.code === "ERR_HTTP2_TOO_MANY_INVALID_FRAMES" ? "invalid_frames" : "protocol_error";
+    const reason = sessionErrorReason(err);
     deps.metrics.http2SessionClosed(reason);
     deps.logs.event.warn({ reason, err: err.message, code: err.code }, "HTTP/2 session closed");
   });
   // The listener's code types it as the HTTP/1.1 server whose API it keeps for HTTP/1.1
   // connections (timeouts, closeIdleConnections, setSecureContext).
   return server as unknown as Server;
+}
+
+/** A bounded label for why Node or nghttp2 tore a session down. */
+function sessionErrorReason(err: Error & { code?: string }): Http2CloseReason {
+  if (err.code === "ERR_HTTP2_TOO_MANY_INVALID_FRAMES") return "invalid_frames";
+  // nghttp2's NGHTTP2_ERR_TOO_MANY_CONTINUATIONS (CVE-2024-27316 class), by its message.
+  if (/CONTINUATION/i.test(err.message)) return "continuation_flood";
+  return "protocol_error";
 }
 
 /**
@@ -108,6 +115,7 @@ export function createInboundH2Server(
 function limitResets(session: ServerHttp2Session, limits: Http2Limits, deps: H2Deps): void {
   let windowStart = deps.now();
   let resets = 0;
+  let closing = false;
   session.on("stream", (stream: ServerHttp2Stream) => {
     stream.once("close", () => {
       if (stream.rstCode === constants.NGHTTP2_NO_ERROR || stream.headersSent) return;
@@ -116,13 +124,16 @@ function limitResets(session: ServerHttp2Session, limits: Http2Limits, deps: H2D
         windowStart = now;
         resets = 0;
       }
-      if (++resets <= limits.maxResets || session.destroyed) return;
+      if (++resets <= limits.maxResets || closing) return;
+      closing = true;
       deps.metrics.http2SessionClosed("rapid_reset");
       deps.logs.event.warn(
         { reason: "rapid_reset", resets, remote: session.socket?.remoteAddress },
         "HTTP/2 session closed",
       );
-      session.destroy(undefined, constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      // GOAWAY first, on its own: `destroy(…, code)` tears the socket down before it is sent.
+      session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      setImmediate(() => session.destroy());
     });
   });
 }

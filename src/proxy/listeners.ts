@@ -20,6 +20,7 @@ import { MAX_HEADER_BYTES } from "../path/request-head.js";
 import { TLS_OPTIONS } from "../tls/tenant-material.js";
 import type { SuspiciousEvent } from "../anomaly/alert.js";
 import { createInboundH2Server } from "./h2.js";
+import { speaksHttp2 } from "./h2-connection.js";
 import {
   closeAfterInFlight,
   cutByPalisade,
@@ -231,8 +232,9 @@ function refuseRaw(
   detail: string | undefined,
   socket: Socket,
 ): void {
-  // A peer's reset refuses nothing, and a socket answered once is not answered twice.
-  if (detail === "ECONNRESET" || answered.has(socket)) {
+  // A peer's reset refuses nothing, and a socket answered once is not answered twice. An
+  // HTTP/2 connection has no HTTP/1.1 answer: its session is cut by the connection set.
+  if (detail === "ECONNRESET" || answered.has(socket) || speaksHttp2(socket)) {
     deps.logs.event.debug({ direction, detail }, "connection error after close or reset");
     socket.destroy();
     return;

@@ -20,6 +20,9 @@ const LATENCY_BUCKETS = [
   0.5, 1, 2.5, 5, 10,
 ];
 
+export type Http2CloseReason =
+  "rapid_reset" | "continuation_flood" | "invalid_frames" | "protocol_error";
+
 export class Metrics {
   readonly registry = new Registry();
   #tenants: ReadonlySet<string> = new Set();
@@ -191,8 +194,8 @@ export class Metrics {
     this.#handshakeFailures.labels(reason).inc();
   }
 
-  /** Reasons are a fixed set (inbound/h2-sessions.ts), never a peer's text. */
-  http2SessionClosed(reason: "rapid_reset" | "invalid_frames" | "protocol_error"): void {
+  /** Reasons are a fixed set (proxy/h2.ts), never a peer's text. */
+  http2SessionClosed(reason: Http2CloseReason): void {
     this.#http2Closed.labels(reason).inc();
   }
 

@@ -18,12 +18,18 @@ export const ERROR = {
   PROTOCOL_ERROR: 0x1,
   REFUSED_STREAM: 0x7,
   CANCEL: 0x8,
+  COMPRESSION_ERROR: 0x9,
   ENHANCE_YOUR_CALM: 0xb,
 } as const;
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
-export function frame(type: number, flags: number, stream: number, payload = Buffer.alloc(0)) {
+export function frame(
+  type: number,
+  flags: number,
+  stream: number,
+  payload: Buffer = Buffer.alloc(0),
+): Buffer {
   const head = Buffer.alloc(9);
   head.writeUIntBE(payload.length, 0, 3);
   head[3] = type;
