@@ -28,6 +28,7 @@ import { createLogs, type Logs } from "./telemetry/logs.js";
 import { createTracing, type Tracing } from "./telemetry/tracing.js";
 import { createAdminServer } from "./admin/server.js";
 import { inboundHandler } from "./inbound/handler.js";
+import { H2cPool } from "./http/h2c-pool.js";
 import { outboundHandler } from "./outbound/handler.js";
 import {
   applyDefaultCredentials,
@@ -99,6 +100,7 @@ export class Sidecar {
   readonly #adminConnections = new ConnectionSet();
   readonly #pools: UpstreamPools;
   readonly #app: Agent;
+  readonly #appH2c: H2cPool;
   readonly #cacheStore: PartitionedCache;
   readonly #cache: TenantHttpCache;
 
@@ -113,6 +115,7 @@ export class Sidecar {
     this.#generation = generation;
     const timeouts = generation.config.inbound.timeouts;
     this.#app = new Agent({ keepAliveTimeout: Math.min(timeouts.idle, 4_000), connections: 256 });
+    this.#appH2c = new H2cPool();
     this.#pools = new UpstreamPools({ keepAliveTimeout: 4_000, connections: 256 });
     this.#cacheStore = new PartitionedCache(generation.config.cache, {
       now,
@@ -134,6 +137,7 @@ export class Sidecar {
       concurrency: { inbound: new TenantConcurrency(), outbound: new TenantConcurrency() },
       projectionBudget: new ProjectionBudget(metrics.registry),
       app: this.#app,
+      appH2c: this.#appH2c,
       upstreamPool: (g, upstream, tenant) => this.#pools.get(g, upstream, tenant),
       now,
     };
@@ -454,6 +458,7 @@ export class Sidecar {
     await Promise.all([
       this.#pools.destroy(),
       this.#app.destroy().catch(() => {}),
+      this.#appH2c.destroy().catch(() => {}),
       this.anomaly.close(alertFlushMs),
       this.tracing?.shutdown(),
     ]);

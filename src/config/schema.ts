@@ -126,6 +126,11 @@ const inboundLimits = limits.unwrap().extend({
 const inbound = z.strictObject({
   listen: listen.default("0.0.0.0:15006"),
   app: httpUrl.default("http://127.0.0.1:8080"),
+  /**
+   * What the local app speaks: HTTP/1.1, or HTTP/2 without TLS by prior knowledge (h2c),
+   * which gRPC servers need (trailers, streaming both ways).
+   */
+  appProtocol: z.enum(["http1", "h2c"]).default("http1"),
   /** Server name this sidecar answers to, per tenant. */
   sni: z.string().default("{tenant}.{service}.{trustDomain}"),
   target: targetRule,

@@ -3,6 +3,7 @@
  * singleton, so tests and the demo can run several sidecars in one process.
  */
 import type { Dispatcher } from "undici";
+import type { H2cPool } from "../http/h2c-pool.js";
 import type { Generation, UpstreamRuntime } from "../config/generation.js";
 import type { ContextTokens } from "../tenancy/context-token.js";
 import type { Metrics } from "../telemetry/metrics.js";
@@ -30,6 +31,8 @@ export interface ProxyDeps {
   projectionBudget: ProjectionBudget;
   /** Connection pool to the local app. */
   app: Dispatcher;
+  /** The same over h2c (HTTP/2 by prior knowledge), for `inbound.appProtocol: h2c`. */
+  appH2c: H2cPool;
   /** mTLS pool for calls to `upstream` as `tenant`, built from `generation`. */
   upstreamPool(generation: Generation, upstream: UpstreamRuntime, tenant: string): Dispatcher;
   /** Undefined when no exporter is configured: the request path then skips tracing. */

@@ -215,7 +215,9 @@ export function responseHeaders(
   const out: HeaderMap = {};
   for (const name in headers) {
     const value = headers[name];
+    // HTTP/2 pseudo-headers are the protocol's, not fields to pass on.
     if (value === undefined || HOP_BY_HOP.has(name) || named?.has(name)) continue;
+    if (name.startsWith(":")) continue;
     if (drop?.(name)) continue;
     out[name] = value;
   }

@@ -1,0 +1,107 @@
+/**
+ * Calls to an app that speaks HTTP/2 without TLS (h2c, prior knowledge): one session per
+ * origin, its streams multiplexed. Node's own client rather than undici's, whose HTTP/2
+ * support loses response trailers (gRPC's status) in a race with the body's end.
+ *
+ * What it returns is the shape every upstream call returns (`UpstreamResponse`), with the
+ * trailers as a promise that settles once the stream is done; its failures are undici's
+ * error classes, so the request path maps them to the same codes (504, 502) as over HTTP/1.1.
+ */
+import { connect, constants, type ClientHttp2Session, type OutgoingHttpHeaders } from "node:http2";
+import { pipeline, type Readable } from "node:stream";
+import { errors } from "undici";
+import type { HeaderRecord, UpstreamResponse } from "./message.js";
+
+export interface H2cRequest {
+  origin: string;
+  method: string;
+  path: string;
+  /** Flat `[name, value, …]`, Palisade's stamped fields first. */
+  headers: string[];
+  body: Readable | null;
+  /** Response-header and idle-body timeout, ms. */
+  timeout: number;
+  signal?: AbortSignal | undefined;
+}
+
+export class H2cPool {
+  readonly #sessions = new Map<string, ClientHttp2Session>();
+
+  send(request: H2cRequest): Promise<UpstreamResponse> {
+    const stream = this.#session(request.origin).request(requestHeaders(request), {
+      endStream: request.body === null,
+    });
+    const trailers = new Promise<HeaderRecord>((resolve) => {
+      stream.once("trailers", (fields) => resolve(fields as HeaderRecord));
+      stream.once("close", () => resolve({}));
+    });
+    if (request.body) pipeline(request.body, stream, () => {});
+    const cancel = (): void => {
+      if (!stream.closed) stream.close(constants.NGHTTP2_CANCEL);
+    };
+    request.signal?.addEventListener("abort", cancel, { once: true });
+    stream.once("close", () => request.signal?.removeEventListener("abort", cancel));
+    let answered = false;
+    return new Promise((resolve, reject) => {
+      stream.setTimeout(request.timeout, () =>
+        stream.destroy(answered ? new errors.BodyTimeoutError() : new errors.HeadersTimeoutError()),
+      );
+      stream.once("error", (err) => reject(asUndiciError(err)));
+      stream.once("close", () => reject(new errors.SocketError("stream closed before a response")));
+      stream.once("response", (fields) => {
+        answered = true;
+        const statusCode = Number(fields[":status"]);
+        resolve({ statusCode, headers: fields as HeaderRecord, body: stream, trailers });
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      [...this.#sessions.values()].map(
+        (session) => new Promise<void>((resolve) => session.close(() => resolve())),
+      ),
+    );
+  }
+
+  destroy(): Promise<void> {
+    for (const session of this.#sessions.values()) session.destroy();
+    this.#sessions.clear();
+    return Promise.resolve();
+  }
+
+  #session(origin: string): ClientHttp2Session {
+    const open = this.#sessions.get(origin);
+    if (open && !open.closed && !open.destroyed) return open;
+    const session = connect(origin);
+    // A failed or closed session is dropped; the next call opens a new one.
+    const drop = (): void => {
+      if (this.#sessions.get(origin) === session) this.#sessions.delete(origin);
+    };
+    session.on("error", drop);
+    session.on("goaway", drop);
+    session.on("close", drop);
+    this.#sessions.set(origin, session);
+    return session;
+  }
+}
+
+/** `host` becomes `:authority`; repeated fields stay repeated. */
+function requestHeaders(request: H2cRequest): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = { ":method": request.method, ":path": request.path };
+  const { headers } = request;
+  for (let i = 0; i + 1 < headers.length; i += 2) {
+    const name = headers[i] as string;
+    const value = headers[i + 1] as string;
+    const key = name === "host" ? ":authority" : name;
+    const existing = out[key];
+    if (existing === undefined) out[key] = value;
+    else out[key] = [existing, value].flat().map(String);
+  }
+  return out;
+}
+
+function asUndiciError(err: Error): Error {
+  if (err instanceof errors.UndiciError) return err;
+  return new errors.SocketError(err.message);
+}
