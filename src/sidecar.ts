@@ -28,7 +28,7 @@ import { createLogs, type Logs } from "./telemetry/logs.js";
 import { createTracing, type Tracing } from "./telemetry/tracing.js";
 import { createAdminServer } from "./admin/server.js";
 import { inboundHandler } from "./inbound/handler.js";
-import { H2cPool } from "./http/h2c-pool.js";
+import { H2Pool } from "./http/h2-pool.js";
 import { outboundHandler } from "./outbound/handler.js";
 import {
   applyDefaultCredentials,
@@ -100,7 +100,7 @@ export class Sidecar {
   readonly #adminConnections = new ConnectionSet();
   readonly #pools: UpstreamPools;
   readonly #app: Agent;
-  readonly #appH2c: H2cPool;
+  readonly #appH2c: H2Pool;
   readonly #cacheStore: PartitionedCache;
   readonly #cache: TenantHttpCache;
 
@@ -115,7 +115,7 @@ export class Sidecar {
     this.#generation = generation;
     const timeouts = generation.config.inbound.timeouts;
     this.#app = new Agent({ keepAliveTimeout: Math.min(timeouts.idle, 4_000), connections: 256 });
-    this.#appH2c = new H2cPool();
+    this.#appH2c = new H2Pool();
     this.#pools = new UpstreamPools({ keepAliveTimeout: 4_000, connections: 256 });
     this.#cacheStore = new PartitionedCache(generation.config.cache, {
       now,
@@ -139,6 +139,7 @@ export class Sidecar {
       app: this.#app,
       appH2c: this.#appH2c,
       upstreamPool: (g, upstream, tenant) => this.#pools.get(g, upstream, tenant),
+      upstreamH2: (g, upstream, tenant) => this.#pools.getH2(g, upstream, tenant),
       now,
     };
     this.#servers = {

@@ -43,6 +43,8 @@ let slowCancelled = false;
 let pki: Pki;
 let server: grpc.Server;
 let orders: RunningSidecar;
+/** The calling pod's sidecar: its app speaks h2c to the outbound listener. */
+let web: RunningSidecar;
 
 beforeAll(async () => {
   pki = await makePki(["acme", "globex"], ["orders", "web"]);
@@ -77,16 +79,26 @@ beforeAll(async () => {
   // gRPC paths name no tenant: the target, when there is one, is a metadata header.
   config.inbound["target"] = { header: "x-target-tenant" };
   orders = await startSidecar(config);
+  const webConfig = baseConfig(pki, "web", ["acme", "globex"], "http://127.0.0.1:9") as {
+    outbound: Record<string, unknown>;
+  };
+  // No inbound request hands this test's app a signed context: it names the tenant plainly.
+  webConfig.outbound["allowUnsignedTenant"] = true;
+  webConfig.outbound["upstreams"] = {
+    orders: { url: orders.inbound, target: { header: "x-target-tenant" } },
+  };
+  web = await startSidecar(webConfig);
 });
 
 afterAll(async () => {
+  await web?.stop();
   await orders?.stop();
   server?.forceShutdown();
 });
 
 type Echo = grpc.Client & {
   unary(m: Buffer, md: grpc.Metadata, o: grpc.CallOptions, cb: grpc.requestCallback<Buffer>): void;
-  chat(): grpc.ClientDuplexStream<Buffer, Buffer>;
+  chat(metadata?: grpc.Metadata): grpc.ClientDuplexStream<Buffer, Buffer>;
   slow(m: Buffer, md: grpc.Metadata, o: grpc.CallOptions, cb: grpc.requestCallback<Buffer>): void;
   fail(m: Buffer, md: grpc.Metadata, o: grpc.CallOptions, cb: grpc.requestCallback<Buffer>): void;
 };
@@ -193,5 +205,57 @@ describe("gRPC through the inbound sidecar", () => {
     } finally {
       client.close();
     }
+  });
+});
+
+describe("gRPC through two sidecars: app → outbound (h2c) → inbound (h2, mTLS) → app (h2c)", () => {
+  /** The calling app's client: plain h2c to its own sidecar, naming the upstream by authority. */
+  function viaOutbound(): Echo {
+    return new EchoClient(new URL(web.outbound).host, grpc.credentials.createInsecure(), {
+      "grpc.default_authority": "orders",
+    });
+  }
+  const as = (tenant: string, target?: string): grpc.Metadata => {
+    const metadata = new grpc.Metadata();
+    metadata.set("x-palisade-tenant", tenant);
+    if (target) metadata.set("x-target-tenant", target);
+    return metadata;
+  };
+
+  it("unary and bidirectional streaming, same tenant", async () => {
+    const client = viaOutbound();
+    try {
+      expect((await unary(client, "two hops", as("acme"))).toString()).toBe("acme:two hops");
+      const call = client.chat(as("acme"));
+      const received: string[] = [];
+      const status = new Promise<grpc.StatusObject>((resolve) => call.on("status", resolve));
+      call.on("data", (m: Buffer) => {
+        received.push(m.toString());
+        if (received.length < 3) call.write(Buffer.from(`m${received.length}`));
+        else call.end();
+      });
+      call.write(Buffer.from("m0"));
+      expect((await status).code).toBe(grpc.status.OK);
+      expect(received).toEqual(["re:m0", "re:m1", "re:m2"]);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("cross-tenant is PERMISSION_DENIED at the calling sidecar, before the server", async () => {
+    const client = viaOutbound();
+    const before = calls.length;
+    try {
+      const err = (await unary(client, "steal", as("globex", "acme")).catch(
+        (e: unknown) => e,
+      )) as grpc.ServiceError;
+      expect([err.code, err.details]).toEqual([
+        grpc.status.PERMISSION_DENIED,
+        "cross_tenant_denied",
+      ]);
+    } finally {
+      client.close();
+    }
+    expect(calls.length).toBe(before);
   });
 });

@@ -78,23 +78,9 @@ const timeouts = z
   })
   .default({ headers: 10_000, request: 300_000, idle: 60_000, upstream: 30_000 });
 
-const limits = z
-  .strictObject({
-    requestBody: size.default(16 * 1024 ** 2),
-    /** Requests one tenant may have in flight on this listener, so no tenant can starve the rest. */
-    concurrentPerTenant: z.number().int().positive().default(128),
-    /** Request header fields (HTTP/2 pseudo-headers not counted); more is a 431. Envoy's default. */
-    headersCount: z.number().int().positive().default(100),
-  })
-  .default({ requestBody: 16 * 1024 ** 2, concurrentPerTenant: 128, headersCount: 100 });
-
 /**
- * Inbound also bounds the connections still in their TLS handshake: unauthenticated peers
- * cannot hold more sockets (and TLS state) than this, whatever they send or do not send.
- */
-/**
- * HTTP/2 sessions on the inbound listener (docs/http2-grpc-websocket.md). Fixed when the
- * listener starts: a reload does not renegotiate the settings of open sessions.
+ * HTTP/2 sessions on a listener (inbound h2, outbound h2c; docs/http2-grpc-websocket.md).
+ * Fixed when the listener starts: a reload does not renegotiate the settings of open sessions.
  */
 const http2Limits = z
   .strictObject({
@@ -116,11 +102,25 @@ const http2Limits = z
     maxSessionMemory: 10,
   });
 
+const limits = z
+  .strictObject({
+    requestBody: size.default(16 * 1024 ** 2),
+    /** Requests one tenant may have in flight on this listener, so no tenant can starve the rest. */
+    concurrentPerTenant: z.number().int().positive().default(128),
+    /** Request header fields (HTTP/2 pseudo-headers not counted); more is a 431. Envoy's default. */
+    headersCount: z.number().int().positive().default(100),
+    http2: http2Limits,
+  })
+  .prefault({});
+
+/**
+ * Inbound also bounds the connections still in their TLS handshake: unauthenticated peers
+ * cannot hold more sockets (and TLS state) than this, whatever they send or do not send.
+ */
 const inboundLimits = limits.unwrap().extend({
   pendingHandshakes: z.number().int().positive().default(1024),
   /** The same per peer address, so one peer cannot take the whole budget and lock others out. */
   pendingHandshakesPerAddress: z.number().int().positive().default(64),
-  http2: http2Limits,
 });
 
 const inbound = z.strictObject({

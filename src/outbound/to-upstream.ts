@@ -23,8 +23,12 @@ export function stamp(ctx: RequestContext): void {
 export function forwardToUpstream(ctx: RequestContext): Promise<UpstreamResponse> {
   const { deps, generation } = ctx;
   const upstream = ctx.upstream as UpstreamRuntime;
+  // An HTTP/2 call stays HTTP/2 to the peer: gRPC needs its trailers and full duplex.
+  const h2 = "stream" in ctx.req;
   return ctx.callUpstream({
-    dispatcher: deps.upstreamPool(generation, upstream, ctx.tenant),
+    dispatcher: h2
+      ? deps.upstreamH2(generation, upstream, ctx.tenant)
+      : deps.upstreamPool(generation, upstream, ctx.tenant),
     origin: upstream.origin,
     method: ctx.req.method ?? "GET",
     path: upstream.basePath + ctx.route.pathWithQuery,

@@ -5,7 +5,9 @@
  * reloads while their material is unchanged; replaced pools drain their in-flight requests.
  */
 import { createSecureContext, type PeerCertificate } from "node:tls";
+import type { SecureClientSessionOptions } from "node:http2";
 import { Pool, type Dispatcher } from "undici";
+import { H2Pool } from "../http/h2-pool.js";
 import type { Generation, TenantRuntime, UpstreamRuntime } from "../config/generation.js";
 import { chainOf } from "../tls/peer-chain.js";
 import { checkSvid, verifyTenantChain } from "../tls/verify-chain.js";
@@ -17,7 +19,16 @@ interface Entry {
   /** The generation the fingerprint was last compared under: same one, same pool. */
   generationId: number;
   pool: Pool;
+  /** HTTP/2 sessions with the same credentials, made on the first HTTP/2 call. */
+  h2: H2Pool | undefined;
+  connect: ConnectOptions;
 }
+
+/** What both undici's pool and Node's HTTP/2 client accept: credentials, SNI, checks. */
+type ConnectOptions = Pick<
+  SecureClientSessionOptions,
+  "secureContext" | "servername" | "rejectUnauthorized" | "checkServerIdentity"
+>;
 
 export class UpstreamPools {
   readonly #pools = new Map<string, Entry>();
@@ -38,11 +49,32 @@ export class UpstreamPools {
       entry.generationId = generation.id;
       return entry.pool;
     }
-    if (entry) void entry.pool.close().catch(() => {});
+    if (entry) closeEntry(entry);
     const material = generation.tenants.get(tenant) as TenantRuntime;
-    const pool = this.#create(generation.config.trustDomain, upstream, tenant, material);
-    this.#pools.set(key, { fingerprint, generationId: generation.id, pool });
+    const connect = this.#connectOptions(generation.config.trustDomain, upstream, tenant, material);
+    const pool = new Pool(upstream.origin, {
+      connections: this.options.connections,
+      keepAliveTimeout: this.options.keepAliveTimeout,
+      connect,
+    });
+    this.#pools.set(key, {
+      fingerprint,
+      generationId: generation.id,
+      pool,
+      h2: undefined,
+      connect,
+    });
     return pool;
+  }
+
+  /**
+   * The HTTP/2 side of the same (upstream, tenant) pool: the same certificate, SNI and
+   * checks of the peer; replaced and closed with it.
+   */
+  getH2(generation: Generation, upstream: UpstreamRuntime, tenant: string): H2Pool {
+    this.get(generation, upstream, tenant);
+    const entry = this.#pools.get(`${upstream.name}\0${tenant}`) as Entry;
+    return (entry.h2 ??= new H2Pool(entry.connect));
   }
 
   /**
@@ -64,7 +96,7 @@ export class UpstreamPools {
         entry.generationId = generation.id;
       } else {
         this.#pools.delete(key);
-        void entry.pool.close().catch(() => {});
+        closeEntry(entry);
       }
     }
   }
@@ -82,6 +114,7 @@ export class UpstreamPools {
 
   async close(): Promise<void> {
     const pools = [...this.#pools.values()].map((e) => e.pool.close().catch(() => {}));
+    for (const entry of this.#pools.values()) void entry.h2?.close();
     this.#pools.clear();
     await Promise.all(pools);
   }
@@ -92,16 +125,17 @@ export class UpstreamPools {
    */
   async destroy(): Promise<void> {
     const pools = [...this.#pools.values()].map((e) => e.pool.destroy().catch(() => {}));
+    for (const entry of this.#pools.values()) void entry.h2?.destroy();
     this.#pools.clear();
     await Promise.all(pools);
   }
 
-  #create(
+  #connectOptions(
     trustDomain: string,
     upstream: UpstreamRuntime,
     tenant: string,
     material: TenantRuntime,
-  ): Pool {
+  ): ConnectOptions {
     const tls = upstream.tls
       ? {
           // One context per pool: given only cert/key/ca, tls.connect would build (and
@@ -119,12 +153,14 @@ export class UpstreamPools {
             checkUpstreamSvid(cert, trustDomain, tenant, upstream.service, material),
         }
       : {};
-    return new Pool(upstream.origin, {
-      connections: this.options.connections,
-      keepAliveTimeout: this.options.keepAliveTimeout,
-      connect: tls,
-    });
+    return tls;
   }
+}
+
+/** In-flight requests finish; nothing new is sent on either protocol. */
+function closeEntry(entry: Entry): void {
+  void entry.pool.close().catch(() => {});
+  void entry.h2?.close();
 }
 
 /** Everything a pool's connections were made with; a pool is reused only while it is equal. */

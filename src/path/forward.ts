@@ -9,14 +9,14 @@ import { ProxyError } from "./errors.js";
 import type { ClientRequest, ClientResponse, RequestContext } from "./context.js";
 import { RESERVED_PREFIX, responseHeaders, wireHeaders } from "./headers.js";
 import { foldedName } from "../http/field-name.js";
-import { H2cPool } from "../http/h2c-pool.js";
+import { H2Pool } from "../http/h2-pool.js";
 import type { HeaderMap, HeaderRecord, UpstreamResponse } from "../http/message.js";
 
 export type { UpstreamResponse } from "../http/message.js";
 
 export interface ForwardRequest {
   /** undici's pools (HTTP/1.1, mTLS to peers), or an h2c app's sessions. */
-  dispatcher: Dispatcher | H2cPool;
+  dispatcher: Dispatcher | H2Pool;
   origin: string;
   method: string;
   path: string;
@@ -29,7 +29,7 @@ export interface ForwardRequest {
 
 export async function sendUpstream(request: ForwardRequest): Promise<UpstreamResponse> {
   try {
-    if (request.dispatcher instanceof H2cPool)
+    if (request.dispatcher instanceof H2Pool)
       return await request.dispatcher.send({ ...request, headers: wireHeaders(request.headers) });
     const response = await request.dispatcher.request({
       origin: request.origin,

@@ -142,8 +142,12 @@ export function readRequestHeaders(
     appendHeader(forward, name, value);
   }
   if (requestIds > 1) requestId = undefined;
-  // The app reads the authority of an HTTP/2 request from `Host`, as over HTTP/1.1.
-  if (authority !== undefined && hostCount === 0) forward["host"] = authority;
+  // The authority of an HTTP/2 request is its `Host` (RFC 9113 §8.3.1), for the stages and
+  // the app alike; a `Host` beside it must agree (request-head.ts).
+  if (authority !== undefined && hostCount === 0) {
+    forward["host"] = authority;
+    host = authority;
+  }
   return { forward, reserved, routing, count, hostCount, host, authority, bytes, requestId };
 }
 

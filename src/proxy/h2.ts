@@ -20,6 +20,7 @@ import {
   type ServerHttp2Session,
   type ServerHttp2Stream,
 } from "node:http2";
+import type { EventEmitter } from "node:events";
 import type { TLSSocket } from "node:tls";
 import type { Http2Limits } from "../config/schema.js";
 import type { Logs } from "../telemetry/logs.js";
@@ -84,6 +85,17 @@ export function createInboundH2Server(
     },
   });
   server.prependListener("secureConnection", (socket: TLSSocket) => markConnection(socket));
+  guardSessions(server, limits, deps);
+  // The listener's code types it as the HTTP/1.1 server whose API it keeps for HTTP/1.1
+  // connections (timeouts, closeIdleConnections, setSecureContext).
+  return server as unknown as Server;
+}
+
+/**
+ * Every session `server` makes: known to drain and revocation, its resets limited, and
+ * its teardown by Node or nghttp2 counted.
+ */
+export function guardSessions(server: EventEmitter, limits: Http2Limits, deps: H2Deps): void {
   server.on("session", (session: ServerHttp2Session) => {
     registerSession(session);
     limitResets(session, limits, deps);
@@ -93,9 +105,6 @@ export function createInboundH2Server(
     deps.metrics.http2SessionClosed(reason);
     deps.logs.event.warn({ reason, err: err.message, code: err.code }, "HTTP/2 session closed");
   });
-  // The listener's code types it as the HTTP/1.1 server whose API it keeps for HTTP/1.1
-  // connections (timeouts, closeIdleConnections, setSecureContext).
-  return server as unknown as Server;
 }
 
 /** A bounded label for why Node or nghttp2 tore a session down. */

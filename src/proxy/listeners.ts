@@ -20,6 +20,7 @@ import { MAX_HEADER_BYTES } from "../path/request-head.js";
 import { TLS_OPTIONS } from "../tls/tenant-material.js";
 import type { SuspiciousEvent } from "../anomaly/alert.js";
 import { createInboundH2Server } from "./h2.js";
+import { acceptH2c } from "./h2c.js";
 import { speaksHttp2 } from "./h2-connection.js";
 import {
   closeAfterInFlight,
@@ -130,7 +131,10 @@ export function createOutboundServer(deps: ListenerDeps, handler: RequestListene
     { maxHeaderSize: MAX_HEADER_BYTES, connectionsCheckingInterval: CONNECTION_CHECK_MS },
     handler,
   );
-  applyTimeouts(server, deps.generation().config.outbound.timeouts);
+  const { timeouts, limits } = deps.generation().config.outbound;
+  applyTimeouts(server, timeouts);
+  // HTTP/1.1 or h2c by prior knowledge on the same port (proxy/h2c.ts).
+  acceptH2c(server, { ...limits.http2, headersCount: limits.headersCount }, deps);
   refuseUnsupported("outbound", deps, server);
   server.on("clientError", (err, socket) =>
     answerClientError("outbound", deps, err, socket as Socket),

@@ -1,18 +1,26 @@
 /**
- * Calls to an app that speaks HTTP/2 without TLS (h2c, prior knowledge): one session per
- * origin, its streams multiplexed. Node's own client rather than undici's, whose HTTP/2
- * support loses response trailers (gRPC's status) in a race with the body's end.
+ * HTTP/2 calls: to an app that speaks h2c (prior knowledge, no TLS), or to a peer sidecar
+ * over mTLS (ALPN h2) with one tenant's certificate. One session per origin, its streams
+ * multiplexed; a pool is never shared across tenants (the certificate is the session's).
+ * Node's own client rather than undici's, whose HTTP/2 support loses response trailers
+ * (gRPC's status) in a race with the body's end.
  *
  * What it returns is the shape every upstream call returns (`UpstreamResponse`), with the
  * trailers as a promise that settles once the stream is done; its failures are undici's
  * error classes, so the request path maps them to the same codes (504, 502) as over HTTP/1.1.
  */
-import { connect, constants, type ClientHttp2Session, type OutgoingHttpHeaders } from "node:http2";
+import {
+  connect,
+  constants,
+  type ClientHttp2Session,
+  type OutgoingHttpHeaders,
+  type SecureClientSessionOptions,
+} from "node:http2";
 import { pipeline, type Readable } from "node:stream";
 import { errors } from "undici";
 import type { HeaderRecord, UpstreamResponse } from "./message.js";
 
-export interface H2cRequest {
+export interface H2Request {
   origin: string;
   method: string;
   path: string;
@@ -24,10 +32,13 @@ export interface H2cRequest {
   signal?: AbortSignal | undefined;
 }
 
-export class H2cPool {
+export class H2Pool {
   readonly #sessions = new Map<string, ClientHttp2Session>();
 
-  send(request: H2cRequest): Promise<UpstreamResponse> {
+  /** @param tls for `https:` origins: the tenant's credentials and the peer's checks. */
+  constructor(private readonly tls: SecureClientSessionOptions = {}) {}
+
+  send(request: H2Request): Promise<UpstreamResponse> {
     const stream = this.#session(request.origin).request(requestHeaders(request), {
       endStream: request.body === null,
     });
@@ -73,7 +84,7 @@ export class H2cPool {
   #session(origin: string): ClientHttp2Session {
     const open = this.#sessions.get(origin);
     if (open && !open.closed && !open.destroyed) return open;
-    const session = connect(origin);
+    const session = connect(origin, { ...this.tls, ALPNProtocols: ["h2"] });
     // A failed or closed session is dropped; the next call opens a new one.
     const drop = (): void => {
       if (this.#sessions.get(origin) === session) this.#sessions.delete(origin);
@@ -87,7 +98,7 @@ export class H2cPool {
 }
 
 /** `host` becomes `:authority`; repeated fields stay repeated. */
-function requestHeaders(request: H2cRequest): OutgoingHttpHeaders {
+function requestHeaders(request: H2Request): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = { ":method": request.method, ":path": request.path };
   const { headers } = request;
   for (let i = 0; i + 1 < headers.length; i += 2) {
