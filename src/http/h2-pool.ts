@@ -109,6 +109,9 @@ function requestHeaders(request: H2Request): OutgoingHttpHeaders {
     if (existing === undefined) out[key] = value;
     else out[key] = [existing, value].flat().map(String);
   }
+  // gRPC's requests carry `te: trailers` to detect proxies that drop trailers; as a
+  // connection-specific field it was not forwarded, and this hop does keep trailers.
+  if (String(out["content-type"] ?? "").startsWith("application/grpc")) out["te"] = "trailers";
   return out;
 }
 
