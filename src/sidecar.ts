@@ -27,9 +27,9 @@ import { Metrics } from "./telemetry/metrics.js";
 import { createLogs, type Logs } from "./telemetry/logs.js";
 import { createTracing, type Tracing } from "./telemetry/tracing.js";
 import { createAdminServer } from "./admin/server.js";
-import { inboundHandler } from "./inbound/handler.js";
+import { inboundHandler, inboundUpgradeHandler } from "./inbound/handler.js";
 import { H2Pool } from "./http/h2-pool.js";
-import { outboundHandler } from "./outbound/handler.js";
+import { outboundHandler, outboundUpgradeHandler } from "./outbound/handler.js";
 import {
   applyDefaultCredentials,
   createInboundServer,
@@ -154,6 +154,8 @@ export class Sidecar {
         cacheBytes: (tenant) => this.#cacheStore.bytes(tenant),
       }),
     };
+    this.#servers.inbound.on("upgrade", inboundUpgradeHandler(deps));
+    this.#servers.outbound.on("upgrade", outboundUpgradeHandler(deps));
     guardSockets("inbound", deps, this.#servers.inbound, this.#inboundConnections);
     guardSockets("outbound", deps, this.#servers.outbound, this.#outboundConnections);
     guardSockets("admin", deps, this.#servers.admin, this.#adminConnections);

@@ -123,6 +123,8 @@ export class ConnectionSet {
     server.on("request", (req: IncomingMessage, res: ServerResponse) =>
       this.#request(req, res, options),
     );
+    // A tunnel (WebSocket) is busy for good: its idle timeout is the tunnel's own.
+    server.on("upgrade", (req: IncomingMessage) => this.#tunnel(req));
     server.on("drop", () => {
       this.#refused++;
       options.onRefused(this.#pending, this.#refused);
@@ -277,6 +279,14 @@ export class ConnectionSet {
       connection.stage = "idle";
       this.#arm(connection, options.deadlines().idle, options);
     });
+  }
+
+  #tunnel(req: IncomingMessage): void {
+    const key = addressKey(req.socket);
+    const connection = key === undefined ? undefined : this.#accepted.get(key);
+    if (!connection) return;
+    clearTimeout(connection.timer);
+    connection.stage = "busy";
   }
 
   #arm(connection: Connection, ms: number, options: GuardOptions): void {
