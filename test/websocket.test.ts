@@ -25,7 +25,18 @@ let app: Server;
 /** Upgrade requests the app accepted, by path, with their headers. */
 const upgrades: { url: string; headers: IncomingHttpHeaders }[] = [];
 let orders: RunningSidecar;
-let ordersConfig: { tenants: Record<string, Record<string, unknown>> };
+let ordersConfig: {
+  tenants: Record<string, Record<string, unknown>>;
+  grants?: Record<string, unknown>[];
+};
+/** globex may open acme's shared feed; both sidecars enforce it. */
+const GRANT = {
+  from: "globex",
+  to: "acme",
+  methods: ["GET"],
+  paths: ["/tenants/acme/shared/**"],
+  expires: "2099-01-01T00:00:00Z",
+};
 let web: RunningSidecar;
 
 beforeAll(async () => {
@@ -39,10 +50,13 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => app.listen(0, "127.0.0.1", resolve));
   const appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
   ordersConfig = baseConfig(pki, "orders", ["acme", "globex"], appUrl) as typeof ordersConfig;
+  ordersConfig.grants = [GRANT];
   orders = await startSidecar(ordersConfig);
   const webConfig = baseConfig(pki, "web", ["acme", "globex"], "http://127.0.0.1:9") as {
     outbound: Record<string, unknown>;
+    grants?: unknown[];
   };
+  webConfig.grants = [GRANT];
   webConfig.outbound["allowUnsignedTenant"] = true;
   webConfig.outbound["upstreams"] = {
     orders: { url: orders.inbound, target: { path: "/tenants/{tenant}/**" } },
@@ -126,6 +140,18 @@ describe("WebSocket through two sidecars", () => {
     expect(statusOf(answer)).toBe(400);
     expect(answer).toContain("only WebSocket upgrades are supported");
     expect(upgrades.some((u) => u.url === "/tenants/acme/x")).toBe(false);
+  });
+
+  it("an open cross-tenant WebSocket is cut when its grant is removed", async () => {
+    const socket = connectAs("globex", "/tenants/acme/shared/feed");
+    await opened(socket);
+    expect(await echo(socket, "granted")).toBe("granted");
+    const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    ordersConfig.grants = [];
+    await writeFile(orders.configFile, stringify(ordersConfig));
+    expect(await orders.sidecar.reload("SIGHUP")).toBe(true);
+    await closed;
+    await eventually(async () => (await tunnelsOpen(orders, "globex")) === 0, "tunnel uncounted");
   });
 
   it("an open WebSocket is cut when its tenant is revoked", async () => {

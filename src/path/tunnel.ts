@@ -4,14 +4,16 @@
  * limits); the last stage opens the same upgrade to the app or peer and, on its 101,
  * splices the two sockets. The tunnel holds the tenant's in-flight slot while open, is
  * counted (`palisade_tunnels_open`, bytes), closes after `timeouts.idle` without traffic,
- * and goes with its connection when the tenant is revoked (the listener's connection set
- * cuts it). Other upgrades are refused: `Upgrade: h2c` through a proxy is a known way to
+ * and is cut within `RECHECK_MS` once the current generation would refuse its upgrade
+ * (tenant revoked or removed, grant removed or expired); inbound, a revoked peer's
+ * connection is also cut by the listener's connection set at the reload. Other upgrades are refused: `Upgrade: h2c` through a proxy is a known way to
  * smuggle requests past its checks.
  */
 import { ServerResponse, type IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Dispatcher } from "undici";
 import { connectionListedNames, HOP_BY_HOP_FIELDS } from "../http/message.js";
+import { decideAccess } from "../tenancy/decide.js";
 import type { RequestContext } from "./context.js";
 import { ProxyError } from "./errors.js";
 import { upstreamError } from "./forward.js";
@@ -19,6 +21,9 @@ import { isReserved } from "./respond.js";
 import { wireHeaders } from "./headers.js";
 
 const REFUSAL_LINGER_MS = 2_000;
+
+/** How often an open tunnel's decision is taken again against the current generation. */
+const RECHECK_MS = 1_000;
 
 /** Node's `upgrade` event. */
 export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -125,9 +130,13 @@ function splice(ctx: RequestContext, client: Upgrade, upstream: Duplex): Promise
   if (client.head.length > 0) upstream.write(client.head);
   return new Promise((resolve) => {
     let open = true;
+    const recheck = setInterval(() => {
+      if (!stillAllowed(ctx)) close();
+    }, RECHECK_MS).unref();
     const close = (): void => {
       if (!open) return;
       open = false;
+      clearInterval(recheck);
       client.socket.destroy();
       upstream.destroy();
       deps.metrics.tunnelClosed(tenant, "websocket");
@@ -152,4 +161,18 @@ function splice(ctx: RequestContext, client: Upgrade, upstream: Duplex): Promise
       );
     }
   });
+}
+
+/** The upgrade's decision under the current generation: the tenant, then its grant. */
+function stillAllowed(ctx: RequestContext): boolean {
+  const generation = ctx.deps.generation();
+  if (!generation.active.has(ctx.tenant)) return false;
+  const decision = decideAccess(generation.grants, {
+    caller: ctx.tenant,
+    target: ctx.route.target,
+    method: ctx.req.method ?? "GET",
+    segments: ctx.route.segments,
+    now: ctx.deps.now(),
+  });
+  return decision.allow;
 }
