@@ -32,11 +32,20 @@ export interface H2Request {
   signal?: AbortSignal | undefined;
 }
 
+/** undici's pools here keep idle connections 4 s; an HTTP/2 session is worth more. */
+const IDLE_MS = 30_000;
+
 export class H2Pool {
   readonly #sessions = new Map<string, ClientHttp2Session>();
 
-  /** @param tls for `https:` origins: the tenant's credentials and the peer's checks. */
-  constructor(private readonly tls: SecureClientSessionOptions = {}) {}
+  /**
+   * @param tls for `https:` origins: the tenant's credentials and the peer's checks.
+   * @param idleMs a session with no frames for this long is closed (GOAWAY).
+   */
+  constructor(
+    private readonly tls: SecureClientSessionOptions = {},
+    private readonly idleMs = IDLE_MS,
+  ) {}
 
   send(request: H2Request): Promise<UpstreamResponse> {
     const stream = this.#session(request.origin).request(requestHeaders(request), {
@@ -92,6 +101,8 @@ export class H2Pool {
     session.on("error", drop);
     session.on("goaway", drop);
     session.on("close", drop);
+    // Like undici's keep-alive: an idle session goes, rather than hold the peer's resources.
+    session.setTimeout(this.idleMs, () => session.close());
     this.#sessions.set(origin, session);
     return session;
   }

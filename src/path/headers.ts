@@ -148,6 +148,10 @@ export function readRequestHeaders(
     forward["host"] = authority;
     host = authority;
   }
+  // HTTP/2 may split `cookie` into one field per pair; an HTTP/1.1 app expects one line
+  // (RFC 9113 §8.2.3).
+  const cookie = forward["cookie"];
+  if (authority !== undefined && Array.isArray(cookie)) forward["cookie"] = cookie.join("; ");
   return { forward, reserved, routing, count, hostCount, host, authority, bytes, requestId };
 }
 
