@@ -139,6 +139,14 @@ describe("gRPC through the inbound sidecar", () => {
     } finally {
       client.close();
     }
+    // OK came in the trailers; it is recorded once they have passed.
+    await eventually(
+      () =>
+        orders.logs.some(
+          (l) => l["path"] === "/palisade.test.Echo/Unary" && l["grpcStatus"] === grpc.status.OK,
+        ),
+      "the access line with grpcStatus 0",
+    );
   });
 
   it("bidirectional streaming: messages flow both ways, interleaved, then OK", async () => {
@@ -173,6 +181,11 @@ describe("gRPC through the inbound sidecar", () => {
     } finally {
       client.close();
     }
+    // The call's gRPC outcome is on its access line (and span), not only its HTTP 200.
+    const line = orders.logs.findLast(
+      (l) => l.log === "access" && l["path"] === "/palisade.test.Echo/Fail",
+    );
+    expect(line).toMatchObject({ status: 200, grpcStatus: grpc.status.NOT_FOUND });
   });
 
   it("cross-tenant: PERMISSION_DENIED with the Palisade code, before the server sees it", async () => {

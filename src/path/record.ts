@@ -45,7 +45,7 @@ export interface RequestRecord {
   bytes: number;
   /** The status answered (499 when the client left first). */
   status: number;
-  /** The `grpc-status` Palisade answered a refused gRPC call with. */
+  /** A gRPC call's `grpc-status`: the app's or peer's, or the one Palisade refused it with. */
   grpcStatus: number | undefined;
   /** The refusal answered, if the request was refused. */
   refusal: Refusal | undefined;
