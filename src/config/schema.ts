@@ -108,6 +108,47 @@ const timeouts = z
   })
   .default({ headers: 10_000, request: 300_000, idle: 60_000, upstream: 30_000 });
 
+/**
+ * HTTP/2 sessions on a listener (inbound h2, outbound h2c; docs/http2-grpc-websocket.md).
+ * Fixed when the listener starts: a reload does not renegotiate the settings of open sessions.
+ */
+const http2Limits = z
+  .strictObject({
+    /** Streams one session may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
+    maxConcurrentStreams: z
+      .number()
+      .int()
+      .positive()
+      .default(100)
+      .describe("streams one session may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS)"),
+    /**
+     * Streams the peer may reset within `resetWindow` before its session is closed with
+     * ENHANCE_YOUR_CALM: the rapid-reset attack (CVE-2023-44487) costs work per reset.
+     */
+    maxResets: z
+      .number()
+      .int()
+      .positive()
+      .default(100)
+      .describe(
+        "resets of unanswered streams per `resetWindow` before the session is closed (rapid reset)",
+      ),
+    resetWindow: duration.default(10_000).describe("the window `maxResets` is counted over"),
+    /** Memory nghttp2 may hold per session (HPACK tables, queued frames), in MiB. */
+    maxSessionMemory: z
+      .number()
+      .int()
+      .positive()
+      .default(10)
+      .describe("memory nghttp2 may hold per session (HPACK tables, queued frames), in MiB"),
+  })
+  .default({
+    maxConcurrentStreams: 100,
+    maxResets: 100,
+    resetWindow: 10_000,
+    maxSessionMemory: 10,
+  });
+
 const limits = z
   .strictObject({
     requestBody: size
@@ -131,8 +172,11 @@ const limits = z
       .describe(
         "request header fields (HTTP/2 pseudo-headers not counted; outbound counts the fields it stamps); more: `431 headers_too_large`",
       ),
+    http2: http2Limits.describe(
+      "HTTP/2 sessions on the listener; fixed at start (docs/http2-grpc-websocket.md)",
+    ),
   })
-  .default({ requestBody: 16 * 1024 ** 2, concurrentPerTenant: 128, headersCount: 100 });
+  .prefault({});
 
 /**
  * Inbound also bounds the connections still in their TLS handshake: unauthenticated peers
@@ -163,6 +207,16 @@ const inbound = z.strictObject({
     .default("0.0.0.0:15006")
     .describe("`host:port` of the mTLS listener for peer sidecars; fixed at start"),
   app: httpUrl.default("http://127.0.0.1:8080").describe("the local app's URL"),
+  /**
+   * What the local app speaks: HTTP/1.1, or HTTP/2 without TLS by prior knowledge (h2c),
+   * which gRPC servers need (trailers, streaming both ways).
+   */
+  appProtocol: z
+    .enum(["http1", "h2c"])
+    .default("http1")
+    .describe(
+      "what the app speaks: `http1`, or `h2c` (HTTP/2 by prior knowledge; gRPC apps need it)",
+    ),
   /** Server name this sidecar answers to, per tenant. */
   sni: z
     .string()
@@ -565,6 +619,7 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;
 export type TargetRuleConfig = Config["inbound"]["target"];
 export type RouteCacheConfig = Config["inbound"]["cache"];
+export type Http2Limits = Config["inbound"]["limits"]["http2"];
 export type UpstreamConfig = Config["outbound"]["upstreams"][string];
 export type TenantConfig = Config["tenants"][string];
 export type GrantConfig = Config["grants"][number];

@@ -67,6 +67,8 @@ export interface RequestRecord {
   bytes: number;
   /** The status answered (499 when the client left first). */
   status: number;
+  /** A gRPC call's `grpc-status`: the app's or peer's, or the one Palisade refused it with. */
+  grpcStatus: number | undefined;
   /** The refusal answered, if the request was refused. */
   refusal: Refusal | undefined;
   /** An error no stage expected: answered `upstream_unavailable` and logged. */
@@ -101,6 +103,7 @@ export function newRecord(
     routingStripped: undefined,
     bytes: 0,
     status: 0,
+    grpcStatus: undefined,
     refusal: undefined,
     unexpected: undefined,
     seconds: 0,

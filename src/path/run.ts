@@ -8,6 +8,7 @@ import { reportRequest } from "../telemetry/report.js";
 import type { RequestContext } from "./context.js";
 import { isIsolationCode, ProxyError, sendError } from "./errors.js";
 import { isUndiciError, upstreamError } from "./forward.js";
+import { grpcStatusOf, isGrpcContentType } from "./grpc.js";
 
 /** One step of a request's path: reads and writes the context, throws a ProxyError to refuse. */
 export type Stage = (ctx: RequestContext) => void | Promise<void>;
@@ -38,7 +39,9 @@ function refuse(ctx: RequestContext, error: unknown): void {
     return;
   }
   const refusal = error instanceof ProxyError ? error : unexpected(error, ctx);
-  sendError(res, refusal, record.requestId);
+  const grpc = isGrpcContentType(req.headers["content-type"]);
+  sendError(res, refusal, record.requestId, grpc);
+  if (grpc) record.grpcStatus = grpcStatusOf(refusal.code);
   // Also over an earlier "allow": residency is decided after authorization.
   if (isIsolationCode(refusal.code)) record.decision = "deny";
   record.refusal = refusal;

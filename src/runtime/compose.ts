@@ -15,8 +15,9 @@ import { createLogs, type Logs } from "../telemetry/logs.js";
 import { createTracing, type Tracing } from "../telemetry/tracing.js";
 import { createAdminServer } from "../admin/server.js";
 import { createStatsServer } from "../admin/stats-server.js";
-import { inboundHandler } from "../inbound/handler.js";
-import { outboundHandler } from "../outbound/handler.js";
+import { inboundHandler, inboundUpgradeHandler } from "../inbound/handler.js";
+import { H2Pool } from "../http/h2-pool.js";
+import { outboundHandler, outboundUpgradeHandler } from "../outbound/handler.js";
 import { createInboundServer, createOutboundServer, guardSockets } from "../proxy/listeners.js";
 import { ConnectionSet } from "../proxy/connections.js";
 import { UpstreamPools } from "../outbound/upstream-pools.js";
@@ -80,6 +81,7 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
     cache: new TenantHttpCache(cacheStore),
     pools: new UpstreamPools({ keepAliveTimeout: 4_000, connections: 256 }),
     app: new AppPool(config.inbound.timeouts.idle),
+    appH2c: new H2Pool(),
     now,
   };
   const inFlight = new InFlight();
@@ -101,7 +103,7 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
  * What the request paths are given. The generation and the app pool are read through getters, so a reload reaches the next request without rebuilding them.
  */
 function proxyDeps(reloader: Reloader, shared: Omit<Parts, "listeners">): ProxyDeps {
-  const { metrics, logs, anomaly, tracing, cache, pools, app, now } = shared;
+  const { metrics, logs, anomaly, tracing, cache, pools, app, appH2c, now } = shared;
   return {
     generation: () => reloader.current,
     metrics,
@@ -116,7 +118,9 @@ function proxyDeps(reloader: Reloader, shared: Omit<Parts, "listeners">): ProxyD
     get app() {
       return app.current;
     },
+    appH2c,
     upstreamPool: (g, upstream, endpoint, tenant) => pools.get(g, upstream, endpoint, tenant),
+    upstreamH2: (g, upstream, endpoint, tenant) => pools.getH2(g, upstream, endpoint, tenant),
     now,
   };
 }
@@ -158,6 +162,10 @@ function createListeners(
     },
   ];
   for (const l of listeners) guardSockets(l.name, deps, l.server, l.connections);
+  // WebSocket upgrades: decided by the same stages, then tunnelled (path/tunnel.ts).
+  const [inbound, outbound] = listeners as [Listener, Listener];
+  inbound.server.on("upgrade", inboundUpgradeHandler(deps));
+  outbound.server.on("upgrade", outboundUpgradeHandler(deps));
   return listeners;
 }
 

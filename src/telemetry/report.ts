@@ -149,6 +149,7 @@ function endSpan(record: RequestRecord, span: Span): void {
       "palisade.grant": record.grantId,
       "palisade.cache": record.cache,
       "http.response.status_code": record.status,
+      "rpc.grpc.status_code": record.grpcStatus,
       "url.path": record.path,
       "palisade.upstream": record.upstream,
       "palisade.upstream.region": record.region,
@@ -184,6 +185,7 @@ function accessLine(
     error,
     // Which limit a `rate_limited` hit; for other refusals nothing the code does not say.
     limit: record.refusal?.limit,
+    grpcStatus: record.grpcStatus,
     tenant: record.tenant,
     caller: record.callerId,
     target: record.target,
