@@ -26,6 +26,7 @@ import { PartitionedCache, TenantHttpCache } from "../cache/index.js";
 import type { ProxyDeps } from "../path/deps.js";
 import { ProjectionBudget } from "../inbound/projection-budget.js";
 import { AnomalyAlerting } from "../anomaly/alerting.js";
+import { createLiveView, type LiveView } from "../live/index.js";
 import { AppPool } from "./app-pool.js";
 import type { Listener } from "./listener-set.js";
 import { Reloader } from "./reloader.js";
@@ -83,7 +84,8 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
     now,
   };
   const inFlight = new InFlight();
-  const deps = proxyDeps(reloader, shared);
+  const live = liveView(metrics, logs, now);
+  const deps = proxyDeps(reloader, shared, live);
   const listeners = createListeners(deps, inFlight, {
     generation: () => reloader.current,
     metrics,
@@ -91,6 +93,7 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
     purgeCache: (tenant, prefix) =>
       cacheStore.has(tenant) ? shared.cache.purge(tenant, prefix) : undefined,
     cacheBytes: (tenant) => cacheStore.bytes(tenant),
+    live,
   });
   const parts: Parts = { ...shared, listeners };
   subscribeParts(reloader, parts);
@@ -100,7 +103,11 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
 /**
  * What the request paths are given. The generation and the app pool are read through getters, so a reload reaches the next request without rebuilding them.
  */
-function proxyDeps(reloader: Reloader, shared: Omit<Parts, "listeners">): ProxyDeps {
+function proxyDeps(
+  reloader: Reloader,
+  shared: Omit<Parts, "listeners">,
+  live: LiveView,
+): ProxyDeps {
   const { metrics, logs, anomaly, tracing, cache, pools, app, now } = shared;
   return {
     generation: () => reloader.current,
@@ -108,6 +115,7 @@ function proxyDeps(reloader: Reloader, shared: Omit<Parts, "listeners">): ProxyD
     logs,
     tokens: new ContextTokens(),
     anomaly,
+    feed: live.feed,
     tracing,
     cache,
     rateLimits: { inbound: new TenantRateLimiter(), outbound: new TenantRateLimiter() },
@@ -178,5 +186,18 @@ function anomalyAlerting(
     },
     ...(tracing ? { tracer: tracing.tracer } : {}),
     now,
+  });
+}
+
+/** Tenants are labelled as metrics label them; a stream cut for falling behind is logged. */
+function liveView(metrics: Metrics, logs: Logs, now: () => number): LiveView {
+  return createLiveView({
+    label: (tenant) => metrics.label(tenant),
+    now,
+    onDropped: (filter, backlog) =>
+      logs.event.warn(
+        { tenant: filter.tenant, decision: filter.decision, backlog },
+        "admin event stream dropped: the reader fell behind",
+      ),
   });
 }
