@@ -84,7 +84,7 @@ describe.skipIf(!withChromium)("the admin page in headless Chromium", () => {
       Number(await text(`#matrix td[data-caller="initech"][data-target="acme"] .denied`)),
     ).toBeGreaterThanOrEqual(2);
     await mkdir(OUTPUT, { recursive: true });
-    await page.screenshot({ path: SCREENSHOT as `${string}.png`, fullPage: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
     console.info(
       `admin-page.browser.test: screenshot ${SCREENSHOT}, denial shown after ${Math.round(shownMs)} ms`,
     );

@@ -42,8 +42,8 @@ function cli(args: string[]): Cli {
   });
   const lines: string[] = [];
   let stderr = "";
-  child.stderr!.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-  createInterface({ input: child.stdout! }).on("line", (l) => lines.push(l));
+  child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+  createInterface({ input: child.stdout }).on("line", (l) => lines.push(l));
   const exit = once(child, "exit").then(([code]) => code as number | null);
   const made = { child, lines, stderr: () => stderr, exit };
   running.push(made);
@@ -95,7 +95,7 @@ describe("palisade tap", () => {
     const parsed = tap.lines.map((l) => {
       const m = pattern.exec(l);
       expect(m, l).not.toBeNull();
-      return m!;
+      return m ?? [];
     });
     expect(parsed.map((m) => [m[3], m[4], m[6], m[7], m[8], m[11]])).toEqual([
       ["globex/web", "acme", "/tenants/acme/reports/q3", "200", "granted", granted.requestId],

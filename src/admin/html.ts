@@ -14,13 +14,16 @@ const ENTITIES: Readonly<Record<string, string>> = {
   "'": "&#39;",
 };
 
-export function escapeHtml(value: unknown): string {
+/** What a cell can hold. */
+export type Cell = string | number | boolean | null | undefined;
+
+export function escapeHtml(value: Cell): string {
   const text = value === undefined || value === null ? "-" : String(value);
   return text.replace(/[&<>"']/g, (c) => ENTITIES[c] ?? c);
 }
 
 /** `<tr>` of escaped cells; `attrs` are written as they are (callers build them escaped). */
-export function row(cells: readonly unknown[], attrs = ""): string {
+export function row(cells: readonly Cell[], attrs = ""): string {
   return `<tr${attrs}>${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join("")}</tr>`;
 }
 

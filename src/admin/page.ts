@@ -9,7 +9,7 @@ import type { Generation } from "../config/generation.js";
 import type { RequestEvent } from "../live/event.js";
 import type { LiveView } from "../live/index.js";
 import type { MatrixCell } from "../live/stats.js";
-import { escapeHtml, newNonce, row, sendPage, table } from "./html.js";
+import { escapeHtml, newNonce, row, sendPage, table, type Cell } from "./html.js";
 import { PAGE_SCRIPT, PAGE_STYLE } from "./page-assets.js";
 
 const DAY_MS = 86_400_000;
@@ -104,7 +104,7 @@ export const DENIAL_HEADINGS = [
   "request id",
 ];
 
-export function denialCells(e: RequestEvent): unknown[] {
+export function denialCells(e: RequestEvent): Cell[] {
   return [
     e.time,
     e.direction,

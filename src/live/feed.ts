@@ -31,7 +31,7 @@ export interface FeedSubscriber {
 
 export interface FeedOptions {
   stats: LiveStats;
-  now(): number;
+  now: () => number;
   /** Streams open at once; `subscribe` refuses past this. */
   maxSubscribers: number;
   /** Unsent bytes a subscriber may hold before it is dropped. */
@@ -39,7 +39,7 @@ export interface FeedOptions {
   /** Denials kept for the admin page's first render. */
   recentDenials: number;
   /** A subscriber was dropped for falling behind: the caller logs and counts it. */
-  onDropped?(filter: EventFilter, backlog: number): void;
+  onDropped?: ((filter: EventFilter, backlog: number) => void) | undefined;
 }
 
 export class RequestFeed {

@@ -8,13 +8,13 @@ import { LiveStats } from "./stats.js";
 export interface LiveView {
   readonly feed: RequestFeed;
   readonly stats: LiveStats;
-  now(): number;
+  readonly now: () => number;
 }
 
 export interface LiveViewOptions {
-  label(tenant: string | undefined): string;
-  now(): number;
-  onDropped(filter: EventFilter, backlog: number): void;
+  label: (tenant: string | undefined) => string;
+  now: () => number;
+  onDropped: (filter: EventFilter, backlog: number) => void;
 }
 
 /** `/events` streams open at once. */

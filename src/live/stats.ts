@@ -15,7 +15,7 @@ const NO_PEER = "-";
 
 export interface StatsOptions {
   /** A tenant's label: configured tenants by name, anything else `unknown` (Metrics.label). */
-  label(tenant: string | undefined): string;
+  label: (tenant: string | undefined) => string;
   windowSeconds: number;
   maxPeersPerTenant: number;
   /** Window keys, matrix cells and grant ids, each. */

@@ -6,10 +6,10 @@
 import type { RequestEvent } from "./event.js";
 import type { TopRow } from "./stats.js";
 
-// eslint-disable-next-line no-control-regex
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 
-export function printable(value: unknown): string {
+export function printable(value: string | number | null | undefined): string {
   const text = value === undefined || value === null ? "-" : String(value);
   return text.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
