@@ -153,6 +153,16 @@ describe("palisade top --once", () => {
     expect(byTenant.get("globex/web")?.[7]).toBe("0");
   });
 
+  it("without --once, clears the screen and redraws every interval", async () => {
+    const top = cli(["top", "--interval", "1", "--admin", live.sidecar.admin]);
+    const clear = "\u001b[H\u001b[2J";
+    await eventually(
+      () => top.lines.filter((l) => l.startsWith(`${clear}palisade top `)).length >= 2,
+      "two screens",
+    );
+    expect(top.child.exitCode).toBeNull();
+  });
+
   it("refuses a bad --interval with exit 2", async () => {
     const top = cli(["top", "--interval", "0"]);
     expect(await top.exit).toBe(2);
