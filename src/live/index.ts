@@ -2,7 +2,9 @@
  * The live view's parts, made once per process (runtime/compose.ts): the statistics and
  * the feed that fills them. Sizes are fixed here; docs/live-view.md explains each.
  */
-import { RequestFeed, type EventFilter } from "./feed.js";
+import type { Logger } from "pino";
+import { Counter, type Registry } from "prom-client";
+import { RequestFeed } from "./feed.js";
 import { LiveStats } from "./stats.js";
 
 export interface LiveView {
@@ -14,7 +16,10 @@ export interface LiveView {
 export interface LiveViewOptions {
   label: (tenant: string | undefined) => string;
   now: () => number;
-  onDropped: (filter: EventFilter, backlog: number) => void;
+  /** Where the dropped-stream counter is registered (the sidecar's metrics registry). */
+  registry: Registry;
+  /** The event log: a dropped stream is a warn line. */
+  log: Logger;
 }
 
 /** `/events` streams open at once. */
@@ -23,6 +28,11 @@ export const MAX_SUBSCRIBERS = 16;
 export const MAX_BACKLOG_BYTES = 256 * 1024;
 
 export function createLiveView(options: LiveViewOptions): LiveView {
+  const dropped = new Counter({
+    name: "palisade_admin_streams_dropped_total",
+    help: "Admin /events streams cut because their reader fell behind",
+    registers: [options.registry],
+  });
   const stats = new LiveStats({
     label: options.label,
     windowSeconds: 10,
@@ -35,7 +45,13 @@ export function createLiveView(options: LiveViewOptions): LiveView {
     maxSubscribers: MAX_SUBSCRIBERS,
     maxBacklogBytes: MAX_BACKLOG_BYTES,
     recentDenials: 50,
-    onDropped: options.onDropped,
+    onDropped: (filter, backlog) => {
+      dropped.inc();
+      options.log.warn(
+        { tenant: filter.tenant, decision: filter.decision, backlog },
+        "admin event stream dropped: the reader fell behind",
+      );
+    },
   });
   return { feed, stats, now: options.now };
 }

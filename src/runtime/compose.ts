@@ -189,15 +189,12 @@ function anomalyAlerting(
   });
 }
 
-/** Tenants are labelled as metrics label them; a stream cut for falling behind is logged. */
+/** Tenants are labelled as metrics label them; a stream cut for falling behind is logged and counted. */
 function liveView(metrics: Metrics, logs: Logs, now: () => number): LiveView {
   return createLiveView({
     label: (tenant) => metrics.label(tenant),
     now,
-    onDropped: (filter, backlog) =>
-      logs.event.warn(
-        { tenant: filter.tenant, decision: filter.decision, backlog },
-        "admin event stream dropped: the reader fell behind",
-      ),
+    registry: metrics.registry,
+    log: logs.event,
   });
 }
