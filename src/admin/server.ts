@@ -1,18 +1,24 @@
 /**
  * The admin listener (loopback by default): metrics, health, readiness (health.ts), the loaded
- * tenants, the running config with secrets redacted, and tenant cache purges.
+ * tenants, the running config with secrets redacted, tenant cache purges, and the live view:
+ * the page at `/`, the event stream at `/events` and the window statistics at `/top`
+ * (docs/live-view.md). The stats listener serves none of it.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Generation } from "../config/generation.js";
 import { redactSecrets } from "../config/redact.js";
+import type { LiveView } from "../live/index.js";
 import { isTenantId } from "../tenancy/tenant-id.js";
+import { serveEvents } from "./events.js";
 import { HEALTH_PATHS, json, serveHealth, type HealthDeps } from "./health.js";
+import { servePage } from "./page.js";
 
 export interface AdminDeps extends HealthDeps {
   generation(): Generation;
   /** Purges a tenant's cache entries (under `prefix` if given); undefined for an unknown tenant. */
   purgeCache(tenant: string, prefix: string | undefined): number | undefined;
   cacheBytes(tenant: string): number;
+  live: LiveView;
 }
 
 export function createAdminServer(deps: AdminDeps): Server {
@@ -29,6 +35,15 @@ async function route(deps: AdminDeps, req: IncomingMessage, res: ServerResponse)
   if (req.method === "GET" && HEALTH_PATHS.has(url.pathname))
     return serveHealth(deps, url.pathname, req, res);
   switch (key) {
+    case "GET /":
+      servePage(deps.generation(), deps.live, res);
+      return;
+    case "GET /events":
+      serveEvents(deps.live, url, req, res);
+      return;
+    case "GET /top":
+      json(res, 200, top(deps.live));
+      return;
     case "GET /tenants":
       json(res, 200, tenants(deps));
       return;
@@ -78,4 +93,14 @@ function tenants(deps: AdminDeps): unknown {
     grantsFrom: generation.config.grants.filter((g) => g.from === t.id).length,
     grantsTo: generation.config.grants.filter((g) => g.to === t.id).length,
   }));
+}
+
+function top({ stats, feed, now }: LiveView): unknown {
+  const at = now();
+  return {
+    time: new Date(at).toISOString(),
+    windowSeconds: stats.windowSeconds,
+    rows: stats.top(at),
+    streams: { open: feed.subscribers, dropped: feed.dropped },
+  };
 }

@@ -11,6 +11,7 @@ import type { Logs } from "../telemetry/logs.js";
 import type { SuspiciousEvent } from "../anomaly/alert.js";
 import type { Tracing } from "../telemetry/tracing.js";
 import type { TenantHttpCache } from "../cache/index.js";
+import type { RequestFeed } from "../live/feed.js";
 import type { TenantConcurrency, TenantRateLimiter } from "./rate-limit.js";
 import type { ProjectionBudget } from "../inbound/projection-budget.js";
 
@@ -21,6 +22,8 @@ export interface ProxyDeps {
   logs: Logs;
   tokens: ContextTokens;
   anomaly: { record(event: SuspiciousEvent): void };
+  /** The live view's request feed (admin `/events`, `/top`, the page). */
+  feed: RequestFeed;
   /** Tenant-partitioned response cache, kept across generations. */
   cache: TenantHttpCache;
   /** Per-tenant token buckets, one per listener. */

@@ -27,6 +27,7 @@ import { PartitionedCache, TenantHttpCache } from "../cache/index.js";
 import type { ProxyDeps } from "../path/deps.js";
 import { ProjectionBudget } from "../inbound/projection-budget.js";
 import { AnomalyAlerting } from "../anomaly/alerting.js";
+import { createLiveView, type LiveView } from "../live/index.js";
 import { AppPool } from "./app-pool.js";
 import type { Listener } from "./listener-set.js";
 import { Reloader } from "./reloader.js";
@@ -85,7 +86,8 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
     now,
   };
   const inFlight = new InFlight();
-  const deps = proxyDeps(reloader, shared);
+  const live = liveView(metrics, logs, now);
+  const deps = proxyDeps(reloader, shared, live);
   const listeners = createListeners(deps, inFlight, {
     generation: () => reloader.current,
     metrics,
@@ -93,6 +95,7 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
     purgeCache: (tenant, prefix) =>
       cacheStore.has(tenant) ? shared.cache.purge(tenant, prefix) : undefined,
     cacheBytes: (tenant) => cacheStore.bytes(tenant),
+    live,
   });
   const parts: Parts = { ...shared, listeners };
   subscribeParts(reloader, parts);
@@ -102,7 +105,11 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
 /**
  * What the request paths are given. The generation and the app pool are read through getters, so a reload reaches the next request without rebuilding them.
  */
-function proxyDeps(reloader: Reloader, shared: Omit<Parts, "listeners">): ProxyDeps {
+function proxyDeps(
+  reloader: Reloader,
+  shared: Omit<Parts, "listeners">,
+  live: LiveView,
+): ProxyDeps {
   const { metrics, logs, anomaly, tracing, cache, pools, app, appH2c, now } = shared;
   return {
     generation: () => reloader.current,
@@ -110,6 +117,7 @@ function proxyDeps(reloader: Reloader, shared: Omit<Parts, "listeners">): ProxyD
     logs,
     tokens: new ContextTokens(),
     anomaly,
+    feed: live.feed,
     tracing,
     cache,
     rateLimits: { inbound: new TenantRateLimiter(), outbound: new TenantRateLimiter() },
@@ -186,5 +194,15 @@ function anomalyAlerting(
     },
     ...(tracing ? { tracer: tracing.tracer } : {}),
     now,
+  });
+}
+
+/** Tenants are labelled as metrics label them; a stream cut for falling behind is logged and counted. */
+function liveView(metrics: Metrics, logs: Logs, now: () => number): LiveView {
+  return createLiveView({
+    label: (tenant) => metrics.label(tenant),
+    now,
+    registry: metrics.registry,
+    log: logs.event,
   });
 }

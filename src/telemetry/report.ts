@@ -19,6 +19,8 @@ export interface ReportSinks {
   metrics: Metrics;
   logs: Logs;
   anomaly: { record(event: SuspiciousEvent): void };
+  /** The live view (live/feed.ts): optional, so a consumer can be tested without it. */
+  feed?: { publish(record: RequestRecord): void } | undefined;
 }
 
 const SUSPICIOUS: Partial<Record<ErrorCode, SuspiciousEventKind>> = {
@@ -68,6 +70,7 @@ export function reportRequest(
     );
   }
   accessLine(record, span, logs, accessLog);
+  sinks.feed?.publish(record);
 }
 
 /** Routing headers are ordinary client noise, not spoofing: a debug line, bounded, and no event. */
