@@ -22,6 +22,7 @@ const SLOW = [
   "test/dockerfile.test.ts", // the image's build stage run for real: npm ci, build, prune
   "test/kubernetes-layout.test.ts", // a child process on the shipped config, a real Prometheus
   "test/run-without-node-forge.test.ts", // spawns certs init and run with a module recorder
+  "test/admin-page.browser.test.ts", // a real headless Chromium against a sidecar
 ];
 
 export default defineConfig({

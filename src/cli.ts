@@ -6,9 +6,10 @@ runCli(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
-  (err: Error) => {
+  (err: unknown) => {
     // A command's own failures are answered in runCli; this is a bug in the dispatcher.
-    process.stderr.write(`palisade: ${err.stack ?? err.message}\n`);
+    const { stack, message } = err as Error;
+    process.stderr.write(`palisade: ${stack ?? message}\n`);
     process.exitCode = 2;
   },
 );

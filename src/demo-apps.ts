@@ -9,7 +9,7 @@ import { request } from "undici";
 export function ordersHandler(req: IncomingMessage, res: ServerResponse): void {
   const tenant = req.headers["x-palisade-tenant"];
   const match = /^\/tenants\/([^/]+)\/(orders|reports)/.exec(req.url ?? "");
-  const owner = match?.[1];
+  const owner = match?.[1] ?? "";
   const body = match
     ? match[2] === "reports"
       ? { id: `${owner}-q3`, total: 1234, customers: ["internal detail"], margin: 0.42 }

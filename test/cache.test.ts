@@ -433,8 +433,8 @@ describe("cache-coalescing-across-tenants", () => {
     await until(() => appCount(url) === 2, "one app request per tenant");
     gate.release();
     const [acme, globex] = await answers;
-    expect([label(acme), servedTo(acme!).tenant]).toEqual(["miss", "acme"]);
-    expect([label(globex), servedTo(globex!).tenant]).toEqual(["miss", "globex"]);
+    expect([label(acme), servedTo(acme).tenant]).toEqual(["miss", "acme"]);
+    expect([label(globex), servedTo(globex).tenant]).toEqual(["miss", "globex"]);
   });
 });
 

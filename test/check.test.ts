@@ -248,7 +248,7 @@ describe("the example config", () => {
   it("validates against the committed JSON Schema and the config schema", async () => {
     const text = await readFile(join(ROOT, EXAMPLE), "utf8");
     const schema = JSON.parse(await readFile(join(ROOT, SCHEMA), "utf8")) as JsonSchema;
-    const fromJson = z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]);
+    const fromJson = z.fromJSONSchema(schema);
     expect(fromJson.safeParse(parse(text)).error?.issues).toBeUndefined();
     expect(() => parseConfigText(text, EXAMPLE)).not.toThrow();
     // And the JSON Schema is strict, so the check above means something.

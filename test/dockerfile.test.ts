@@ -208,7 +208,7 @@ async function startAndHealthCheck(root: string): Promise<void> {
   );
   try {
     const lines: Record<string, unknown>[] = [];
-    createInterface({ input: child.stdout! }).on("line", (l) =>
+    createInterface({ input: child.stdout }).on("line", (l) =>
       lines.push(JSON.parse(l) as Record<string, unknown>),
     );
     const started = await eventually(

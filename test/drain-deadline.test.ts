@@ -84,7 +84,7 @@ async function timedStop(sidecar: Sidecar): Promise<number> {
 function pending(url: string, dispatcher: Agent, headers: Record<string, string> = {}) {
   return request(url, { dispatcher, headers }).then(
     async (r) => `status ${r.statusCode} ${await r.body.text()}`,
-    (e: Error) => `client error: ${e.message}`,
+    (e: unknown) => `client error: ${(e as Error).message}`,
   );
 }
 
@@ -119,7 +119,7 @@ describe("drain deadline", () => {
       headers: { host: "billing", "x-palisade-tenant": "acme" },
     }).then(
       (r) => `status ${r.statusCode}`,
-      (e: Error) => `client error: ${e.message}`,
+      (e: unknown) => `client error: ${(e as Error).message}`,
     );
     await eventually(() => holding.size === 1, "the upstream holding the request");
 
@@ -138,7 +138,7 @@ describe("drain deadline", () => {
     const answer = request(`${running.inbound}/tenants/acme/slow`, {
       dispatcher: client,
       signal: abort.signal,
-    }).catch((e: Error) => e.name);
+    }).catch((e: unknown) => (e as Error).name);
     await eventually(() => holding.size === 1, "the app holding the request");
     abort.abort();
     expect(await answer).toBe("AbortError");

@@ -246,7 +246,7 @@ describe("inbound refusals", () => {
     );
   });
 
-  it("logs refusals in the audit log without query strings", async () => {
+  it("logs refusals in the audit log without query strings", () => {
     const audit = orders.logs.filter(
       (l) => l.log === "audit" && l["reason"] === "cross_tenant_denied",
     );

@@ -203,9 +203,7 @@ describe("the stats port", () => {
           20_000,
         );
         expect(series.map((s) => s.metric["tenant"]).sort()).toEqual([...tenants].sort());
-        const expiry = (await prometheus.query(
-          "palisade_cert_expiry_timestamp_seconds",
-        )) as unknown[];
+        const expiry = await prometheus.query("palisade_cert_expiry_timestamp_seconds");
         expect(expiry).toHaveLength(tenants.length);
       } finally {
         await prometheus?.stop();

@@ -39,10 +39,10 @@ async function probeCli(args: string[]): Promise<{ code: number; report: Report 
     timeout: 120_000,
   }).then(
     (r) => ({ code: 0, stdout: r.stdout }),
-    (err: { code?: number; stdout?: string }) => ({
-      code: err.code ?? -1,
-      stdout: err.stdout ?? "",
-    }),
+    (err: unknown) => {
+      const { code, stdout } = err as { code?: number; stdout?: string };
+      return { code: code ?? -1, stdout: stdout ?? "" };
+    },
   );
   return { code: result.code, report: JSON.parse(result.stdout) as Report };
 }

@@ -160,7 +160,7 @@ describe("half-written config", () => {
       );
       await appendFile(m.file, final.slice(cut));
       await eventually(
-        () => seen.some((b) => JSON.parse(b).total === 1234),
+        () => seen.some((b) => (JSON.parse(b) as { total?: unknown }).total === 1234),
         "the projected grant to apply",
         15_000,
       );

@@ -8,7 +8,7 @@ import { renderMetrics } from "./exposition.js";
 
 export interface HealthDeps {
   metrics: Metrics;
-  ready(): boolean;
+  ready: () => boolean;
 }
 
 export const HEALTH_PATHS: ReadonlySet<string> = new Set(["/metrics", "/healthz", "/readyz"]);
@@ -32,9 +32,11 @@ export async function serveHealth(
       return;
     }
     case "/healthz":
-      return text(res, 200, "ok\n");
+      text(res, 200, "ok\n");
+      return;
     default:
-      return deps.ready() ? text(res, 200, "ready\n") : text(res, 503, "not ready\n");
+      if (deps.ready()) text(res, 200, "ready\n");
+      else text(res, 503, "not ready\n");
   }
 }
 

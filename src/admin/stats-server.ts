@@ -25,8 +25,8 @@ export function createStatsServer(deps: HealthDeps): Server {
       res.setHeader("allow", "GET, HEAD");
       return json(res, 405, { error: "method_not_allowed", message: "GET or HEAD only" });
     }
-    serveHealth(deps, path, req, res).catch((err: Error) =>
-      json(res, 500, { error: "internal", message: err.message }),
+    serveHealth(deps, path, req, res).catch((err: unknown) =>
+      json(res, 500, { error: "internal", message: (err as Error).message }),
     );
   });
   server.maxConnections = STATS_MAX_CONNECTIONS;

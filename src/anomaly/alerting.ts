@@ -180,6 +180,8 @@ export class AnomalyAlerting {
           event: "anomaly_delivery_dropped",
           sink: name,
           reason,
+          // A thrown value of any shape: String() is the description wanted, as in onError.
+          // eslint-disable-next-line @typescript-eslint/no-base-to-string
           ...(error !== undefined ? { err: String(error) } : {}),
         };
         deps.logger.warn(fields, `anomaly alert delivery to ${name} dropped`);

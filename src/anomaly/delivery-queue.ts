@@ -146,13 +146,20 @@ export class DeliveryQueue {
         this.delivered += 1;
         return;
       }
-      if (this.abort.signal.aborted) return this.drop("closed", outcome.error);
-      if (outcome.permanent || attempt >= maxAttempts) return this.drop("failed", outcome.error);
+      if (this.abort.signal.aborted) {
+        this.drop("closed", outcome.error);
+        return;
+      }
+      if (outcome.permanent || attempt >= maxAttempts) {
+        this.drop("failed", outcome.error);
+        return;
+      }
       try {
         // ref: false, a retry must not keep a process alive that has nothing else to do.
         await sleep(this.backoff(attempt), undefined, { signal: this.abort.signal, ref: false });
       } catch {
-        return this.drop("closed", outcome.error);
+        this.drop("closed", outcome.error);
+        return;
       }
     }
   }

@@ -66,7 +66,7 @@ describe("webhook sink", () => {
 
     const [firing, resolved] = received.map((r) => ({
       ...r,
-      body: JSON.parse(r.raw.toString("utf8")),
+      body: JSON.parse(r.raw.toString("utf8")) as { timestamp: number; alert: { endsAt?: string } },
     }));
     for (const message of [firing, resolved]) {
       if (!message) throw new Error("missing delivery");

@@ -51,7 +51,7 @@ function readArgument(text: string, from: number): { arg: string; end: number } 
   i++;
   while (i < text.length && text[i] !== '"') {
     if (text[i] === "\\" && i + 1 < text.length) i++;
-    arg += text[i];
+    arg += text.charAt(i);
     i++;
   }
   const closed = i < text.length;

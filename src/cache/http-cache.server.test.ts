@@ -9,7 +9,6 @@ import { pipeline } from "node:stream";
 import { Agent, request as undiciRequest } from "undici";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { TenantHttpCache, type CacheOutcome } from "./http-cache.js";
-import type { HeaderRecord } from "../http/message.js";
 import { PartitionedCache } from "./partitioned.js";
 
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding"]);
@@ -52,7 +51,7 @@ function frontHandler(req: IncomingMessage, res: ServerResponse): void {
       headers: { "x-user": req.headers["x-user"] ?? "" },
       dispatcher: agent,
     });
-    return { statusCode: up.statusCode, headers: up.headers as HeaderRecord, body: up.body };
+    return { statusCode: up.statusCode, headers: up.headers, body: up.body };
   };
   const served = cache.serve(
     {

@@ -123,6 +123,32 @@ Exit 0 when every case held, 1 on any failure or leak, 2 when unusable. See docs
     load: () => import("./probe.js"),
   },
   {
+    name: "top",
+    summary: "live per tenant and peer: rps, success rate, p50/p99 latency, denials",
+    usage: `palisade top [--admin URL] [--interval S] [--once]
+
+  --admin URL      the sidecar's admin listener (default http://127.0.0.1:15000)
+  --interval S     seconds between redraws, default 2
+  --once           print one table and exit (for scripts)
+Per direction, caller tenant and peer (calling service inbound, upstream outbound) over the
+sidecar's sliding window. Exit 1 when the admin listener cannot be read. See docs/live-view.md.`,
+    load: () => import("./top.js"),
+  },
+  {
+    name: "tap",
+    summary: "stream request events from a running sidecar as they happen",
+    usage: `palisade tap [--admin URL] [--tenant T] [--decision D] [--json]
+
+  --admin URL      the sidecar's admin listener (default http://127.0.0.1:15000)
+  --tenant T       only requests made by or to tenant T
+  --decision D     allowed, granted, denied or refused
+  --json           one JSON object per line instead of text
+One line per completed request: time, direction, caller/peer -> target, method, path (no
+query), status, decision and code, duration, request id. Exit 1 when the stream ends or
+cannot be opened. See docs/live-view.md.`,
+    load: () => import("./tap.js"),
+  },
+  {
     name: "demo",
     summary: "run a demo mesh on loopback (what npm start does)",
     usage: `palisade demo [--port-base N] [--dir DIR]

@@ -39,7 +39,7 @@ export async function runCli(argv: string[], io: Output = PROCESS_OUTPUT): Promi
   if (first === undefined) return fail(undefined, `no command given\n\n${overview()}`);
   if (HELP.has(first)) return say(`${overview()}\n`);
   if (first === "--version" || first === "-v") return say(`${packageVersion()}\n`);
-  const command = find(`${first} ${second}`) ?? find(first);
+  const command = (second === undefined ? undefined : find(`${first} ${second}`)) ?? find(first);
   if (command) {
     const args = argv.slice(command.name.split(" ").length);
     if (args.some((a) => HELP.has(a) && a !== "help")) return say(helpOf(command));
@@ -58,7 +58,7 @@ export async function runCli(argv: string[], io: Output = PROCESS_OUTPUT): Promi
     const text = group.map(helpOf).join("\n");
     return second === undefined ? fail(first, `which one?\n\n${text}`) : say(text);
   }
-  const what = group.length > 0 ? `${first} ${second}` : first;
+  const what = group.length > 0 ? `${first} ${String(second)}` : first;
   return fail(undefined, `unknown command ${JSON.stringify(what)}`);
 }
 

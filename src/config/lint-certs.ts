@@ -55,9 +55,10 @@ async function readTenantCerts(
       path: `tenants.${tenant}.${key}`,
     });
   const read = (key: "ca" | "cert" | "key") =>
-    readText(resolve(baseDir, config[key])).catch((err: Error) => {
+    readText(resolve(baseDir, config[key])).catch((err: unknown) => {
       // Neither the name nor the system's message (which repeats it) unless it is a name.
-      unreadable(key, `cannot read (${systemProblem(err)})`, describeFileName(config[key]));
+      const problem = systemProblem(err as Error);
+      unreadable(key, `cannot read (${problem})`, describeFileName(config[key]));
       return undefined;
     });
   const parse = <T>(key: "ca" | "cert" | "key", text: string | undefined, as: (t: string) => T) => {

@@ -12,7 +12,7 @@ import { isListenHost, MAX_PORT, parseListen } from "./listen.js";
 const duration = z
   .string()
   .refine((s) => parseDuration(s) !== undefined, {
-    message: "expected a duration like 500ms, 30s, 5m",
+    error: "expected a duration like 500ms, 30s, 5m",
   })
   .transform((s) => parseDuration(s) as number)
   .meta({ type: "string", pattern: "^\\d+(ms|s|m|h)$" });
@@ -20,22 +20,20 @@ const duration = z
 const size = z
   .union([z.number().int().nonnegative(), z.string()])
   .refine((s) => typeof s === "number" || parseSize(s) !== undefined, {
-    message: "expected a size like 64Ki, 16Mi, 1Gi",
+    error: "expected a size like 64Ki, 16Mi, 1Gi",
   })
   .transform((s) => (typeof s === "number" ? s : (parseSize(s) as number)));
 
-const tenantId = z.string().refine(isTenantId, { message: "not a tenant id (a DNS label)" });
+const tenantId = z.string().refine(isTenantId, { error: "not a tenant id (a DNS label)" });
 
 /** A region name (`eu`, `us-east-1`): a DNS label, compared exactly. */
 export const REGION_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-const region = z
-  .string()
-  .regex(REGION_PATTERN, { message: "expected a region name (a DNS label)" });
+const region = z.string().regex(REGION_PATTERN, { error: "expected a region name (a DNS label)" });
 const regions = z.array(region).min(1);
 
 const dnsName = z
   .string()
-  .regex(/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/, { message: "expected a lower-case DNS name" });
+  .regex(/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/, { error: "expected a lower-case DNS name" });
 
 /**
  * `host:port` or `[v6]:port`, checked as `listen()` will use it: a port Node would throw on
@@ -44,29 +42,29 @@ const dnsName = z
  */
 const listen = z
   .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, { message: "expected host:port" })
-  .refine((s) => parseListen(s).port <= MAX_PORT, { message: "port must be 0-65535" })
-  .refine((s) => isListenHost(s), { message: "host must be an IP address or a DNS name" });
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, { error: "expected host:port" })
+  .refine((s) => parseListen(s).port <= MAX_PORT, { error: "port must be 0-65535" })
+  .refine((s) => isListenHost(s), { error: "host must be an IP address or a DNS name" });
 
-const httpUrl = z.url({ protocol: /^https?$/, message: "expected an http(s) URL" });
+const httpUrl = z.url({ protocol: /^https?$/, error: "expected an http(s) URL" });
 
 const headerName = z
   .string()
-  .regex(/^[a-z0-9!#$%&'*+.^_`|~-]+$/, { message: "expected a lower-case header name" });
+  .regex(/^[a-z0-9!#$%&'*+.^_`|~-]+$/, { error: "expected a lower-case header name" });
 
 /** Where the target tenant is read from. Every configured source that is present must agree. */
 const targetRule = z
   .strictObject({
     path: z
       .string()
-      .regex(/^\/.*\{tenant\}/, { message: 'expected a path pattern like "/tenants/{tenant}/**"' })
+      .regex(/^\/.*\{tenant\}/, { error: 'expected a path pattern like "/tenants/{tenant}/**"' })
       .optional()
       .describe(
         "path pattern naming the target tenant in one segment, e.g. `/tenants/{tenant}/**`",
       ),
     host: z
       .string()
-      .regex(/\{tenant\}/, { message: 'expected a host pattern like "{tenant}.api.example"' })
+      .regex(/\{tenant\}/, { error: 'expected a host pattern like "{tenant}.api.example"' })
       .optional()
       .describe(
         "`Host` pattern naming the target tenant in one label, e.g. `{tenant}.api.example`",
@@ -110,6 +108,47 @@ const timeouts = z
   })
   .default({ headers: 10_000, request: 300_000, idle: 60_000, upstream: 30_000 });
 
+/**
+ * HTTP/2 sessions on a listener (inbound h2, outbound h2c; docs/http2-grpc-websocket.md).
+ * Fixed when the listener starts: a reload does not renegotiate the settings of open sessions.
+ */
+const http2Limits = z
+  .strictObject({
+    /** Streams one session may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
+    maxConcurrentStreams: z
+      .number()
+      .int()
+      .positive()
+      .default(100)
+      .describe("streams one session may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS)"),
+    /**
+     * Streams the peer may reset within `resetWindow` before its session is closed with
+     * ENHANCE_YOUR_CALM: the rapid-reset attack (CVE-2023-44487) costs work per reset.
+     */
+    maxResets: z
+      .number()
+      .int()
+      .positive()
+      .default(100)
+      .describe(
+        "resets of unanswered streams per `resetWindow` before the session is closed (rapid reset)",
+      ),
+    resetWindow: duration.default(10_000).describe("the window `maxResets` is counted over"),
+    /** Memory nghttp2 may hold per session (HPACK tables, queued frames), in MiB. */
+    maxSessionMemory: z
+      .number()
+      .int()
+      .positive()
+      .default(10)
+      .describe("memory nghttp2 may hold per session (HPACK tables, queued frames), in MiB"),
+  })
+  .default({
+    maxConcurrentStreams: 100,
+    maxResets: 100,
+    resetWindow: 10_000,
+    maxSessionMemory: 10,
+  });
+
 const limits = z
   .strictObject({
     requestBody: size
@@ -133,8 +172,11 @@ const limits = z
       .describe(
         "request header fields (HTTP/2 pseudo-headers not counted; outbound counts the fields it stamps); more: `431 headers_too_large`",
       ),
+    http2: http2Limits.describe(
+      "HTTP/2 sessions on the listener; fixed at start (docs/http2-grpc-websocket.md)",
+    ),
   })
-  .default({ requestBody: 16 * 1024 ** 2, concurrentPerTenant: 128, headersCount: 100 });
+  .prefault({});
 
 /**
  * Inbound also bounds the connections still in their TLS handshake: unauthenticated peers
@@ -165,6 +207,16 @@ const inbound = z.strictObject({
     .default("0.0.0.0:15006")
     .describe("`host:port` of the mTLS listener for peer sidecars; fixed at start"),
   app: httpUrl.default("http://127.0.0.1:8080").describe("the local app's URL"),
+  /**
+   * What the local app speaks: HTTP/1.1, or HTTP/2 without TLS by prior knowledge (h2c),
+   * which gRPC servers need (trailers, streaming both ways).
+   */
+  appProtocol: z
+    .enum(["http1", "h2c"])
+    .default("http1")
+    .describe(
+      "what the app speaks: `http1`, or `h2c` (HTTP/2 by prior knowledge; gRPC apps need it)",
+    ),
   /** Server name this sidecar answers to, per tenant. */
   sni: z
     .string()
@@ -189,10 +241,10 @@ const inbound = z.strictObject({
     .array(
       headerName
         .refine((name) => foldedName(name) === name, {
-          message: "write the dashed spelling; other spellings (`_`, `.`) are always stripped",
+          error: "write the dashed spelling; other spellings (`_`, `.`) are always stripped",
         })
         .refine((name) => !name.startsWith("x-palisade-"), {
-          message: "x-palisade-* headers never reach the app from the network",
+          error: "x-palisade-* headers never reach the app from the network",
         }),
     )
     .default([])
@@ -309,7 +361,7 @@ const method = z.enum(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS
 const mask = z.union([
   z.enum(["redact", "hash"]),
   z.string().regex(/^truncate:[1-9][0-9]{0,8}$/, {
-    message: 'expected redact, hash or "truncate:N" with N a positive integer',
+    error: 'expected redact, hash or "truncate:N" with N a positive integer',
   }),
 ]);
 
@@ -326,7 +378,7 @@ const grant = z.strictObject({
   to: tenantId.describe("target tenant (must differ from `from`)"),
   methods: z.array(method).min(1).describe("methods allowed; `HEAD` comes with `GET`"),
   paths: z
-    .array(z.string().regex(/^\//, { message: "expected an absolute path glob" }))
+    .array(z.string().regex(/^\//, { error: "expected an absolute path glob" }))
     .min(1)
     .describe("globs over the canonical path: `*` one segment, `**` zero or more"),
   fields: z
@@ -568,7 +620,7 @@ export const configSchema = z
       })
       .refine((p) => p.maxBufferedBytes >= p.maxBytes, {
         path: ["maxBufferedBytes"],
-        message: "must be at least projection.maxBytes, or a largest response could never fit",
+        error: "must be at least projection.maxBytes, or a largest response could never fit",
       })
       .default({ maxBytes: 1024 ** 2, maxBufferedBytes: 64 * 1024 ** 2 }),
     context: z
@@ -615,6 +667,7 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;
 export type TargetRuleConfig = Config["inbound"]["target"];
 export type RouteCacheConfig = Config["inbound"]["cache"];
+export type Http2Limits = Config["inbound"]["limits"]["http2"];
 export type UpstreamConfig = Config["outbound"]["upstreams"][string];
 export type TenantConfig = Config["tenants"][string];
 export type GrantConfig = Config["grants"][number];

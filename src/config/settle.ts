@@ -43,7 +43,7 @@ type Snapshot = Map<string, FileState>;
 export interface SettledConfig {
   loaded: LoadedConfig;
   /** The settled bytes of a referenced file (for lint), read from disk if not one of them. */
-  readText(path: string): Promise<string>;
+  readText: (path: string) => Promise<string>;
   /** True when `generation` was built from exactly the settled bytes. */
   builtFrom(generation: Generation): boolean;
 }

@@ -54,7 +54,8 @@ export function watchConfig(
   const open = (dir: string, real: string, names: Set<string>): DirWatch | undefined => {
     try {
       const entry: DirWatch = { watcher: watch(dir, { persistent: false }), real, names };
-      entry.watcher.on("change", (_event, filename) => {
+      // Typed non-null, but null where the platform gives no name.
+      entry.watcher.on("change", (_event, filename: string | Buffer | null) => {
         const name = filename?.toString();
         // No name (some platforms), a `..data` swap, or one of our entries: reload.
         if (name === undefined || name.startsWith("..") || entry.names.has(name)) schedule();

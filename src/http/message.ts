@@ -15,6 +15,8 @@ export interface UpstreamResponse {
   statusCode: number;
   headers: HeaderRecord;
   body: Readable;
+  /** Settles once the upstream's stream is done: its trailers (gRPC's status travels here). */
+  trailers?: Promise<HeaderRecord>;
 }
 
 /** RFC 9110 §7.6.1 connection-specific fields: never forwarded, never stored. */

@@ -13,6 +13,7 @@ import { takeBody } from "../path/forward.js";
 import { limitHeaders, oneValidHost, readHeaders } from "../path/request-head.js";
 import { respond } from "../path/respond.js";
 import { route } from "../path/route.js";
+import { onlyWebSocket, tunnelTo, upgradeResponse, type UpgradeListener } from "../path/tunnel.js";
 import { runStages, type Stage } from "../path/run.js";
 import { identify } from "./identify.js";
 import { project } from "./project.js";
@@ -38,6 +39,28 @@ export const INBOUND: readonly Stage[] = [
   project, // the projection under a projecting grant; else headers filtered
   respond, // stream the response to the peer
 ];
+
+/**
+ * A WebSocket upgrade: the same stages up to the decision and the stamped headers, then
+ * the tunnel to the app instead of a forwarded request.
+ */
+export const INBOUND_UPGRADE: readonly Stage[] = [
+  onlyWebSocket, // other upgrades (h2c smuggling) are refused before anything else
+  ...INBOUND.slice(0, INBOUND.indexOf(stamp) + 1),
+  tunnelTo((ctx) => ({
+    dispatcher: ctx.deps.app,
+    origin: ctx.generation.config.inbound.app,
+    path: ctx.route.pathWithQuery,
+  })),
+];
+
+export function inboundUpgradeHandler(deps: ProxyDeps): UpgradeListener {
+  return (req, socket, head) => {
+    if (socket.destroyed) return;
+    const res = upgradeResponse(req, socket, head);
+    void runStages(INBOUND_UPGRADE, new RequestContext("inbound", req, res, deps));
+  };
+}
 
 export function inboundHandler(deps: ProxyDeps): RequestListener {
   return (req, res) => {

@@ -1,18 +1,19 @@
 /**
  * Inbound step 1: the tenant proved by the connection's client certificate, re-checked
  * against the request's generation. A connection whose tenant was revoked since it was
- * opened is refused `tenant_revoked` and closed after the answer.
+ * opened is refused `tenant_revoked` and closed after the answer. Over HTTP/2 this runs
+ * for every stream: a session outliving its tenant's revocation serves nothing more.
  */
-import type { TLSSocket } from "node:tls";
 import type { RequestContext } from "../path/context.js";
 import { ProxyError } from "../path/errors.js";
 import { currentIdentity } from "../tls/peer-identity.js";
+import { closeConnectionAfter, connectionOf } from "../proxy/h2-connection.js";
 
 export function identify(ctx: RequestContext): void {
-  const socket = ctx.req.socket as TLSSocket;
+  const socket = connectionOf(ctx.req);
   const check = currentIdentity(socket, ctx.generation, new Date(ctx.deps.now()));
   if (!check.ok) {
-    ctx.res.shouldKeepAlive = false;
+    closeConnectionAfter(ctx.res);
     throw new ProxyError("tenant_revoked", `peer identity no longer trusted (${check.reason})`);
   }
   ctx.tenant = check.identity.tenant;

@@ -2,10 +2,9 @@
  * Projection, inbound only: a response under a grant with `fields` leaves only as its
  * projection (tenancy/projection.ts), within the process-wide projection budget.
  */
-import type { ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import type { HeaderMap, UpstreamResponse } from "../http/message.js";
-import type { RequestContext } from "../path/context.js";
+import type { ClientResponse, RequestContext } from "../path/context.js";
 import { rateLimited } from "../path/admit.js";
 import { ProxyError } from "../path/errors.js";
 import { filterResponse } from "../path/respond.js";
@@ -68,7 +67,7 @@ export interface ProjectionContext {
   limits: { maxBytes: number; maxBufferedBytes: number };
   budget: ProjectionBudget;
   /** The client's response: what the projection holds stays leased until it closes. */
-  client: ServerResponse;
+  client: ClientResponse;
 }
 
 const EMPTY = Buffer.alloc(0);

@@ -46,7 +46,7 @@ export function forwardToApp(ctx: RequestContext): Promise<UpstreamResponse> {
     expires: deps.now() + generation.config.context.ttl,
   });
   return ctx.callUpstream({
-    dispatcher: deps.app,
+    dispatcher: generation.config.inbound.appProtocol === "h2c" ? deps.appH2c : deps.app,
     origin: generation.config.inbound.app,
     method: ctx.req.method ?? "GET",
     path: ctx.route.pathWithQuery,

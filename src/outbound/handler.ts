@@ -14,6 +14,8 @@ import { takeBody } from "../path/forward.js";
 import { atMostOneValidHost, limitHeaders, readHeaders } from "../path/request-head.js";
 import { filterResponse, respond } from "../path/respond.js";
 import { route } from "../path/route.js";
+import { onlyWebSocket, tunnelTo, upgradeResponse, type UpgradeListener } from "../path/tunnel.js";
+import type { EndpointRuntime, UpstreamRuntime } from "../config/generation.js";
 import { runStages, type Stage } from "../path/run.js";
 import { callTenant } from "./call-tenant.js";
 import { pickEndpoints } from "./endpoints.js";
@@ -37,6 +39,31 @@ export const OUTBOUND: readonly Stage[] = [
   filterResponse, // no hop-by-hop or reserved headers back to the app
   respond, // stream the response to the app
 ];
+
+/** A WebSocket upgrade from the app: the same stages, then the tunnel to the peer. */
+export const OUTBOUND_UPGRADE: readonly Stage[] = [
+  onlyWebSocket,
+  ...OUTBOUND.slice(0, OUTBOUND.indexOf(stamp) + 1),
+  tunnelTo((ctx) => {
+    const upstream = ctx.upstream as UpstreamRuntime;
+    // A tunnel is not retried elsewhere: the first endpoint in the tenant's regions.
+    const endpoint = ctx.endpoints[0] as EndpointRuntime;
+    ctx.headers.forward["host"] = endpoint.authority;
+    return {
+      dispatcher: ctx.deps.upstreamPool(ctx.generation, upstream, endpoint, ctx.tenant),
+      origin: endpoint.origin,
+      path: endpoint.basePath + ctx.route.pathWithQuery,
+    };
+  }),
+];
+
+export function outboundUpgradeHandler(deps: ProxyDeps): UpgradeListener {
+  return (req, socket, head) => {
+    if (socket.destroyed) return;
+    const res = upgradeResponse(req, socket, head);
+    void runStages(OUTBOUND_UPGRADE, new RequestContext("outbound", req, res, deps));
+  };
+}
 
 export function outboundHandler(deps: ProxyDeps): RequestListener {
   return (req, res) => void runStages(OUTBOUND, new RequestContext("outbound", req, res, deps));

@@ -29,10 +29,14 @@ export function forwardToUpstream(ctx: RequestContext): Promise<UpstreamResponse
   const { deps, generation } = ctx;
   const upstream = ctx.upstream as UpstreamRuntime;
   const headers = ctx.headers.forward;
+  // An HTTP/2 call stays HTTP/2 to the peer: gRPC needs its trailers and full duplex.
+  const h2 = "stream" in ctx.req;
   return withFailover(ctx, (endpoint, body) => {
     headers["host"] = endpoint.authority;
     return {
-      dispatcher: deps.upstreamPool(generation, upstream, endpoint, ctx.tenant),
+      dispatcher: h2
+        ? deps.upstreamH2(generation, upstream, endpoint, ctx.tenant)
+        : deps.upstreamPool(generation, upstream, endpoint, ctx.tenant),
       origin: endpoint.origin,
       method: ctx.req.method ?? "GET",
       path: endpoint.basePath + ctx.route.pathWithQuery,

@@ -6,7 +6,9 @@
  * requests. Their connect errors are marked (connect-failure.ts): the failover needs them.
  */
 import { createSecureContext, type PeerCertificate } from "node:tls";
+import type { SecureClientSessionOptions } from "node:http2";
 import { Pool, type Dispatcher } from "undici";
+import { H2Pool } from "../http/h2-pool.js";
 import type {
   EndpointRuntime,
   Generation,
@@ -24,7 +26,16 @@ interface Entry {
   /** The generation the fingerprint was last compared under: same one, same pool. */
   generationId: number;
   pool: Pool;
+  /** HTTP/2 sessions with the same credentials, made on the first HTTP/2 call. */
+  h2: H2Pool | undefined;
+  connect: ConnectOptions;
 }
+
+/** What both undici's pool and Node's HTTP/2 client accept: credentials, SNI, checks. */
+type ConnectOptions = Pick<
+  SecureClientSessionOptions,
+  "secureContext" | "servername" | "rejectUnauthorized" | "checkServerIdentity"
+>;
 
 export class UpstreamPools {
   readonly #pools = new Map<string, Entry>();
@@ -51,11 +62,43 @@ export class UpstreamPools {
       entry.generationId = generation.id;
       return entry.pool;
     }
-    if (entry) void entry.pool.close().catch(() => {});
+    if (entry) closeEntry(entry);
     const material = generation.tenants.get(tenant) as TenantRuntime;
-    const pool = this.#create(generation.config.trustDomain, upstream, endpoint, tenant, material);
-    this.#pools.set(key, { fingerprint, generationId: generation.id, pool });
+    const connect = this.#connectOptions(
+      generation.config.trustDomain,
+      upstream,
+      endpoint,
+      tenant,
+      material,
+    );
+    const pool = new Pool(endpoint.origin, {
+      connections: this.options.connections,
+      keepAliveTimeout: this.options.keepAliveTimeout,
+      connect: markingConnector(connect),
+    });
+    this.#pools.set(key, {
+      fingerprint,
+      generationId: generation.id,
+      pool,
+      h2: undefined,
+      connect,
+    });
     return pool;
+  }
+
+  /**
+   * The HTTP/2 side of the same (upstream, tenant) pool: the same certificate, SNI and
+   * checks of the peer; replaced and closed with it.
+   */
+  getH2(
+    generation: Generation,
+    upstream: UpstreamRuntime,
+    endpoint: EndpointRuntime,
+    tenant: string,
+  ): H2Pool {
+    this.get(generation, upstream, endpoint, tenant);
+    const entry = this.#pools.get(`${upstream.name}\0${tenant}\0${endpoint.origin}`) as Entry;
+    return (entry.h2 ??= new H2Pool(entry.connect));
   }
 
   /**
@@ -79,7 +122,7 @@ export class UpstreamPools {
         entry.generationId = generation.id;
       } else {
         this.#pools.delete(key);
-        void entry.pool.close().catch(() => {});
+        closeEntry(entry);
       }
     }
   }
@@ -100,6 +143,7 @@ export class UpstreamPools {
 
   async close(): Promise<void> {
     const pools = [...this.#pools.values()].map((e) => e.pool.close().catch(() => {}));
+    for (const entry of this.#pools.values()) void entry.h2?.close();
     this.#pools.clear();
     await Promise.all(pools);
   }
@@ -110,17 +154,18 @@ export class UpstreamPools {
    */
   async destroy(): Promise<void> {
     const pools = [...this.#pools.values()].map((e) => e.pool.destroy().catch(() => {}));
+    for (const entry of this.#pools.values()) void entry.h2?.destroy();
     this.#pools.clear();
     await Promise.all(pools);
   }
 
-  #create(
+  #connectOptions(
     trustDomain: string,
     upstream: UpstreamRuntime,
     endpoint: EndpointRuntime,
     tenant: string,
     material: TenantRuntime,
-  ): Pool {
+  ): ConnectOptions {
     const tls = endpoint.tls
       ? {
           // One context per pool: given only cert/key/ca, tls.connect would build (and
@@ -138,12 +183,14 @@ export class UpstreamPools {
             checkUpstreamSvid(cert, trustDomain, tenant, upstream.service, material),
         }
       : {};
-    return new Pool(endpoint.origin, {
-      connections: this.options.connections,
-      keepAliveTimeout: this.options.keepAliveTimeout,
-      connect: markingConnector(tls),
-    });
+    return tls;
   }
+}
+
+/** In-flight requests finish; nothing new is sent on either protocol. */
+function closeEntry(entry: Entry): void {
+  void entry.pool.close().catch(() => {});
+  void entry.h2?.close();
 }
 
 /** Everything a pool's connections were made with; a pool is reused only while it is equal. */

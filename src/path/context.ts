@@ -5,6 +5,7 @@
  * and ties both to the client's response.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Readable } from "node:stream";
 import type { Span } from "@opentelemetry/api";
 import type { EndpointRuntime, Generation, UpstreamRuntime } from "../config/generation.js";
@@ -19,6 +20,10 @@ import { sendUpstream, type ForwardRequest } from "./forward.js";
 import type { RequestHeaders } from "./headers.js";
 import { newRecord, type RequestRecord } from "./record.js";
 import type { Route } from "./route.js";
+
+/** A request over HTTP/1.1, or one HTTP/2 stream through Node's compatibility API. */
+export type ClientRequest = IncomingMessage | Http2ServerRequest;
+export type ClientResponse = ServerResponse | Http2ServerResponse;
 
 export class RequestContext {
   /** Read once: a reload during the request does not change what it is served under. */
@@ -69,8 +74,8 @@ export class RequestContext {
 
   constructor(
     readonly direction: Direction,
-    readonly req: IncomingMessage,
-    readonly res: ServerResponse,
+    readonly req: ClientRequest,
+    readonly res: ClientResponse,
     readonly deps: ProxyDeps,
   ) {
     this.generation = deps.generation();

@@ -3,6 +3,8 @@
  * (DESIGN.md "The two paths"); tests, dashboards and alert rules rely on them.
  */
 import type { ServerResponse } from "node:http";
+import type { Http2ServerResponse } from "node:http2";
+import { grpcRefusalHeaders } from "./grpc.js";
 
 export const ERROR_STATUS = {
   cross_tenant_denied: 403,
@@ -83,21 +85,40 @@ export function errorBody(code: ErrorCode, message: string, requestId: string): 
   return JSON.stringify({ error: code, message, requestId });
 }
 
-/** Writes the JSON refusal if nothing was sent yet; otherwise the only honest answer is a reset. */
-/** Answers the refusal; returns the body bytes written (0 when only a reset was possible). */
-export function sendError(res: ServerResponse, error: ProxyError, requestId: string): number {
+/**
+ * Writes the refusal if nothing was sent yet: JSON, or for a gRPC call a trailers-only
+ * answer (grpc.ts). Once headers are out, the only honest answer is a reset. Returns the
+ * body bytes written (0 for a reset or a trailers-only answer).
+ */
+export function sendError(
+  res: ServerResponse | Http2ServerResponse,
+  error: ProxyError,
+  requestId: string,
+  grpc = false,
+): number {
   if (res.headersSent) {
     res.destroy();
     return 0;
   }
+  if (grpc) {
+    // No writeHead: `end()` alone sends the one header block with END_STREAM, which is
+    // what a gRPC client reads as trailers-only.
+    res.statusCode = 200;
+    for (const [name, value] of Object.entries(grpcRefusalHeaders(error.code, requestId)))
+      res.setHeader(name, value);
+    res.end();
+    return 0;
+  }
   const body = errorBody(error.code, error.message, requestId);
-  res.writeHead(error.status, {
+  res.statusCode = error.status;
+  for (const [name, value] of Object.entries({
     "content-type": "application/json",
     "content-length": Buffer.byteLength(body),
     "x-request-id": requestId,
     "cache-control": "no-store",
     ...(error.retryAfter === undefined ? {} : { "retry-after": String(error.retryAfter) }),
-  });
+  }))
+    res.setHeader(name, value);
   res.end(body);
   return Buffer.byteLength(body);
 }

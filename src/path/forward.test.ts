@@ -13,7 +13,7 @@ it("response-to-departed-client-never-settles: writing to a closed response reje
     res.once("close", () => {
       writeResponse(res, { statusCode: 200, headers: {}, body }, {}).then(
         () => settle("resolved"),
-        (err: Error) => settle(`rejected: ${err.message}`),
+        (err: unknown) => settle(`rejected: ${(err as Error).message}`),
       );
     });
   });

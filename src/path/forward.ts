@@ -3,18 +3,20 @@
  * and writes a response back to the client. Bodies stream both ways with backpressure;
  * upstream failures become DESIGN.md's codes.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
 import { Transform, type Readable, pipeline } from "node:stream";
 import { errors, type Dispatcher } from "undici";
 import { ProxyError } from "./errors.js";
-import type { RequestContext } from "./context.js";
-import { wireHeaders } from "./headers.js";
-import type { HeaderMap, UpstreamResponse } from "../http/message.js";
+import type { ClientRequest, ClientResponse, RequestContext } from "./context.js";
+import { RESERVED_PREFIX, responseHeaders, wireHeaders } from "./headers.js";
+import { foldedName } from "../http/field-name.js";
+import { H2Pool } from "../http/h2-pool.js";
+import type { HeaderMap, HeaderRecord, UpstreamResponse } from "../http/message.js";
 
 export type { UpstreamResponse } from "../http/message.js";
 
 export interface ForwardRequest {
-  dispatcher: Dispatcher;
+  /** undici's pools (HTTP/1.1, mTLS to peers), or an h2c app's sessions. */
+  dispatcher: Dispatcher | H2Pool;
   origin: string;
   method: string;
   path: string;
@@ -27,10 +29,12 @@ export interface ForwardRequest {
 
 export async function sendUpstream(request: ForwardRequest): Promise<UpstreamResponse> {
   try {
+    if (request.dispatcher instanceof H2Pool)
+      return await request.dispatcher.send({ ...request, headers: wireHeaders(request.headers) });
     const response = await request.dispatcher.request({
       origin: request.origin,
       path: request.path,
-      method: request.method as Dispatcher.HttpMethod,
+      method: request.method,
       headers: wireHeaders(request.headers),
       body: request.body,
       headersTimeout: request.timeout,
@@ -65,7 +69,7 @@ export function isUndiciError(err: unknown): boolean {
 }
 
 export function errorCode(err: unknown): string {
-  const code = (err as { code?: unknown })?.code;
+  const code = (err as { code?: unknown } | null | undefined)?.code;
   return typeof code === "string" ? code : "error";
 }
 
@@ -80,14 +84,18 @@ export function takeBody(ctx: RequestContext): void {
  * `count.bytesIn`: the declared length, or the bytes seen so far of a chunked body.
  */
 export function requestBody(
-  req: IncomingMessage,
+  req: ClientRequest,
   limit: number,
   count: { bytesIn: number },
 ): Readable | null {
   const length = req.headers["content-length"];
+  if (length !== undefined && Number(length) > limit) throw new ProxyError("body_too_large");
+  // HTTP/2 frames its body itself: there is one unless END_STREAM came with the headers
+  // (gRPC sends none of content-length or transfer-encoding).
+  if ("stream" in req)
+    return req.stream.endAfterHeaders ? null : pipeline(req, limitBytes(limit, count), () => {});
   const chunked = req.headers["transfer-encoding"] !== undefined;
   if (!chunked && (length === undefined || length === "0")) return null;
-  if (length !== undefined && Number(length) > limit) throw new ProxyError("body_too_large");
   if (chunked) return pipeline(req, limitBytes(limit, count), () => {});
   count.bytesIn = Number(length);
   return req;
@@ -111,7 +119,7 @@ function limitBytes(limit: number, count: { bytesIn: number }): Transform {
  * builds an AbortSignal (and an error with a stack) for every response it finishes.
  */
 export function writeResponse(
-  res: ServerResponse,
+  res: ClientResponse,
   response: UpstreamResponse,
   headers: HeaderMap,
 ): Promise<void> {
@@ -122,6 +130,9 @@ export function writeResponse(
     body.destroy();
     return Promise.reject(new Error("client closed the connection"));
   }
+  // gRPC's trailers-only answer (an error status, no messages): one header block that must
+  // end the stream, so no writeHead before `end()`.
+  if (headers["grpc-status"] !== undefined) return writeTrailersOnly(res, response, headers);
   res.writeHead(response.statusCode, headers);
   return new Promise((resolve, reject) => {
     // The upstream failed mid-body: the caller resets the client (headers are out).
@@ -133,6 +144,44 @@ export function writeResponse(
       body.destroy();
       reject(new Error("client closed the connection"));
     });
-    body.pipe(res);
+    pipeWithTrailers(body, res, response.trailers);
   });
+}
+
+/** The body, then the upstream's trailers (gRPC's status), then the end of the response. */
+function pipeWithTrailers(
+  body: Readable,
+  res: ClientResponse,
+  trailers: Promise<HeaderRecord> | undefined,
+): void {
+  if (!trailers) return void body.pipe(res);
+  body.pipe(res, { end: false });
+  body.once("end", () => {
+    void trailers.then((fields) => {
+      const passed = responseHeaders(fields, isReservedName);
+      if (Object.keys(passed).length > 0) res.addTrailers(passed);
+      res.end();
+    });
+  });
+}
+
+function writeTrailersOnly(
+  res: ClientResponse,
+  response: UpstreamResponse,
+  headers: HeaderMap,
+): Promise<void> {
+  response.body.resume();
+  res.statusCode = response.statusCode;
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  return new Promise((resolve, reject) => {
+    res.once("finish", resolve);
+    res.once("close", () => {
+      if (!res.writableFinished) reject(new Error("client closed the connection"));
+    });
+    res.end();
+  });
+}
+
+function isReservedName(name: string): boolean {
+  return foldedName(name).startsWith(RESERVED_PREFIX);
 }

@@ -78,6 +78,10 @@ export interface RequestHeaders {
   count: number;
   hostCount: number;
   host: string | undefined;
+  /** HTTP/2's `:authority` (never forwarded as such: the app gets it as `Host`). */
+  authority: string | undefined;
+  /** Decoded bytes of the fields, names and values: HTTP/2's are capped only loosely. */
+  bytes: number;
   requestId: string | undefined;
 }
 
@@ -100,12 +104,20 @@ export function readRequestHeaders(
   let count = 0;
   let hostCount = 0;
   let host: string | undefined;
+  let authority: string | undefined;
+  let bytes = 0;
   let requestId: string | undefined;
   let requestIds = 0;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = (raw[i] as string).toLowerCase();
     const value = raw[i + 1] as string;
-    if (!name.startsWith(":")) count++;
+    bytes += name.length + value.length;
+    // HTTP/2 pseudo-headers (nghttp2 has checked their set): not fields, never forwarded.
+    if (name.startsWith(":")) {
+      if (name === ":authority") authority = value;
+      continue;
+    }
+    count++;
     const dashed = foldedName(name);
     // Reserved names first: `Connection: x-palisade-tenant` must not hide a spoof.
     if (dashed.startsWith(RESERVED_PREFIX) || strip.has(dashed)) {
@@ -130,13 +142,32 @@ export function readRequestHeaders(
     appendHeader(forward, name, value);
   }
   if (requestIds > 1) requestId = undefined;
-  return { forward, reserved, routing, count, hostCount, host, requestId };
+  // The authority of an HTTP/2 request is its `Host` (RFC 9113 §8.3.1), for the stages and
+  // the app alike; a `Host` beside it must agree (request-head.ts).
+  if (authority !== undefined && hostCount === 0) {
+    forward["host"] = authority;
+    host = authority;
+  }
+  // HTTP/2 may split `cookie` into one field per pair; an HTTP/1.1 app expects one line
+  // (RFC 9113 §8.2.3).
+  const cookie = forward["cookie"];
+  if (authority !== undefined && Array.isArray(cookie)) forward["cookie"] = cookie.join("; ");
+  return { forward, reserved, routing, count, hostCount, host, authority, bytes, requestId };
 }
 
 /** DESIGN.md "Limits": more header fields than `limit` is a 431, whatever their size. */
 export function checkHeaderCount(count: number, limit: number): void {
   if (count > limit)
     throw new ProxyError("headers_too_large", `more than ${limit} request header fields`);
+}
+
+/**
+ * DESIGN.md: headers over 16 KiB are a 431. HTTP/1.1's parser enforces it before any
+ * request exists; an HTTP/2 header block is decoded up to a looser cap, so it is checked here.
+ */
+export function checkHeaderBytes(bytes: number, limit: number): void {
+  if (bytes > limit)
+    throw new ProxyError("headers_too_large", `request headers over ${limit} bytes`);
 }
 
 /** Field lines a header map is sent as (a repeated field is one line per value). */
@@ -192,7 +223,9 @@ export function responseHeaders(
   const out: HeaderMap = {};
   for (const name in headers) {
     const value = headers[name];
+    // HTTP/2 pseudo-headers are the protocol's, not fields to pass on.
     if (value === undefined || HOP_BY_HOP.has(name) || named?.has(name)) continue;
+    if (name.startsWith(":")) continue;
     if (drop?.(name)) continue;
     out[name] = value;
   }

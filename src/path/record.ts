@@ -77,6 +77,8 @@ export interface RequestRecord {
   upstreamSeconds: number | undefined;
   /** The status answered (499 when the client left first). */
   status: number;
+  /** A gRPC call's `grpc-status`: the app's or peer's, or the one Palisade refused it with. */
+  grpcStatus: number | undefined;
   /** The refusal answered, if the request was refused. */
   refusal: Refusal | undefined;
   /** An error no stage expected: answered `upstream_unavailable` and logged. */
@@ -117,6 +119,7 @@ export function newRecord(
     bytesOut: 0,
     upstreamSeconds: undefined,
     status: 0,
+    grpcStatus: undefined,
     refusal: undefined,
     unexpected: undefined,
     seconds: 0,

@@ -9,6 +9,7 @@ import { reportRequest } from "../telemetry/report.js";
 import type { RequestContext } from "./context.js";
 import { isIsolationCode, ProxyError, sendError } from "./errors.js";
 import { isUndiciError, upstreamError } from "./forward.js";
+import { grpcStatusOf, isGrpcContentType } from "./grpc.js";
 
 /** One step of a request's path: reads and writes the context, throws a ProxyError to refuse. */
 export type Stage = (ctx: RequestContext) => void | Promise<void>;
@@ -28,7 +29,10 @@ export async function runStages(stages: readonly Stage[], ctx: RequestContext): 
   const { record } = ctx;
   record.seconds = (performance.now() - record.started) / 1000;
   const logs = ctx.generation.config.telemetry.logs;
-  if (!ctx.span) return reportRequest(record, undefined, ctx.deps, logs);
+  if (!ctx.span) {
+    reportRequest(record, undefined, ctx.deps, logs);
+    return;
+  }
   // The request's span is the active one while its record is reported: an anomaly alert it
   // tips lands on it as a span event (anomaly/sinks.ts).
   context.with(
@@ -51,8 +55,10 @@ function refuse(ctx: RequestContext, error: unknown): void {
     return;
   }
   const refusal = error instanceof ProxyError ? error : unexpected(error, ctx);
+  const grpc = isGrpcContentType(req.headers["content-type"]);
   // A refusal after part of a response went out resets it; what went out stays counted.
-  record.bytesOut += sendError(res, refusal, record.requestId);
+  record.bytesOut += sendError(res, refusal, record.requestId, grpc);
+  if (grpc) record.grpcStatus = grpcStatusOf(refusal.code);
   // Also over an earlier "allow": residency is decided after authorization.
   if (isIsolationCode(refusal.code)) record.decision = "deny";
   record.refusal = refusal;

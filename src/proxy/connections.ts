@@ -8,6 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Server, Socket } from "node:net";
+import { closeSessionOn, cutSessionOn } from "./h2-connection.js";
 
 /** Where a connection is: each stage but `busy` (a request is being answered) has a deadline. */
 export type Stage = "handshake" | "head" | "busy" | "idle";
@@ -142,6 +143,8 @@ export class ConnectionSet {
     server.on("request", (req: IncomingMessage, res: ServerResponse) =>
       this.#request(req, res, options),
     );
+    // A tunnel (WebSocket) is busy for good: its idle timeout is the tunnel's own.
+    server.on("upgrade", (req: IncomingMessage) => this.#tunnel(req));
     server.on("drop", () => {
       this.#refused++;
       options.onRefused(this.#pending, this.#refused);
@@ -159,6 +162,11 @@ export class ConnectionSet {
     const closed = { idle: 0, busy: 0 };
     for (const socket of this.sockets) {
       if (socket.destroyed || !predicate(socket)) continue;
+      // HTTP/2: GOAWAY, so the streams in flight finish and no new one starts.
+      if (closeSessionOn(socket)) {
+        closed.busy++;
+        continue;
+      }
       const response = currentResponse(socket);
       if (!response) {
         closed.idle++;
@@ -180,7 +188,8 @@ export class ConnectionSet {
 
   /** The end of drain: whatever is still open is cut. */
   destroyAll(): void {
-    for (const connection of this.#accepted.values()) cut(connection.raw);
+    for (const connection of this.#accepted.values())
+      if (!connection.http || !cutSessionOn(connection.http)) cut(connection.raw);
   }
 
   #accept(raw: Socket, options: GuardOptions): void {
@@ -296,6 +305,14 @@ export class ConnectionSet {
     });
   }
 
+  #tunnel(req: IncomingMessage): void {
+    const key = addressKey(req.socket);
+    const connection = key === undefined ? undefined : this.#accepted.get(key);
+    if (!connection) return;
+    clearTimeout(connection.timer);
+    connection.stage = "busy";
+  }
+
   #arm(connection: Connection, ms: number, options: GuardOptions): void {
     clearTimeout(connection.timer);
     if (ms <= 0) return;
@@ -305,6 +322,7 @@ export class ConnectionSet {
   #expire(connection: Connection, options: GuardOptions): void {
     const socket = connection.http ?? connection.raw;
     options.onDeadline(connection.stage, socket);
+    if (cutSessionOn(socket)) return;
     if (!socket.writableEnded) cut(connection.raw);
   }
 }

@@ -6,8 +6,8 @@
  * serve new handshakes at once while established connections carry on.
  */
 import { createServer as createHttpServer, type RequestListener, type Server } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
-import type { Socket } from "node:net";
+import type { Http2ServerResponse } from "node:http2";
+import { Socket } from "node:net";
 import {
   createSecureContext,
   type SecureContext,
@@ -18,10 +18,15 @@ import type { Generation } from "../config/generation.js";
 import type { Metrics, Direction } from "../telemetry/metrics.js";
 import type { Logs } from "../telemetry/logs.js";
 import { verifyConnection, type PeerCheck } from "../tls/peer-identity.js";
+import type { ClientRequest, ClientResponse } from "../path/context.js";
 import { ProxyError, rawErrorResponse, sendError } from "../path/errors.js";
 import { requestIdFrom } from "../path/headers.js";
+import { MAX_HEADER_BYTES } from "../path/request-head.js";
 import { TLS_OPTIONS } from "../tls/tenant-material.js";
 import type { SuspiciousEvent } from "../anomaly/alert.js";
+import { createInboundH2Server } from "./h2.js";
+import { acceptH2c } from "./h2c.js";
+import { speaksHttp2 } from "./h2-connection.js";
 import {
   closeAfterInFlight,
   endThenDestroy,
@@ -31,8 +36,7 @@ import {
   type Stage,
 } from "./connections.js";
 
-/** DESIGN.md: headers over 16 KiB (Node's default) are refused with 431. */
-export const MAX_HEADER_BYTES = 16 * 1024;
+export { MAX_HEADER_BYTES };
 
 /**
  * How often Node enforces header and request timeouts on open connections. Its default
@@ -56,8 +60,9 @@ export interface ListenerDeps {
 const answered = new WeakSet<Socket>();
 
 export function createInboundServer(deps: ListenerDeps, handler: RequestListener): Server {
-  const timeouts = deps.generation().config.inbound.timeouts;
-  const server = createHttpsServer(
+  const { timeouts, limits } = deps.generation().config.inbound;
+  // ALPN `h2` and `http/1.1`: both reach `handler` (proxy/h2.ts).
+  const server = createInboundH2Server(
     {
       ...TLS_OPTIONS,
       requestCert: true,
@@ -72,10 +77,11 @@ export function createInboundServer(deps: ListenerDeps, handler: RequestListener
           done(Object.assign(new Error("unknown server name"), { counted: true }));
         }
       },
-      maxHeaderSize: MAX_HEADER_BYTES,
-      connectionsCheckingInterval: CONNECTION_CHECK_MS,
       ...deps.generation().defaultCredentials,
     },
+    { ...limits.http2, headersCount: limits.headersCount },
+    { maxHeaderSize: MAX_HEADER_BYTES, connectionsCheckingInterval: CONNECTION_CHECK_MS },
+    deps,
     handler,
   );
   applyTimeouts(server, timeouts);
@@ -106,17 +112,20 @@ export function createInboundServer(deps: ListenerDeps, handler: RequestListener
   // Node's own listener hands TLS errors to `clientError`, whose HTTP answer and `end()`
   // leave a socket that never finished its handshake half-open (CLOSE-WAIT) for good.
   server.removeAllListeners("tlsClientError");
-  server.on("tlsClientError", (err: Error & { code?: string; counted?: boolean }, socket) => {
-    socket.destroy();
-    // An unknown server name was already counted as `no_sni_match` by the SNI callback, a
-    // socket cut at its deadline as `handshake_timeout`, one refused at accept by its
-    // address's limit; one cut by drain is no failure (each cut raises this error too).
-    if (err.counted || inCutClose()) return;
-    const reason =
-      err.code === "ERR_TLS_HANDSHAKE_TIMEOUT" ? "handshake_timeout" : "handshake_error";
-    deps.metrics.handshakeFailure(reason);
-    deps.logs.event.debug({ err: err.message, code: err.code }, "TLS handshake failed");
-  });
+  server.on(
+    "tlsClientError",
+    (err: Error & { code?: string; counted?: boolean }, socket: Socket) => {
+      socket.destroy();
+      // An unknown server name was already counted as `no_sni_match` by the SNI callback, a
+      // socket cut at its deadline as `handshake_timeout`, one refused at accept by its
+      // address's limit; one cut by drain is no failure (each cut raises this error too).
+      if (err.counted || inCutClose()) return;
+      const reason =
+        err.code === "ERR_TLS_HANDSHAKE_TIMEOUT" ? "handshake_timeout" : "handshake_error";
+      deps.metrics.handshakeFailure(reason);
+      deps.logs.event.debug({ err: err.message, code: err.code }, "TLS handshake failed");
+    },
+  );
   refuseUnsupported("inbound", deps, server);
   server.on("clientError", (err, socket) =>
     answerClientError("inbound", deps, err, socket as Socket),
@@ -129,7 +138,10 @@ export function createOutboundServer(deps: ListenerDeps, handler: RequestListene
     { maxHeaderSize: MAX_HEADER_BYTES, connectionsCheckingInterval: CONNECTION_CHECK_MS },
     handler,
   );
-  applyTimeouts(server, deps.generation().config.outbound.timeouts);
+  const { timeouts, limits } = deps.generation().config.outbound;
+  applyTimeouts(server, timeouts);
+  // HTTP/1.1 or h2c by prior knowledge on the same port (proxy/h2c.ts).
+  acceptH2c(server, { ...limits.http2, headersCount: limits.headersCount }, deps);
   refuseUnsupported("outbound", deps, server);
   server.on("clientError", (err, socket) =>
     answerClientError("outbound", deps, err, socket as Socket),
@@ -204,36 +216,43 @@ function answerClientError(
 
 /**
  * Requests Node would otherwise answer (or drop) itself: CONNECT tunnels, which Palisade
- * never opens, and `Expect` values other than `100-continue` (Node's bare 417).
+ * never opens, and `Expect` values other than `100-continue` (Node's bare 417). Over
+ * HTTP/2 a CONNECT is a stream with a response, not a socket.
  */
 function refuseUnsupported(direction: Direction, deps: ListenerDeps, server: Server): void {
-  server.on("connect", (_req, socket: Socket) =>
-    refuseRaw(
+  server.on("connect", (req: ClientRequest, socket: Socket | Http2ServerResponse) => {
+    const error = new ProxyError("bad_request", "CONNECT is not supported");
+    if (socket instanceof Socket) refuseRaw(direction, deps, error, "CONNECT", socket);
+    else refuseRequest(direction, deps, req, socket, error, "CONNECT");
+  });
+  server.on("checkExpectation", (req, res) => {
+    res.shouldKeepAlive = false;
+    refuseRequest(
       direction,
       deps,
-      new ProxyError("bad_request", "CONNECT is not supported"),
-      "CONNECT",
-      socket,
-    ),
-  );
-  server.on("checkExpectation", (req, res) => {
-    const error = new ProxyError("bad_request", "unsupported Expect header");
-    const requestId = requestIdFrom(undefined);
-    deps.metrics.refusedUnparsed(direction, error.status);
-    deps.logs.access.warn(
-      {
-        direction,
-        requestId,
-        method: req.method,
-        status: error.status,
-        error: error.code,
-        detail: "expect",
-      },
-      "request refused",
+      req,
+      res,
+      new ProxyError("bad_request", "unsupported Expect header"),
+      "expect",
     );
-    res.shouldKeepAlive = false;
-    sendError(res, error, requestId);
   });
+}
+
+function refuseRequest(
+  direction: Direction,
+  deps: ListenerDeps,
+  req: ClientRequest,
+  res: ClientResponse,
+  error: ProxyError,
+  detail: string,
+): void {
+  const requestId = requestIdFrom(undefined);
+  deps.metrics.refusedUnparsed(direction, error.status);
+  deps.logs.access.warn(
+    { direction, requestId, method: req.method, status: error.status, error: error.code, detail },
+    "request refused",
+  );
+  sendError(res, error, requestId);
 }
 
 function refuseRaw(
@@ -243,8 +262,9 @@ function refuseRaw(
   detail: string | undefined,
   socket: Socket,
 ): void {
-  // A peer's reset refuses nothing, and a socket answered once is not answered twice.
-  if (detail === "ECONNRESET" || answered.has(socket)) {
+  // A peer's reset refuses nothing, and a socket answered once is not answered twice. An
+  // HTTP/2 connection has no HTTP/1.1 answer: its session is cut by the connection set.
+  if (detail === "ECONNRESET" || answered.has(socket) || speaksHttp2(socket)) {
     deps.logs.event.debug({ direction, detail }, "connection error after close or reset");
     socket.destroy();
     return;

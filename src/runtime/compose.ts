@@ -15,8 +15,9 @@ import { createLogs, type Logs } from "../telemetry/logs.js";
 import { createTracing, type Tracing } from "../telemetry/tracing.js";
 import { createAdminServer } from "../admin/server.js";
 import { createStatsServer } from "../admin/stats-server.js";
-import { inboundHandler } from "../inbound/handler.js";
-import { outboundHandler } from "../outbound/handler.js";
+import { inboundHandler, inboundUpgradeHandler } from "../inbound/handler.js";
+import { H2Pool } from "../http/h2-pool.js";
+import { outboundHandler, outboundUpgradeHandler } from "../outbound/handler.js";
 import { createInboundServer, createOutboundServer, guardSockets } from "../proxy/listeners.js";
 import { ConnectionSet } from "../proxy/connections.js";
 import { UpstreamPools } from "../outbound/upstream-pools.js";
@@ -26,6 +27,7 @@ import { PartitionedCache, TenantHttpCache } from "../cache/index.js";
 import type { ProxyDeps } from "../path/deps.js";
 import { ProjectionBudget } from "../inbound/projection-budget.js";
 import { AnomalyAlerting } from "../anomaly/alerting.js";
+import { createLiveView, type LiveView } from "../live/index.js";
 import { AppPool } from "./app-pool.js";
 import type { Listener } from "./listener-set.js";
 import { Reloader } from "./reloader.js";
@@ -37,7 +39,7 @@ export interface ComposeOptions {
   now: () => number;
   settleMs: number;
   /** Readiness, as the admin listener reports it. */
-  ready(): boolean;
+  ready: () => boolean;
 }
 
 export interface Composed extends Parts {
@@ -85,10 +87,12 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
     cache: new TenantHttpCache(cacheStore),
     pools: new UpstreamPools({ keepAliveTimeout: 4_000, connections: 256 }),
     app: new AppPool(config.inbound.timeouts.idle),
+    appH2c: new H2Pool(),
     now,
   };
   const inFlight = new InFlight();
-  const deps = proxyDeps(reloader, shared);
+  const live = liveView(metrics, logs, now);
+  const deps = proxyDeps(reloader, shared, live);
   const listeners = createListeners(deps, inFlight, {
     generation: () => reloader.current,
     metrics,
@@ -96,6 +100,7 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
     purgeCache: (tenant, prefix) =>
       cacheStore.has(tenant) ? shared.cache.purge(tenant, prefix) : undefined,
     cacheBytes: (tenant) => cacheStore.bytes(tenant),
+    live,
   });
   const parts: Parts = { ...shared, listeners };
   subscribeParts(reloader, parts);
@@ -105,14 +110,19 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
 /**
  * What the request paths are given. The generation and the app pool are read through getters, so a reload reaches the next request without rebuilding them.
  */
-function proxyDeps(reloader: Reloader, shared: Omit<Parts, "listeners">): ProxyDeps {
-  const { metrics, logs, anomaly, tracing, cache, pools, app, now } = shared;
+function proxyDeps(
+  reloader: Reloader,
+  shared: Omit<Parts, "listeners">,
+  live: LiveView,
+): ProxyDeps {
+  const { metrics, logs, anomaly, tracing, cache, pools, app, appH2c, now } = shared;
   return {
     generation: () => reloader.current,
     metrics,
     logs,
     tokens: new ContextTokens(),
     anomaly,
+    feed: live.feed,
     tracing,
     cache,
     rateLimits: { inbound: new TenantRateLimiter(), outbound: new TenantRateLimiter() },
@@ -121,7 +131,9 @@ function proxyDeps(reloader: Reloader, shared: Omit<Parts, "listeners">): ProxyD
     get app() {
       return app.current;
     },
+    appH2c,
     upstreamPool: (g, upstream, endpoint, tenant) => pools.get(g, upstream, endpoint, tenant),
+    upstreamH2: (g, upstream, endpoint, tenant) => pools.getH2(g, upstream, endpoint, tenant),
     now,
   };
 }
@@ -163,6 +175,10 @@ function createListeners(
     },
   ];
   for (const l of listeners) guardSockets(l.name, deps, l.server, l.connections);
+  // WebSocket upgrades: decided by the same stages, then tunnelled (path/tunnel.ts).
+  const [inbound, outbound] = listeners as [Listener, Listener];
+  inbound.server.on("upgrade", inboundUpgradeHandler(deps));
+  outbound.server.on("upgrade", outboundUpgradeHandler(deps));
   return listeners;
 }
 
@@ -183,5 +199,15 @@ function anomalyAlerting(
     },
     ...(tracing ? { tracer: tracing.tracer } : {}),
     now,
+  });
+}
+
+/** Tenants are labelled as metrics label them; a stream cut for falling behind is logged and counted. */
+function liveView(metrics: Metrics, logs: Logs, now: () => number): LiveView {
+  return createLiveView({
+    label: (tenant) => metrics.label(tenant),
+    now,
+    registry: metrics.registry,
+    log: logs.event,
   });
 }

@@ -2,6 +2,7 @@
  * The parts that outlive a generation, and how each follows a new one: the subscribers
  * registered here run in the order runtime/subscribers.ts fixes.
  */
+import type { H2Pool } from "../http/h2-pool.js";
 import type { TLSSocket } from "node:tls";
 import type { Generation } from "../config/generation.js";
 import type { Metrics } from "../telemetry/metrics.js";
@@ -26,6 +27,8 @@ export interface Parts {
   cache: TenantHttpCache;
   pools: UpstreamPools;
   app: AppPool;
+  /** HTTP/2 sessions to the app, for `inbound.appProtocol: h2c`. */
+  appH2c: H2Pool;
   listeners: readonly Listener[];
   now(): number;
 }
@@ -85,7 +88,12 @@ function observeMetrics(parts: Parts, generation: Generation): void {
 function observeCache(parts: Parts, generation: Generation): void {
   parts.cacheStore.setLimits(generation.config.cache);
   parts.cacheStore.setTenants(
-    new Map([...generation.active].map((t) => [t, generation.tenants.get(t)!.cache])),
+    new Map(
+      [...generation.active].flatMap((t) => {
+        const tenant = generation.tenants.get(t);
+        return tenant ? [[t, tenant.cache] as const] : [];
+      }),
+    ),
   );
 }
 
@@ -112,6 +120,7 @@ export async function closeShared(parts: Parts, alertFlushMs: number): Promise<v
   await Promise.all([
     parts.pools.destroy(),
     parts.app.destroy(),
+    parts.appH2c.destroy().catch(() => {}),
     parts.anomaly.close(alertFlushMs),
     parts.tracing?.shutdown(),
   ]);

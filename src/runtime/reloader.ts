@@ -114,7 +114,9 @@ export class Reloader {
   }
 
   async #reload(reason: string): Promise<boolean> {
-    if (this.#closed) return false;
+    // A call, not the field: close() may run during an await, which narrowing cannot see.
+    const cancelled = () => this.#closed;
+    if (cancelled()) return false;
     const current = this.#current;
     // Before reading: a directory replaced under its path is watched anew, so a change
     // landing while this reload runs triggers the next one instead of being missed.
@@ -125,10 +127,10 @@ export class Reloader {
         id: this.#lastId + 1,
         now: new Date(this.deps.now()),
         settleMs: this.deps.settleMs,
-        cancelled: () => this.#closed,
+        cancelled,
       });
     } catch (err) {
-      if (this.#closed) return false;
+      if (cancelled()) return false;
       // A config that parsed may name certificate files that are still on their way.
       if (err instanceof ConfigRefusedError)
         this.#watcher?.resync([...current.files, ...referencedFiles(err.loaded)]);
@@ -142,7 +144,7 @@ export class Reloader {
       this.deps.log.info({ reason, generation: current.id }, "config reloaded, nothing changed");
       return true;
     }
-    if (this.#closed) return false;
+    if (cancelled()) return false;
     const change = { previous: current, next, reason, tenants: tenantChanges(current, next) };
     if (!this.#swap(change)) return false;
     warnFindings(this.deps.log, next, findings);
@@ -184,7 +186,8 @@ export class Reloader {
     }
     this.deps.metrics.reload("success");
     const { next, reason, tenants } = change;
-    const changed = Object.entries(tenants).filter(([, list]) => list.length > 0);
+    const lists = Object.entries(tenants) as [string, string[]][];
+    const changed = lists.filter(([, list]) => list.length > 0);
     this.deps.log.info(
       {
         reason,

@@ -47,5 +47,7 @@ export interface Subscriber {
    * reloaded` line. Must be a function of `next` alone, so that applying the previous
    * generation again undoes it: a reload whose step throws is rolled back that way.
    */
+  // `| void` lets a subscriber that has nothing to report be a plain void function.
+  // eslint-disable-next-line @typescript-eslint/no-invalid-void-type
   apply(change: GenerationChange): Record<string, unknown> | void;
 }

@@ -86,6 +86,7 @@ function accessFields(record: RequestRecord, span: Span | undefined) {
     error: refusal?.code,
     // Which limit a `rate_limited` hit; for other refusals nothing the code does not say.
     limit: refusal?.limit,
+    grpcStatus: record.grpcStatus,
     tenant: record.tenant,
     caller: record.callerId,
     peer: record.peerService,

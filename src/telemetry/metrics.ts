@@ -22,6 +22,12 @@ export interface RequestOutcome extends Omit<RequestSample, "tenant" | "peer" | 
   readonly upstream: string | undefined;
 }
 
+export type Http2CloseReason =
+  "rapid_reset" | "continuation_flood" | "invalid_frames" | "protocol_error";
+
+/** DESIGN.md: `palisade_tunnels_open{tenant,kind}`; extended CONNECT is not carried yet. */
+export type TunnelKind = "websocket" | "connect";
+
 export class Metrics {
   readonly registry = new Registry();
   #tenants: ReadonlySet<string> = new Set();
@@ -71,6 +77,24 @@ export class Metrics {
   readonly #handshakeFailures = new Counter({
     name: "palisade_tls_handshake_failures_total",
     help: "Inbound TLS connections refused, by reason.",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+  readonly #tunnelsOpen = new Gauge({
+    name: "palisade_tunnels_open",
+    help: "Tunnels open (WebSocket upgrades), by caller tenant and kind.",
+    labelNames: ["tenant", "kind"] as const,
+    registers: [this.registry],
+  });
+  readonly #tunnelBytes = new Counter({
+    name: "palisade_tunnel_bytes_total",
+    help: "Bytes carried by tunnels, both directions, by caller tenant and kind.",
+    labelNames: ["tenant", "kind"] as const,
+    registers: [this.registry],
+  });
+  readonly #http2Closed = new Counter({
+    name: "palisade_http2_sessions_closed_total",
+    help: "Inbound HTTP/2 sessions closed for abuse or protocol errors, by reason.",
     labelNames: ["reason"] as const,
     registers: [this.registry],
   });
@@ -225,6 +249,23 @@ export class Metrics {
 
   handshakeFailure(reason: string): void {
     this.#handshakeFailures.labels(reason).inc();
+  }
+
+  tunnelOpened(tenant: string | undefined, kind: TunnelKind): void {
+    this.#tunnelsOpen.labels(this.label(tenant), kind).inc();
+  }
+
+  tunnelClosed(tenant: string | undefined, kind: TunnelKind): void {
+    this.#tunnelsOpen.labels(this.label(tenant), kind).dec();
+  }
+
+  tunnelBytes(tenant: string | undefined, kind: TunnelKind, bytes: number): void {
+    this.#tunnelBytes.labels(this.label(tenant), kind).inc(bytes);
+  }
+
+  /** Reasons are a fixed set (proxy/h2.ts), never a peer's text. */
+  http2SessionClosed(reason: Http2CloseReason): void {
+    this.#http2Closed.labels(reason).inc();
   }
 
   anomalyFired(tenant: string, kind: string): void {

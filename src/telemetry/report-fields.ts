@@ -31,7 +31,8 @@ export function rawHeader(raw: readonly string[], name: string): string | undefi
 export function sampledTraceId(span: Span | undefined): string | undefined {
   if (!span) return undefined;
   const { traceId, traceFlags } = span.spanContext();
-  return (traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED ? traceId : undefined;
+  // The flags are a bit field; SAMPLED is one bit of it.
+  return (traceFlags & (TraceFlags.SAMPLED as number)) !== 0 ? traceId : undefined;
 }
 
 /** This request's trace: its span's, or without tracing the one the caller sent, if any. */

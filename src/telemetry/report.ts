@@ -20,6 +20,8 @@ export interface ReportSinks {
   metrics: Metrics;
   logs: Logs;
   anomaly: { record(event: SuspiciousEvent): void };
+  /** The live view (live/feed.ts): optional, so a consumer can be tested without it. */
+  feed?: { publish(record: RequestRecord): void } | undefined;
 }
 
 const SUSPICIOUS: Partial<Record<ErrorCode, SuspiciousEventKind>> = {
@@ -79,6 +81,7 @@ export function reportRequest(
     );
   }
   writeAccessLine(record, span, logs, accessLog);
+  sinks.feed?.publish(record);
 }
 
 /** Routing headers are ordinary client noise, not spoofing: a debug line, bounded, and no event. */
@@ -166,6 +169,7 @@ function endSpan(record: RequestRecord, span: Span): void {
         "palisade.cache": record.cache,
         "palisade.peer": record.peerService,
         "http.response.status_code": record.status,
+        "rpc.grpc.status_code": record.grpcStatus,
         "url.path": record.path,
         "palisade.upstream": record.upstream,
         "palisade.upstream.region": record.region,

@@ -140,5 +140,5 @@ function byteHistogram(name: string, what: string, registers: Registry[]): Histo
     labelNames: [...LABELS],
     buckets: BYTE_BUCKETS,
     registers,
-  }) as Histogram<Label>;
+  });
 }

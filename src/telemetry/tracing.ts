@@ -5,6 +5,7 @@
  * configured (tracing-provider.ts) the request path skips tracing entirely.
  */
 import type { IncomingMessage } from "node:http";
+import type { Http2ServerRequest } from "node:http2";
 import {
   context,
   ROOT_CONTEXT,
@@ -61,7 +62,7 @@ const rawHeaderGetter: TextMapGetter<readonly string[]> = {
 export function startRequestSpan(
   tracer: Tracer,
   direction: "inbound" | "outbound",
-  req: IncomingMessage,
+  req: IncomingMessage | Http2ServerRequest,
 ): Span {
   const method = req.method ?? "_OTHER";
   const parent = propagator.extract(ROOT_CONTEXT, req.rawHeaders, rawHeaderGetter);
@@ -95,7 +96,7 @@ function hostOf(authority: string): string {
 export function injectSpan(span: Span, headers: HeaderMap): void {
   for (const name of TRACE_HEADERS) delete headers[name];
   propagator.inject(trace.setSpan(context.active(), span), headers, {
-    set: (carrier, key, value) => {
+    set: (carrier: HeaderMap, key, value) => {
       carrier[key] = value;
     },
   });

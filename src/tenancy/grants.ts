@@ -106,7 +106,7 @@ function indexByPair(entries: readonly Entry[]): PairIndex {
   for (const entry of entries) {
     const { from, to } = entry.grant;
     let byTarget = byPair.get(from);
-    if (!byTarget) byPair.set(from, (byTarget = new Map()));
+    if (!byTarget) byPair.set(from, (byTarget = new Map<string, Entry[]>()));
     const list = byTarget.get(to);
     if (list) list.push(entry);
     else byTarget.set(to, [entry]);

@@ -44,7 +44,8 @@ export function applyMask(value: unknown, mask: Mask): string {
       return REDACTED_VALUE;
     case "hash": {
       // JSON.stringify gives undefined only for undefined, which JSON never holds.
-      const mac = createHmac("sha256", mask.key).update(JSON.stringify(value) ?? "null");
+      const text = JSON.stringify(value) as string | undefined;
+      const mac = createHmac("sha256", mask.key).update(text ?? "null");
       return `hmac-sha256:${mac.digest("base64url")}`;
     }
     case "truncate":

@@ -144,9 +144,9 @@ function time(der: Uint8Array, node: Tlv): Date {
   }
   const yy = Number(text.slice(0, 2));
   const year = utc ? (yy >= 50 ? 1900 + yy : 2000 + yy) : Number(text.slice(0, 4));
-  const [month, day, hour, minute, second] = (utc ? text.slice(2) : text.slice(4))
-    .match(/\d\d/g)!
-    .map(Number) as [number, number, number, number, number];
+  // The pattern tested above guarantees five pairs of digits.
+  const pairs = (utc ? text.slice(2) : text.slice(4)).match(/\d\d/g) ?? [];
+  const [month = 0, day = 0, hour = 0, minute = 0, second = 0] = pairs.map(Number);
   const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
   // Date.UTC rolls over (month 13, second 60): what it rolled is not a time that was written.
   const read = [date.getUTCMonth() + 1, date.getUTCDate(), date.getUTCHours()];

@@ -60,7 +60,7 @@ export interface LeafOptions extends CommonOptions {
 
 export async function createCa(opts: CaOptions): Promise<CertAndKey> {
   const keyPem = opts.keyPem ?? (await newRsaKey());
-  const key = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
+  const key = forge.pki.privateKeyFromPem(keyPem);
   const subject = [
     { name: "commonName", value: opts.commonName },
     { name: "organizationName", value: opts.organization ?? "Palisade development" },
@@ -75,13 +75,13 @@ export async function createCa(opts: CaOptions): Promise<CertAndKey> {
     ...(opts.issuer ? [authorityKeyId(issuer)] : []),
   ]);
   const signer = opts.issuer ? forge.pki.privateKeyFromPem(opts.issuer.keyPem) : key;
-  cert.sign(signer as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
+  cert.sign(signer, forge.md.sha256.create());
   return { certPem: toPem(cert), keyPem };
 }
 
 export async function issueLeaf(ca: CertAndKey, opts: LeafOptions = {}): Promise<CertAndKey> {
   const keyPem = opts.keyPem ?? (await newRsaKey());
-  const key = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
+  const key = forge.pki.privateKeyFromPem(keyPem);
   const caCert = forge.pki.certificateFromPem(ca.certPem);
   const subject = [{ name: "commonName", value: opts.commonName ?? "palisade-workload" }];
   const cert = baseCertificate(key, subject, opts, 365);
@@ -101,7 +101,7 @@ export async function issueLeaf(ca: CertAndKey, opts: LeafOptions = {}): Promise
     ...(altNames.length > 0 ? [{ name: "subjectAltName", altNames }] : []),
   ]);
   const signer = forge.pki.privateKeyFromPem(opts.signingKeyPem ?? ca.keyPem);
-  cert.sign(signer as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
+  cert.sign(signer, forge.md.sha256.create());
   return { certPem: toPem(cert), keyPem };
 }
 

@@ -40,9 +40,11 @@ export class CertView {
 
   constructor(cert: X509Certificate) {
     this.#der = new CertificateDer(cert.raw);
-    // Node leaves `subject` undefined for an empty name, as in cert-manager's URI-only SVIDs.
-    this.subject = (cert.subject as string | undefined) ?? "";
-    this.issuer = (cert.issuer as string | undefined) ?? "";
+    // Node leaves `subject` undefined for an empty name, as in cert-manager's URI-only SVIDs;
+    // its types say string.
+    const names: { readonly subject?: string; readonly issuer?: string } = cert;
+    this.subject = names.subject ?? "";
+    this.issuer = names.issuer ?? "";
     this.fingerprint256 = cert.fingerprint256;
     this.key = keyOf(cert.publicKey);
   }

@@ -33,7 +33,7 @@ function withinConstraints(names: readonly LeafName[], issuer: CertView): boolea
   return names.every((name) => {
     const host = name.kind === "uri" ? uriHost(name.value) : name.value;
     const ofKind = (subtrees: readonly Subtree[]) =>
-      subtrees.flatMap((s) => (s.base.kind === name.kind ? [s.base.value as string] : []));
+      subtrees.flatMap((s) => (s.base.kind === name.kind ? [s.base.value] : []));
     if (ofKind(excluded).some((base) => host !== undefined && matches(name.kind, host, base))) {
       return false;
     }

@@ -82,7 +82,7 @@ export function verifyConnection(socket: TLSSocket, generation: Generation, now:
 export function currentIdentity(socket: TLSSocket, generation: Generation, now: Date): PeerCheck {
   const state = connections.get(socket);
   if (!state) return verifyConnection(socket, generation, now);
-  if (state.check.ok === false && state.check.reason === "bad_certificate") return state.check;
+  if (!state.check.ok && state.check.reason === "bad_certificate") return state.check;
   if (state.generationId !== generation.id || now.getTime() > state.validUntil) {
     state.check = check(state, generation, now);
     state.generationId = generation.id;

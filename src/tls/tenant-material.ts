@@ -59,8 +59,9 @@ export async function loadTenantMaterial(opts: {
   const at = (key: string) => `tenants.${tenant}.${key}`;
   const [caPem, certPem, keyPem] = await Promise.all(
     (["ca", "cert", "key"] as const).map((key) =>
-      readRegularFile(resolve(baseDir, config[key])).catch((err: Error) => {
-        throw new TenantMaterialError(at(key), `cannot read ${config[key]}: ${err.message}`);
+      readRegularFile(resolve(baseDir, config[key])).catch((err: unknown) => {
+        const message = (err as Error).message;
+        throw new TenantMaterialError(at(key), `cannot read ${config[key]}: ${message}`);
       }),
     ),
   );

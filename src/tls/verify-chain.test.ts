@@ -3,7 +3,16 @@ import { X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import {
+  afterAll,
+  afterEach,
+  beforeAll,
+  describe,
+  expect,
+  it,
+  vi,
+  type MockInstance,
+} from "vitest";
 import {
   forgeCert,
   hugeExponentKey,
@@ -65,8 +74,8 @@ beforeAll(async () => {
     newRsaKey(),
     newRsaKey().then((k) => (leafKey = k)),
   ]);
-  acme = await createCa({ commonName: "acme CA", keyPem: caKey as string });
-  globex = await createCa({ commonName: "globex CA", keyPem: otherCaKey as string });
+  acme = await createCa({ commonName: "acme CA", keyPem: caKey });
+  globex = await createCa({ commonName: "globex CA", keyPem: otherCaKey });
   acmeRoot = x509(acme);
   globexRoot = x509(globex);
   tenants = new Map([
@@ -475,7 +484,7 @@ describe("PKIs made by the openssl CLI", () => {
 describe("attacks on the verifier", () => {
   let dir: string;
   /** Signature checks made with a certificate's key since the test began. */
-  let checks: ReturnType<typeof vi.spyOn>;
+  let checks: MockInstance<X509Certificate["verify"]>;
   const x = (pem: string) => new X509Certificate(pem);
   const read = (c: OpensslCert) => x(c.certPem);
 

@@ -36,7 +36,7 @@ export async function listAlerts(
 ): Promise<GettableAlert[]> {
   const query = new URLSearchParams({ active: String(active) });
   for (const [name, value] of Object.entries(labels)) query.append("filter", `${name}="${value}"`);
-  const res = await fetch(`${am.url}/api/v2/alerts?${query}`, {
+  const res = await fetch(`${am.url}/api/v2/alerts?${query.toString()}`, {
     signal: AbortSignal.timeout(5_000),
   });
   if (res.status !== 200)

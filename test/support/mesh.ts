@@ -127,7 +127,7 @@ export async function send(
 ): Promise<Answer> {
   const response = await request(url, {
     ...(dispatcher ? { dispatcher } : {}),
-    method: (options.method ?? "GET") as Dispatcher.HttpMethod,
+    method: options.method ?? "GET",
     headers: options.headers ?? {},
     body: options.body ?? null,
   });

@@ -67,7 +67,9 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
           errors.push(`unsupported content-type ${type}`);
           return reply(res, 415, { error: `only OTLP/JSON is accepted, got ${type}` });
         }
-        spans.push(...decodeExport(JSON.parse(decode(body, req).toString("utf8"))));
+        spans.push(
+          ...decodeExport(JSON.parse(decode(body, req).toString("utf8")) as ExportRequest),
+        );
         // An empty ExportTraceServiceResponse: everything accepted.
         reply(res, 200, {});
       })
@@ -86,7 +88,9 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       const deadline = Date.now() + timeoutMs;
       while (!predicate(spans)) {
         if (Date.now() > deadline) {
-          const seen = spans.map((s) => `${s.resource["service.name"]} ${s.name} ${s.traceId}`);
+          const seen = spans.map(
+            (s) => `${String(s.resource["service.name"])} ${s.name} ${s.traceId}`,
+          );
           throw new Error(
             `OTLP receiver: ${what} not seen after ${timeoutMs} ms; ${spans.length} spans:\n` +
               `${seen.join("\n")}\nerrors: ${errors.join("; ") || "none"}`,

@@ -50,15 +50,15 @@ export async function spawnSidecar(
   );
   const logs: LogLine[] = [];
   let stderr = "";
-  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  createInterface({ input: child.stdout! }).on("line", (line) => {
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  createInterface({ input: child.stdout }).on("line", (line) => {
     try {
       logs.push(JSON.parse(line) as LogLine);
     } catch {
       stderr += `${line}\n`;
     }
   });
-  const exited = once(child, "exit").then(([code, signal]) => ({ code, signal }) as Exit);
+  const exited = once(child, "exit").then(([code, signal]): Exit => ({ code, signal }));
   let running = true;
   void exited.then(() => (running = false));
 
