@@ -31,7 +31,13 @@ export function h2GrpcMarkdown({ machine, settings, rows }) {
         `${b.roundsRps.join(", ")}; ${p.roundsRps.join(", ")} |`,
     );
   }
+  const ratios = rows.map(
+    (r) =>
+      `${r.protocol} ${fixed(r.rpsRatio)}× the req/s at ${fixed(r.cpuRatio)}× the proxy CPU per request`,
+  );
   lines.push(
+    "",
+    `Palisade ÷ bare: ${ratios.join("; ")}.`,
     "",
     "- bare h1: bench/servers/bare-proxy.mjs (node:http(s) + undici); bare h2 and gRPC: " +
       "bench/servers/bare-h2-proxy.mjs (node:http2 in, one h2 session out per hop, trailers relayed), no checks.",
