@@ -52,11 +52,12 @@ beforeAll(async () => {
     socket.on("message", (data, binary) => socket.send(data, { binary }));
   });
   await new Promise<void>((resolve) => app.listen(0, "127.0.0.1", resolve));
-  const appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
-  config = baseConfig(pki, "orders", ["acme", "globex"], appUrl) as typeof config;
+  config = baseConfig(pki, "orders", ["acme", "globex"], appUrl()) as typeof config;
   config.grants = [GRANT];
   orders = await startSidecar(config);
 });
+
+const appUrl = () => `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
 
 afterAll(async () => {
   await orders?.stop();
@@ -64,9 +65,9 @@ afterAll(async () => {
   await new Promise<void>((resolve) => (app ? app.close(() => resolve()) : resolve()));
 });
 
-/** An HTTP/2 session to orders' inbound as `tenant`'s web service, once its SETTINGS arrived. */
-async function h2As(tenant: string): Promise<ClientHttp2Session> {
-  const session = connect(orders.inbound, {
+/** An HTTP/2 session to `sidecar`'s inbound as `tenant`'s web service, once its SETTINGS arrived. */
+async function h2As(tenant: string, sidecar = orders): Promise<ClientHttp2Session> {
+  const session = connect(sidecar.inbound, {
     cert: await pki.cert(tenant, "web"),
     key: await pki.key(tenant, "web"),
     ca: await pki.ca(tenant),
@@ -116,8 +117,8 @@ async function echo(opened: Opened, text: string): Promise<string> {
   return frame.payload.toString();
 }
 
-async function tunnelsOpen(tenant: string): Promise<number> {
-  const text = (await send(undefined, `${orders.admin}/metrics`)).text;
+async function tunnelsOpen(tenant: string, sidecar = orders): Promise<number> {
+  const text = (await send(undefined, `${sidecar.admin}/metrics`)).text;
   const line = text
     .split("\n")
     .find(
@@ -237,6 +238,25 @@ describe("WebSocket over HTTP/2 (RFC 8441 extended CONNECT) on the inbound liste
       session.destroy();
       config.tenants["acme"]!["revoked"] = false;
       await reload();
+    }
+  });
+
+  it("a WebSocket with no traffic either way closes at the idle timeout", async () => {
+    const quietConfig = baseConfig(pki, "orders", ["acme"], appUrl()) as {
+      inbound: Record<string, unknown>;
+    };
+    quietConfig.inbound["timeouts"] = { idle: "400ms" };
+    const quiet = await startSidecar(quietConfig);
+    const session = await h2As("acme", quiet);
+    try {
+      const ws = await openWebSocket(session, "/tenants/acme/h2-quiet");
+      expect(await echo(ws, "once")).toBe("once");
+      expect(await tunnelsOpen("acme", quiet)).toBe(1);
+      await once(ws.stream, "close");
+      await eventually(async () => (await tunnelsOpen("acme", quiet)) === 0, "tunnel uncounted");
+    } finally {
+      session.destroy();
+      await quiet.stop();
     }
   });
 });
