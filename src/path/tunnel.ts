@@ -1,9 +1,9 @@
 /**
  * WebSocket tunnels: an HTTP/1.1 `Upgrade: websocket`, or an RFC 8441 extended CONNECT
- * (`:protocol websocket`) on an HTTP/2 stream (tunnel-h2.ts). The upgrade request goes
- * through the direction's stages like any request (identity, reserved headers, target and
- * grant, limits); the last stage opens the upgrade to the app or peer as HTTP/1.1 and, once
- * it is accepted, splices the client's side to it. The tunnel holds the tenant's in-flight
+ * (`:protocol websocket`) on an HTTP/2 stream, each with its client end (tunnel-h1.ts,
+ * tunnel-h2.ts). The upgrade request goes through the direction's stages like any request
+ * (identity, reserved headers, target and grant, limits); the last stage opens the upgrade
+ * to the app or peer as HTTP/1.1 and, once it is accepted, splices the client's side to it. The tunnel holds the tenant's in-flight
  * slot while open, is counted (`palisade_tunnels_open`, bytes), closes after `timeouts.idle`
  * without traffic either way, and is cut within `RECHECK_MS` once the current generation
  * would refuse its upgrade (tenant revoked or removed, grant removed or expired); inbound, a
@@ -11,7 +11,6 @@
  * Other upgrades are refused: `Upgrade: h2c` through a proxy is a known way to smuggle
  * requests past its checks.
  */
-import { ServerResponse, type IncomingMessage } from "node:http";
 import type { Duplex, Readable, Writable } from "node:stream";
 import type { Dispatcher } from "undici";
 import { connectionListedNames, HOP_BY_HOP_FIELDS, type HeaderMap } from "../http/message.js";
@@ -22,13 +21,8 @@ import { upstreamError } from "./forward.js";
 import { isReserved } from "./respond.js";
 import { wireHeaders } from "./headers.js";
 
-const REFUSAL_LINGER_MS = 2_000;
-
 /** How often an open tunnel's decision is taken again against the current generation. */
 const RECHECK_MS = 1_000;
-
-/** Node's `upgrade` event. */
-export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 /** The 101's header fields, as undici hands them over. */
 export type UpgradeHeaders = Record<string, string | string[] | undefined>;
@@ -55,43 +49,6 @@ const clientEnds = new WeakMap<ClientRequest, ClientEnd>();
 
 export function registerClientEnd(req: ClientRequest, end: ClientEnd): void {
   clientEnds.set(req, end);
-}
-
-/**
- * A response object over an HTTP/1.1 upgrade's socket, so the stages can refuse it like
- * any request; the connection closes after a refusal.
- */
-export function upgradeResponse(
-  req: IncomingMessage,
-  socket: Duplex,
-  head: Buffer,
-): ServerResponse {
-  const res = new ServerResponse(req);
-  res.assignSocket(socket as never);
-  res.shouldKeepAlive = false;
-  // Node's server closes the connections of its own responses, not of this one: after a
-  // refusal the peer gets a moment to read it, then the socket goes.
-  res.once("finish", () => {
-    socket.end();
-    setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
-  });
-  registerClientEnd(req, {
-    readable: socket,
-    writable: socket,
-    head,
-    upstreamHeaders: (forward) => forward,
-    accept(headers, requestId) {
-      socket.write(switchingProtocols(headers, requestId));
-      // The socket is the tunnel's now, not a response's: drain and revocation cut it at
-      // once rather than wait for a response that never finishes.
-      res.detachSocket(socket as never);
-      return 101;
-    },
-    destroy: () => socket.destroy(),
-    // Detached, the response no longer hears its socket close: the context's slot does.
-    closed: () => res.emit("close"),
-  });
-  return res;
 }
 
 /**
@@ -159,13 +116,6 @@ export function acceptedFields(headers: UpgradeHeaders): [string, string[]][] {
     fields.push([name, [value].flat()]);
   }
   return fields;
-}
-
-function switchingProtocols(headers: UpgradeHeaders, requestId: string): string {
-  let head = "HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\n";
-  for (const [name, values] of acceptedFields(headers))
-    for (const item of values) head += `${name}: ${item}\r\n`;
-  return `${head}x-request-id: ${requestId}\r\n\r\n`;
 }
 
 /** Both directions until either side closes, errs or idles out; counted while open. */
