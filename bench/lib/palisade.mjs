@@ -17,6 +17,7 @@ export const TARGET_RULE = { path: "/tenants/{tenant}/**" };
 /**
  * Writes a sidecar config. `certService` is whose SVID the tenants' certificates are (the
  * sidecar's own service); `upstreams` maps a name to `{ port }` of a peer's inbound.
+ * `target` replaces the path rule on both sides; `appProtocol` is the inbound app's.
  */
 export async function writeSidecarConfig(file, opts) {
   const [inbound, outbound, admin] = await freePorts(3);
@@ -28,7 +29,7 @@ export async function writeSidecarConfig(file, opts) {
       name,
       {
         url: `https://127.0.0.1:${u.port}`,
-        target: TARGET_RULE,
+        target: opts.target ?? TARGET_RULE,
         ...(u.service ? { service: u.service } : {}),
       },
     ]),
@@ -39,7 +40,8 @@ export async function writeSidecarConfig(file, opts) {
     inbound: {
       listen: `127.0.0.1:${inbound}`,
       app: `http://127.0.0.1:${opts.appPort}`,
-      target: TARGET_RULE,
+      target: opts.target ?? TARGET_RULE,
+      ...(opts.appProtocol ? { appProtocol: opts.appProtocol } : {}),
       ...(opts.inboundCache ? { cache: opts.inboundCache } : {}),
     },
     outbound: {
@@ -78,7 +80,7 @@ export async function startSidecar(name, config, { nodeArgs = [], cwd, timeoutMs
  */
 export async function startPalisadePair(
   dir,
-  { pkiDir, tenants, appPort, callerService = "web", inboundCache, nodeArgs },
+  { pkiDir, tenants, appPort, callerService = "web", inboundCache, nodeArgs, target, appProtocol },
 ) {
   await mkdir(dir, { recursive: true });
   const calleeConfig = await writeSidecarConfig(join(dir, "orders.yaml"), {
@@ -87,6 +89,8 @@ export async function startPalisadePair(
     pkiDir,
     appPort,
     inboundCache,
+    target,
+    appProtocol,
   });
   const argsFor = (side) => (typeof nodeArgs === "function" ? nodeArgs(side) : (nodeArgs ?? []));
   const callee = await startSidecar("palisade-orders", calleeConfig, {
@@ -99,6 +103,7 @@ export async function startPalisadePair(
     pkiDir,
     appPort,
     allowUnsignedTenant: true,
+    target,
     upstreams: { orders: { port: calleeConfig.ports.inbound } },
   });
   const caller = await startSidecar("palisade-web", callerConfig, {

@@ -13,7 +13,9 @@ import { takeBody } from "../path/forward.js";
 import { limitHeaders, oneValidHost, readHeaders } from "../path/request-head.js";
 import { respond } from "../path/respond.js";
 import { route } from "../path/route.js";
-import { onlyWebSocket, tunnelTo, upgradeResponse, type UpgradeListener } from "../path/tunnel.js";
+import { onlyWebSocket, tunnelTo } from "../path/tunnel.js";
+import { upgradeResponse, type UpgradeListener } from "../path/tunnel-h1.js";
+import { extendedConnectResponse, type ExtendedConnectListener } from "../path/tunnel-h2.js";
 import { runStages, type Stage } from "../path/run.js";
 import { identify } from "./identify.js";
 import { project } from "./project.js";
@@ -41,8 +43,9 @@ export const INBOUND: readonly Stage[] = [
 ];
 
 /**
- * A WebSocket upgrade: the same stages up to the decision and the stamped headers, then
- * the tunnel to the app instead of a forwarded request.
+ * A WebSocket upgrade (HTTP/1.1, or RFC 8441 extended CONNECT over HTTP/2): the same
+ * stages up to the decision and the stamped headers, then the tunnel to the app instead of
+ * a forwarded request.
  */
 export const INBOUND_UPGRADE: readonly Stage[] = [
   onlyWebSocket, // other upgrades (h2c smuggling) are refused before anything else
@@ -58,6 +61,14 @@ export function inboundUpgradeHandler(deps: ProxyDeps): UpgradeListener {
   return (req, socket, head) => {
     if (socket.destroyed) return;
     const res = upgradeResponse(req, socket, head);
+    void runStages(INBOUND_UPGRADE, new RequestContext("inbound", req, res, deps));
+  };
+}
+
+/** An HTTP/2 stream's extended CONNECT: the same upgrade stages, carried on the stream. */
+export function inboundExtendedConnectHandler(deps: ProxyDeps): ExtendedConnectListener {
+  return (req, res) => {
+    extendedConnectResponse(req, res);
     void runStages(INBOUND_UPGRADE, new RequestContext("inbound", req, res, deps));
   };
 }

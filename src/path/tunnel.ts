@@ -1,67 +1,65 @@
 /**
- * WebSocket tunnels (HTTP/1.1 `Upgrade: websocket`). The upgrade request goes through the
- * direction's stages like any request (identity, reserved headers, target and grant,
- * limits); the last stage opens the same upgrade to the app or peer and, on its 101,
- * splices the two sockets. The tunnel holds the tenant's in-flight slot while open, is
- * counted (`palisade_tunnels_open`, bytes), closes after `timeouts.idle` without traffic,
- * and is cut within `RECHECK_MS` once the current generation would refuse its upgrade
- * (tenant revoked or removed, grant removed or expired); inbound, a revoked peer's
- * connection is also cut by the listener's connection set at the reload. Other upgrades are refused: `Upgrade: h2c` through a proxy is a known way to
- * smuggle requests past its checks.
+ * WebSocket tunnels: an HTTP/1.1 `Upgrade: websocket`, or an RFC 8441 extended CONNECT
+ * (`:protocol websocket`) on an HTTP/2 stream, each with its client end (tunnel-h1.ts,
+ * tunnel-h2.ts). The upgrade request goes through the direction's stages like any request
+ * (identity, reserved headers, target and grant, limits); the last stage opens the upgrade
+ * to the app or peer as HTTP/1.1 and, once it is accepted, splices the client's side to it. The tunnel holds the tenant's in-flight
+ * slot while open, is counted (`palisade_tunnels_open`, bytes), closes after `timeouts.idle`
+ * without traffic either way, and is cut within `RECHECK_MS` once the current generation
+ * would refuse its upgrade (tenant revoked or removed, grant removed or expired); inbound, a
+ * revoked peer's connection is also cut by the listener's connection set at the reload.
+ * Other upgrades are refused: `Upgrade: h2c` through a proxy is a known way to smuggle
+ * requests past its checks.
  */
-import { ServerResponse, type IncomingMessage } from "node:http";
-import type { Duplex } from "node:stream";
+import type { Duplex, Readable, Writable } from "node:stream";
 import type { Dispatcher } from "undici";
-import { connectionListedNames, HOP_BY_HOP_FIELDS } from "../http/message.js";
+import { connectionListedNames, HOP_BY_HOP_FIELDS, type HeaderMap } from "../http/message.js";
 import { decideAccess } from "../tenancy/decide.js";
-import type { RequestContext } from "./context.js";
+import type { ClientRequest, RequestContext } from "./context.js";
 import { ProxyError } from "./errors.js";
 import { upstreamError } from "./forward.js";
 import { isReserved } from "./respond.js";
 import { wireHeaders } from "./headers.js";
 
-const REFUSAL_LINGER_MS = 2_000;
-
 /** How often an open tunnel's decision is taken again against the current generation. */
 const RECHECK_MS = 1_000;
 
-/** Node's `upgrade` event. */
-export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+/** The 101's header fields, as undici hands them over. */
+export type UpgradeHeaders = Record<string, string | string[] | undefined>;
 
-interface Upgrade {
-  socket: Duplex;
+/** The client's side of a tunnel, whichever protocol carries it. */
+export interface ClientEnd {
+  /** Bytes from the client, and where the upstream's go. */
+  readable: Readable;
+  writable: Writable;
+  /** Bytes that arrived with the upgrade request, for the upstream first. */
   head: Buffer;
+  /** The upgrade's headers toward the app or peer, from the stages' forward set. */
+  upstreamHeaders(forward: HeaderMap): HeaderMap;
+  /** The upstream accepted with `headers`: answers the client; the status recorded. */
+  accept(headers: UpgradeHeaders, requestId: string): Promise<number> | number;
+  /** Ends the client's side at once (idle, revoked, upstream gone). */
+  destroy(): void;
+  /** The tunnel is over: the response's close, which the context's slot waits for. */
+  closed(): void;
 }
 
-/** The raw socket and early bytes of upgrade requests, until their tunnel stage takes them. */
-const upgrades = new WeakMap<IncomingMessage, Upgrade>();
+/** The client ends of upgrade requests, until their tunnel stage takes them. */
+const clientEnds = new WeakMap<ClientRequest, ClientEnd>();
+
+export function registerClientEnd(req: ClientRequest, end: ClientEnd): void {
+  clientEnds.set(req, end);
+}
 
 /**
- * A response object over the upgrade's socket, so the stages can refuse it like any
- * request; the connection closes after a refusal.
+ * Only WebSocket is tunnelled, named by `Upgrade` (HTTP/1.1) or `:protocol` (HTTP/2, where
+ * it is case-sensitive); the stage before any decision, so nothing else is opened.
  */
-export function upgradeResponse(
-  req: IncomingMessage,
-  socket: Duplex,
-  head: Buffer,
-): ServerResponse {
-  upgrades.set(req, { socket, head });
-  const res = new ServerResponse(req);
-  res.assignSocket(socket as never);
-  res.shouldKeepAlive = false;
-  // Node's server closes the connections of its own responses, not of this one: after a
-  // refusal the peer gets a moment to read it, then the socket goes.
-  res.once("finish", () => {
-    socket.end();
-    setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
-  });
-  return res;
-}
-
-/** Only WebSocket is tunnelled; the stage before any decision, so nothing else is opened. */
 export function onlyWebSocket(ctx: RequestContext): void {
-  const protocol = ctx.req.headers["upgrade"];
-  if (typeof protocol !== "string" || protocol.toLowerCase() !== "websocket")
+  const { headers } = ctx.req;
+  const extended = headers[":protocol"];
+  const protocol = extended ?? headers["upgrade"]?.toLowerCase();
+  if (protocol !== "websocket")
     throw new ProxyError("bad_request", "only WebSocket upgrades are supported");
 }
 
@@ -71,15 +69,15 @@ export interface TunnelTarget {
   path: string;
 }
 
-/** The last stage of an upgrade: opens it upstream and splices the sockets until either ends. */
+/** The last stage of an upgrade: opens it upstream and splices both sides until either ends. */
 export function tunnelTo(
   pick: (ctx: RequestContext) => TunnelTarget,
 ): (ctx: RequestContext) => Promise<void> {
   return async (ctx) => {
-    const upgrade = upgrades.get(ctx.req as IncomingMessage) as Upgrade;
+    const client = clientEnds.get(ctx.req) as ClientEnd;
     const { dispatcher, origin, path } = pick(ctx);
     // `Connection` and `Upgrade` were stripped as hop-by-hop; undici writes them from `protocol`.
-    const headers = ctx.headers.forward;
+    const headers = client.upstreamHeaders(ctx.headers.forward);
     let answer: Dispatcher.UpgradeData;
     try {
       // `origin` picks the Agent's or Pool's connection, as for requests (untyped there).
@@ -94,33 +92,34 @@ export function tunnelTo(
     } catch (err) {
       throw upstreamError(err);
     }
-    upgrade.socket.write(switchingProtocols(answer.headers, ctx.record.requestId));
-    ctx.record.status = 101;
-    // The socket is the tunnel's now, not a response's: drain and revocation cut it at once
-    // rather than wait for a response that never finishes.
-    (ctx.res as ServerResponse).detachSocket(upgrade.socket as never);
-    await splice(ctx, upgrade, answer.socket);
-    // Detached, the response no longer hears its socket close: the context's slot does.
-    ctx.res.emit("close");
+    try {
+      ctx.record.status = await client.accept(answer.headers, ctx.record.requestId);
+    } catch (err) {
+      answer.socket.destroy();
+      throw err;
+    }
+    await splice(ctx, client, answer.socket);
+    client.closed();
   };
 }
 
-function switchingProtocols(
-  headers: Record<string, string | string[] | undefined>,
-  requestId: string,
-): string {
+/**
+ * The 101's fields a client may see: neither hop-by-hop (nor named by `Connection`), nor
+ * reserved, nor the app's request id (the client gets Palisade's).
+ */
+export function acceptedFields(headers: UpgradeHeaders): [string, string[]][] {
   const named = connectionListedNames([headers["connection"] ?? ""].flat());
-  let head = "HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\n";
+  const fields: [string, string[]][] = [];
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || HOP_BY_HOP_FIELDS.includes(name) || named.has(name)) continue;
     if (isReserved(name) || name === "x-request-id") continue;
-    for (const item of [value].flat()) head += `${name}: ${item}\r\n`;
+    fields.push([name, [value].flat()]);
   }
-  return `${head}x-request-id: ${requestId}\r\n\r\n`;
+  return fields;
 }
 
-/** Both directions until either side ends, errs or idles out; counted while open. */
-function splice(ctx: RequestContext, client: Upgrade, upstream: Duplex): Promise<void> {
+/** Both directions until either side closes, errs or idles out; counted while open. */
+function splice(ctx: RequestContext, client: ClientEnd, upstream: Duplex): Promise<void> {
   const { deps, generation, record } = ctx;
   const tenant = record.tenant;
   const idle = generation.config[ctx.direction].timeouts.idle;
@@ -131,33 +130,37 @@ function splice(ctx: RequestContext, client: Upgrade, upstream: Duplex): Promise
     const recheck = setInterval(() => {
       if (!stillAllowed(ctx)) close();
     }, RECHECK_MS).unref();
+    // One timer for both directions: "no traffic either way" for `idle` closes the tunnel.
+    const quiet = setTimeout(() => close(), idle).unref();
     const close = (): void => {
       if (!open) return;
       open = false;
       clearInterval(recheck);
-      client.socket.destroy();
+      clearTimeout(quiet);
+      client.destroy();
       upstream.destroy();
       deps.metrics.tunnelClosed(tenant, "websocket");
       resolve();
     };
     for (const [from, to, counter] of [
-      [client.socket, upstream, "bytesIn"],
-      [upstream, client.socket, "bytesOut"],
+      [client.readable, upstream, "bytesIn"],
+      [upstream, client.writable, "bytesOut"],
     ] as const) {
       from.on("data", (chunk: Buffer) => {
+        quiet.refresh();
         record[counter] += chunk.length;
         deps.metrics.tunnelBytes(tenant, "websocket", chunk.length);
         if (!to.write(chunk)) from.pause();
       });
       to.on("drain", () => from.resume());
-      from.once("end", close);
+      // A half-close passes through (its last bytes flushed first); the tunnel ends when
+      // either side has closed, or at the idle timeout if the other never does.
+      from.once("end", () => to.end());
       from.once("close", close);
       from.on("error", close);
-      (from as Duplex & { setTimeout?(ms: number, cb: () => void): void }).setTimeout?.(
-        idle,
-        close,
-      );
     }
+    client.writable.once("close", close);
+    client.writable.on("error", close);
   });
 }
 

@@ -7,7 +7,7 @@
  * cannot keep the process from stopping.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Server, Socket } from "node:net";
+import { Socket, type Server } from "node:net";
 import { closeSessionOn, cutSessionOn } from "./h2-connection.js";
 
 /** Where a connection is: each stage but `busy` (a request is being answered) has a deadline. */
@@ -145,6 +145,10 @@ export class ConnectionSet {
     );
     // A tunnel (WebSocket) is busy for good: its idle timeout is the tunnel's own.
     server.on("upgrade", (req: IncomingMessage) => this.#tunnel(req));
+    // An HTTP/2 CONNECT stream (extended CONNECT's tunnel, or its refusal) is a request.
+    server.on("connect", (req: IncomingMessage, res: Socket | ServerResponse) => {
+      if (!(res instanceof Socket)) this.#request(req, res, options);
+    });
     server.on("drop", () => {
       this.#refused++;
       options.onRefused(this.#pending, this.#refused);

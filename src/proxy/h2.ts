@@ -11,6 +11,7 @@
  *   `resetWindow` loses its session (rapid reset, CVE-2023-44487);
  * - frames nghttp2 finds invalid (connection-specific headers, bad pseudo-headers): each
  *   resets its stream, and past `maxSessionInvalidFrames` the session goes.
+ * It offers RFC 8441 extended CONNECT, which the listener hands to the WebSocket stages.
  */
 import { Server, type RequestListener } from "node:http";
 import {
@@ -63,6 +64,8 @@ export function createInboundH2Server(
         maxConcurrentStreams: limits.maxConcurrentStreams,
         maxHeaderListSize: H2_MAX_HEADER_LIST_BYTES,
         enablePush: false,
+        // RFC 8441: WebSocket over a stream (path/tunnel-h2.ts); plain CONNECT stays refused.
+        enableConnectProtocol: true,
       },
       maxHeaderListPairs: 2 * limits.headersCount + 8,
       maxSessionMemory: limits.maxSessionMemory,

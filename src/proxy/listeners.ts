@@ -6,7 +6,7 @@
  * serve new handshakes at once while established connections carry on.
  */
 import { createServer as createHttpServer, type RequestListener, type Server } from "node:http";
-import type { Http2ServerResponse } from "node:http2";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { Socket } from "node:net";
 import {
   createSecureContext,
@@ -21,6 +21,7 @@ import { verifyConnection, type PeerCheck } from "../tls/peer-identity.js";
 import type { ClientRequest, ClientResponse } from "../path/context.js";
 import { ProxyError, rawErrorResponse, sendError } from "../path/errors.js";
 import { requestIdFrom } from "../path/headers.js";
+import { isExtendedConnect, type ExtendedConnectListener } from "../path/tunnel-h2.js";
 import { MAX_HEADER_BYTES } from "../path/request-head.js";
 import { TLS_OPTIONS } from "../tls/tenant-material.js";
 import type { SuspiciousEvent } from "../anomaly/alert.js";
@@ -59,7 +60,15 @@ export interface ListenerDeps {
  */
 const answered = new WeakSet<Socket>();
 
-export function createInboundServer(deps: ListenerDeps, handler: RequestListener): Server {
+/**
+ * @param extendedConnect HTTP/2 streams with a `:protocol` (RFC 8441 WebSocket); without
+ *   it they are refused like any CONNECT.
+ */
+export function createInboundServer(
+  deps: ListenerDeps,
+  handler: RequestListener,
+  extendedConnect?: ExtendedConnectListener,
+): Server {
   const { timeouts, limits } = deps.generation().config.inbound;
   // ALPN `h2` and `http/1.1`: both reach `handler` (proxy/h2.ts).
   const server = createInboundH2Server(
@@ -126,7 +135,7 @@ export function createInboundServer(deps: ListenerDeps, handler: RequestListener
       deps.logs.event.debug({ err: err.message, code: err.code }, "TLS handshake failed");
     },
   );
-  refuseUnsupported("inbound", deps, server);
+  refuseUnsupported("inbound", deps, server, extendedConnect);
   server.on("clientError", (err, socket) =>
     answerClientError("inbound", deps, err, socket as Socket),
   );
@@ -216,11 +225,21 @@ function answerClientError(
 
 /**
  * Requests Node would otherwise answer (or drop) itself: CONNECT tunnels, which Palisade
- * never opens, and `Expect` values other than `100-continue` (Node's bare 417). Over
- * HTTP/2 a CONNECT is a stream with a response, not a socket.
+ * never opens (but for an HTTP/2 extended CONNECT, given to `extendedConnect`), and
+ * `Expect` values other than `100-continue` (Node's bare 417). Over HTTP/2 a CONNECT is a
+ * stream with a response, not a socket.
  */
-function refuseUnsupported(direction: Direction, deps: ListenerDeps, server: Server): void {
+function refuseUnsupported(
+  direction: Direction,
+  deps: ListenerDeps,
+  server: Server,
+  extendedConnect?: ExtendedConnectListener,
+): void {
   server.on("connect", (req: ClientRequest, socket: Socket | Http2ServerResponse) => {
+    if (extendedConnect && !(socket instanceof Socket) && isExtendedConnect(req)) {
+      extendedConnect(req as Http2ServerRequest, socket);
+      return;
+    }
     const error = new ProxyError("bad_request", "CONNECT is not supported");
     if (socket instanceof Socket) refuseRaw(direction, deps, error, "CONNECT", socket);
     else refuseRequest(direction, deps, req, socket, error, "CONNECT");

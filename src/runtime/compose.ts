@@ -15,7 +15,11 @@ import { createLogs, type Logs } from "../telemetry/logs.js";
 import { createTracing, type Tracing } from "../telemetry/tracing.js";
 import { createAdminServer } from "../admin/server.js";
 import { createStatsServer } from "../admin/stats-server.js";
-import { inboundHandler, inboundUpgradeHandler } from "../inbound/handler.js";
+import {
+  inboundExtendedConnectHandler,
+  inboundHandler,
+  inboundUpgradeHandler,
+} from "../inbound/handler.js";
 import { H2Pool } from "../http/h2-pool.js";
 import { outboundHandler, outboundUpgradeHandler } from "../outbound/handler.js";
 import { createInboundServer, createOutboundServer, guardSockets } from "../proxy/listeners.js";
@@ -147,7 +151,11 @@ function createListeners(
   const listeners: Listener[] = [
     {
       name: "inbound",
-      server: createInboundServer(deps, inFlight.wrap(inboundHandler(deps))),
+      server: createInboundServer(
+        deps,
+        inFlight.wrap(inboundHandler(deps)),
+        inboundExtendedConnectHandler(deps),
+      ),
       connections: new ConnectionSet(),
       role: "traffic",
       address: (c) => c.inbound.listen,

@@ -25,7 +25,7 @@ export interface RequestOutcome extends Omit<RequestSample, "tenant" | "peer" | 
 export type Http2CloseReason =
   "rapid_reset" | "continuation_flood" | "invalid_frames" | "protocol_error";
 
-/** DESIGN.md: `palisade_tunnels_open{tenant,kind}`; extended CONNECT is not carried yet. */
+/** DESIGN.md: `palisade_tunnels_open{tenant,kind}`; WebSocket over HTTP/1.1 or HTTP/2 alike. */
 export type TunnelKind = "websocket" | "connect";
 
 export class Metrics {
