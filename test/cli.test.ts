@@ -180,7 +180,7 @@ function listen(port: number): Promise<Server> {
   });
 }
 
-/** A base whose demo ports are all free now (other tests and engineers share the host). */
+/** A base whose demo ports are all free now (other tests and processes share the host). */
 async function freeBase(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = 20_000 + Math.floor(Math.random() * 40_000);

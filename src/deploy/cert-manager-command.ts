@@ -24,7 +24,7 @@ export function certManagerCommand(
       options: {
         tenants: { type: "string" },
         services: { type: "string" },
-        // The brief's singular spelling; both may be given, and add up.
+        // `--service` is accepted as the singular spelling; both may be given, and add up.
         service: { type: "string" },
         "trust-domain": { type: "string", default: "mesh.local" },
         namespace: { type: "string" },
