@@ -3,11 +3,12 @@
  * request (identity re-checked per stream, reserved headers, target and grant, limits), and
  * an HTTP/1.1 client on the same listener is served as before.
  */
-import { connect, type ClientHttp2Session, type OutgoingHttpHeaders } from "node:http2";
+import type { ClientHttp2Session, OutgoingHttpHeaders } from "node:http2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeFile } from "node:fs/promises";
 import { stringify } from "yaml";
 import { startApp, type TestApp } from "./support/app.js";
+import { h2Session } from "./support/h2-client.js";
 import {
   baseConfig,
   makePki,
@@ -37,17 +38,8 @@ afterAll(async () => {
 });
 
 /** An HTTP/2 session to orders' inbound as `tenant`'s web service. */
-async function h2As(tenant: string): Promise<ClientHttp2Session> {
-  const session = connect(orders.inbound, {
-    cert: await pki.cert(tenant, "web"),
-    key: await pki.key(tenant, "web"),
-    ca: await pki.ca(tenant),
-    servername: `${tenant}.orders.${TRUST_DOMAIN}`,
-    checkServerIdentity: () => undefined,
-  });
-  session.on("error", () => {});
-  return session;
-}
+const h2As = (tenant: string): Promise<ClientHttp2Session> =>
+  h2Session(pki, orders.inbound, tenant);
 
 interface H2Answer {
   status: number;

@@ -5,13 +5,10 @@
  * grants), counted as a websocket tunnel, and cut on revocation or grant removal; plain
  * CONNECT stays refused.
  */
-import { connect, type ClientHttp2Session, type ClientHttp2Stream } from "node:http2";
+import type { ClientHttp2Session, ClientHttp2Stream } from "node:http2";
 import { once } from "node:events";
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { writeFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { WebSocketServer } from "ws";
 import { stringify } from "yaml";
 import { eventually } from "./support/eventually.js";
 import {
@@ -19,16 +16,15 @@ import {
   makePki,
   send,
   startSidecar,
-  TRUST_DOMAIN,
   type Pki,
   type RunningSidecar,
 } from "./support/mesh.js";
+import { h2Session } from "./support/h2-client.js";
+import { startWebSocketEchoApp, type WebSocketEchoApp } from "./support/ws-app.js";
 import { clientFrame, FrameReader, OP_CLOSE, OP_TEXT } from "./support/ws-frames.js";
 
 let pki: Pki;
-let app: Server;
-/** Upgrade requests the app accepted, with their headers. */
-const upgrades: { url: string; headers: IncomingHttpHeaders }[] = [];
+let app: WebSocketEchoApp;
 let orders: RunningSidecar;
 let config: {
   tenants: Record<string, Record<string, unknown>>;
@@ -45,39 +41,20 @@ const GRANT = {
 
 beforeAll(async () => {
   pki = await makePki(["acme", "globex"], ["orders", "web"]);
-  app = createServer((_req, res) => res.end("no upgrade"));
-  const wss = new WebSocketServer({ server: app });
-  wss.on("connection", (socket, req) => {
-    upgrades.push({ url: req.url ?? "", headers: req.headers });
-    socket.on("message", (data, binary) => socket.send(data, { binary }));
-  });
-  await new Promise<void>((resolve) => app.listen(0, "127.0.0.1", resolve));
-  config = baseConfig(pki, "orders", ["acme", "globex"], appUrl()) as typeof config;
+  app = await startWebSocketEchoApp();
+  config = baseConfig(pki, "orders", ["acme", "globex"], app.url) as typeof config;
   config.grants = [GRANT];
   orders = await startSidecar(config);
 });
 
-const appUrl = () => `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
-
 afterAll(async () => {
   await orders?.stop();
-  app?.closeAllConnections();
-  await new Promise<void>((resolve) => (app ? app.close(() => resolve()) : resolve()));
+  await app?.close();
 });
 
 /** An HTTP/2 session to `sidecar`'s inbound as `tenant`'s web service, once its SETTINGS arrived. */
-async function h2As(tenant: string, sidecar = orders): Promise<ClientHttp2Session> {
-  const session = connect(sidecar.inbound, {
-    cert: await pki.cert(tenant, "web"),
-    key: await pki.key(tenant, "web"),
-    ca: await pki.ca(tenant),
-    servername: `${tenant}.orders.${TRUST_DOMAIN}`,
-    checkServerIdentity: () => undefined,
-  });
-  session.on("error", () => {});
-  await once(session, "remoteSettings");
-  return session;
-}
+const h2As = (tenant: string, sidecar = orders): Promise<ClientHttp2Session> =>
+  h2Session(pki, sidecar.inbound, tenant, { waitForSettings: true });
 
 interface Opened {
   status: number;
@@ -135,7 +112,7 @@ async function reload(): Promise<void> {
   expect(await orders.sidecar.reload("SIGHUP")).toBe(true);
 }
 
-const appSaw = (path: string) => upgrades.some((u) => u.url === path);
+const appSaw = (path: string) => app.saw(path);
 
 describe("WebSocket over HTTP/2 (RFC 8441 extended CONNECT) on the inbound listener", () => {
   it("offers SETTINGS_ENABLE_CONNECT_PROTOCOL; a same-tenant WebSocket echoes and is counted", async () => {
@@ -149,7 +126,7 @@ describe("WebSocket over HTTP/2 (RFC 8441 extended CONNECT) on the inbound liste
       expect(await echo(ws, "hello")).toBe("hello");
       expect(await echo(ws, "again")).toBe("again");
       // The app got the HTTP/1.1 upgrade it speaks, stamped like any inbound request.
-      const seen = upgrades.find((u) => u.url === "/tenants/acme/h2-ws");
+      const seen = app.upgrades.find((u) => u.url === "/tenants/acme/h2-ws");
       expect(seen?.headers["x-palisade-tenant"]).toBe("acme");
       expect(seen?.headers["upgrade"]).toBe("websocket");
       expect(seen?.headers["sec-websocket-key"]).toMatch(/^[A-Za-z0-9+/]{22}==$/);
@@ -242,7 +219,7 @@ describe("WebSocket over HTTP/2 (RFC 8441 extended CONNECT) on the inbound liste
   });
 
   it("a WebSocket with no traffic either way closes at the idle timeout", async () => {
-    const quietConfig = baseConfig(pki, "orders", ["acme"], appUrl()) as {
+    const quietConfig = baseConfig(pki, "orders", ["acme"], app.url) as {
       inbound: Record<string, unknown>;
     };
     quietConfig.inbound["timeouts"] = { idle: "400ms" };

@@ -3,13 +3,12 @@
  * inbound (mTLS) → app. The upgrade request is decided by the same stages as any request;
  * the tunnel is counted while open and cut when its tenant is revoked.
  */
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { writeFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import WebSocket, { WebSocketServer } from "ws";
+import WebSocket from "ws";
 import { stringify } from "yaml";
 import { eventually } from "./support/eventually.js";
+import { startWebSocketEchoApp, type WebSocketEchoApp } from "./support/ws-app.js";
 import { rawTcp, statusOf } from "./support/raw.js";
 import {
   baseConfig,
@@ -21,9 +20,7 @@ import {
 } from "./support/mesh.js";
 
 let pki: Pki;
-let app: Server;
-/** Upgrade requests the app accepted, by path, with their headers. */
-const upgrades: { url: string; headers: IncomingHttpHeaders }[] = [];
+let app: WebSocketEchoApp;
 let orders: RunningSidecar;
 let ordersConfig: {
   tenants: Record<string, Record<string, unknown>>;
@@ -41,15 +38,8 @@ let web: RunningSidecar;
 
 beforeAll(async () => {
   pki = await makePki(["acme", "globex"], ["orders", "web"]);
-  app = createServer((_req, res) => res.end("no upgrade"));
-  const wss = new WebSocketServer({ server: app });
-  wss.on("connection", (socket, req) => {
-    upgrades.push({ url: req.url ?? "", headers: req.headers });
-    socket.on("message", (data, binary) => socket.send(data, { binary }));
-  });
-  await new Promise<void>((resolve) => app.listen(0, "127.0.0.1", resolve));
-  const appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
-  ordersConfig = baseConfig(pki, "orders", ["acme", "globex"], appUrl) as typeof ordersConfig;
+  app = await startWebSocketEchoApp();
+  ordersConfig = baseConfig(pki, "orders", ["acme", "globex"], app.url) as typeof ordersConfig;
   ordersConfig.grants = [GRANT];
   orders = await startSidecar(ordersConfig);
   const webConfig = baseConfig(pki, "web", ["acme", "globex"], "http://127.0.0.1:9") as {
@@ -67,8 +57,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await web?.stop();
   await orders?.stop();
-  app?.closeAllConnections();
-  await new Promise<void>((resolve) => (app ? app.close(() => resolve()) : resolve()));
+  await app?.close();
 });
 
 /** A WebSocket from the calling app, through its own sidecar, as `tenant`. */
@@ -115,7 +104,7 @@ describe("WebSocket through two sidecars", () => {
     await opened(socket);
     expect(await echo(socket, "hello")).toBe("hello");
     expect(await echo(socket, "again")).toBe("again");
-    const seen = upgrades.find((u) => u.url === "/tenants/acme/ws");
+    const seen = app.upgrades.find((u) => u.url === "/tenants/acme/ws");
     expect(seen?.headers["x-palisade-tenant"]).toBe("acme");
     expect(await tunnelsOpen(web, "acme")).toBe(1);
     expect(await tunnelsOpen(orders, "acme")).toBe(1);
@@ -127,7 +116,7 @@ describe("WebSocket through two sidecars", () => {
   it("cross-tenant upgrade is refused 403 before the app sees it", async () => {
     const socket = connectAs("globex", "/tenants/acme/ws-steal");
     await expect(opened(socket)).rejects.toThrow("refused 403");
-    expect(upgrades.some((u) => u.url === "/tenants/acme/ws-steal")).toBe(false);
+    expect(app.saw("/tenants/acme/ws-steal")).toBe(false);
   });
 
   it("an upgrade other than WebSocket is refused (h2c smuggling)", async () => {
@@ -139,7 +128,7 @@ describe("WebSocket through two sidecars", () => {
     );
     expect(statusOf(answer)).toBe(400);
     expect(answer).toContain("only WebSocket upgrades are supported");
-    expect(upgrades.some((u) => u.url === "/tenants/acme/x")).toBe(false);
+    expect(app.saw("/tenants/acme/x")).toBe(false);
   });
 
   it("an open cross-tenant WebSocket is cut when its grant is removed", async () => {
