@@ -4,7 +4,7 @@
  * nothing that may issue), extensions Palisade cannot process and keys peers refuse. The
  * chain and the identity are judged in `inspect-tenant.ts`.
  */
-import type { X509Certificate } from "node:crypto";
+import { X509Certificate } from "node:crypto";
 import { inspect, validAt, type CertView } from "./inspect.js";
 import { acceptableKey } from "./presented-chain.js";
 
@@ -132,10 +132,10 @@ function validityFindings(
   return [finding("warning", "cert_expiring", path, `${name} expires at ${when}: renew it`)];
 }
 
+/** Subject and fingerprint, from the inspector's view (which reads an empty subject as ""). */
 export function certLabel(cert: X509Certificate | CertView): string {
-  // Node leaves `subject` undefined for an empty name, as in cert-manager's URI-only SVIDs.
-  const subject = (cert.subject as string | undefined)?.split("\n").join(", ") ?? "";
-  return `"${subject}" (sha256 ${cert.fingerprint256.slice(0, 23)}…)`;
+  const view = cert instanceof X509Certificate ? inspect(cert) : cert;
+  return `"${view.subject.split("\n").join(", ")}" (sha256 ${view.fingerprint256.slice(0, 23)}…)`;
 }
 
 export function finding(
