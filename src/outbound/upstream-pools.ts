@@ -50,9 +50,32 @@ export class UpstreamPools {
     endpoint: EndpointRuntime,
     tenant: string,
   ): Dispatcher {
+    return this.#entry(generation, upstream, endpoint, tenant).pool;
+  }
+
+  /**
+   * The HTTP/2 side of the same (upstream, endpoint, tenant) pool: the same certificate, SNI
+   * and checks of the peer; replaced and closed with it.
+   */
+  getH2(
+    generation: Generation,
+    upstream: UpstreamRuntime,
+    endpoint: EndpointRuntime,
+    tenant: string,
+  ): H2Pool {
+    const entry = this.#entry(generation, upstream, endpoint, tenant);
+    return (entry.h2 ??= new H2Pool(entry.connect));
+  }
+
+  #entry(
+    generation: Generation,
+    upstream: UpstreamRuntime,
+    endpoint: EndpointRuntime,
+    tenant: string,
+  ): Entry {
     const key = `${upstream.name}\0${tenant}\0${endpoint.origin}`;
     const entry = this.#pools.get(key);
-    if (entry?.generationId === generation.id) return entry.pool;
+    if (entry?.generationId === generation.id) return entry;
     const latest = this.#latest;
     if (latest && generation.id < latest.id)
       return this.#fromLatest(latest, upstream.name, endpoint.origin, tenant);
@@ -60,7 +83,7 @@ export class UpstreamPools {
     const fingerprint = poolFingerprint(generation, upstream, endpoint, tenant);
     if (entry?.fingerprint === fingerprint) {
       entry.generationId = generation.id;
-      return entry.pool;
+      return entry;
     }
     if (entry) closeEntry(entry);
     const material = generation.tenants.get(tenant) as TenantRuntime;
@@ -76,29 +99,15 @@ export class UpstreamPools {
       keepAliveTimeout: this.options.keepAliveTimeout,
       connect: markingConnector(connect),
     });
-    this.#pools.set(key, {
+    const created: Entry = {
       fingerprint,
       generationId: generation.id,
       pool,
       h2: undefined,
       connect,
-    });
-    return pool;
-  }
-
-  /**
-   * The HTTP/2 side of the same (upstream, tenant) pool: the same certificate, SNI and
-   * checks of the peer; replaced and closed with it.
-   */
-  getH2(
-    generation: Generation,
-    upstream: UpstreamRuntime,
-    endpoint: EndpointRuntime,
-    tenant: string,
-  ): H2Pool {
-    this.get(generation, upstream, endpoint, tenant);
-    const entry = this.#pools.get(`${upstream.name}\0${tenant}\0${endpoint.origin}`) as Entry;
-    return (entry.h2 ??= new H2Pool(entry.connect));
+    };
+    this.#pools.set(key, created);
+    return created;
   }
 
   /**
@@ -131,14 +140,14 @@ export class UpstreamPools {
    * A request that began before a reload: it is served with what is current now, never by
    * rebuilding a pool from superseded (perhaps withdrawn) credentials.
    */
-  #fromLatest(latest: Generation, name: string, origin: string, tenant: string): Dispatcher {
+  #fromLatest(latest: Generation, name: string, origin: string, tenant: string): Entry {
     const upstream = latest.upstreams.get(name);
     if (!upstream) throw new ProxyError("unknown_upstream");
     if (!latest.active.has(tenant)) throw new ProxyError("tenant_revoked");
     const endpoint = upstream.endpoints.find((e) => e.origin === origin);
     // The endpoint is gone from the config: nothing was sent, so the next one may be tried.
     if (!endpoint) throw markConnectFailure(new ProxyError("upstream_unavailable"));
-    return this.get(latest, upstream, endpoint, tenant);
+    return this.#entry(latest, upstream, endpoint, tenant);
   }
 
   async close(): Promise<void> {
