@@ -44,10 +44,7 @@ export function eventDecision(record: RequestRecord): EventDecision {
 
 /** The calling service from an inbound caller's SPIFFE id; the upstream key outbound. */
 export function peerOf(record: RequestRecord): string | undefined {
-  if (record.direction === "outbound") return record.upstream;
-  // The identify stage only keeps a caller id of the shape `spiffe://…/tenant/T/sa/S`.
-  const id = record.callerId;
-  return id === undefined ? undefined : id.slice(id.lastIndexOf("/") + 1);
+  return record.direction === "outbound" ? record.upstream : record.peerService;
 }
 
 export function toEvent(record: RequestRecord, now: number): RequestEvent {

@@ -25,6 +25,8 @@ export function record(fields: RecordFields = {}): RequestRecord {
     fields.service === undefined
       ? undefined
       : `spiffe://mesh.local/tenant/${r.tenant}/sa/${fields.service}`;
+  // As the identify stage does: the caller's service beside its SPIFFE id.
+  r.peerService = fields.service;
   r.upstream = fields.upstream;
   // As the runner does: an isolation refusal is a denial, other refusals have no decision.
   const isolation = fields.code === "cross_tenant_denied";
