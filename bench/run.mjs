@@ -1,40 +1,47 @@
 /**
- * `npm run bench`: Palisade side by side with the physical limit (direct), nginx and a
- * bare Node.js proxy pair, on one loopback mesh in one run; then Palisade's memory and
- * startup with 10/100/1000 tenants, and its cache hit path against its miss path.
- * Prints the tables and writes bench/results/latest.{md,json}. See bench/README.md.
+ * `npm run bench`: Palisade side by side with the physical limit (direct), the bare Node.js
+ * pair and nginx, in the single-process layout users run (one sidecar whose outbound calls
+ * its own inbound) and the two-process one, in interleaved rounds; then the cache hit path
+ * and Palisade's memory and startup with 10/100/1000 tenants. Prints the tables and writes
+ * bench/results/latest.{md,json}. See bench/README.md.
  *
- *   node bench/run.mjs [--seconds 10] [--warmup 2] [--rounds 1] [--quick]
- *                      [--only throughput,cache,memory] [--targets direct,palisade,nginx,bare]
- *                      [--tenants 10,100,1000] [--out latest] [--fresh-pki]
- *   node bench/run.mjs --render bench/results/latest.json   re-render the .md (and ratios) of a run
+ *   node bench/run.mjs [--seconds 10] [--warmup 2] [--rounds 3] [--quick]
+ *                      [--only throughput,cache,memory] [--targets direct,palisade,bare,nginx]
+ *                      [--layouts 1p,2p] [--features on|off|on,off] [--concurrency N]
+ *                      [--sizes small,large] [--tenants 10,100,1000] [--out latest] [--fresh-pki]
+ *   node bench/run.mjs --render bench/results/latest.json   re-render the .md (and goals) of a run
  */
-import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { loadavg, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { readFile } from "node:fs/promises";
+import { loadavg } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { startApp } from "./lib/app.mjs";
+import { summarize } from "./lib/aggregate.mjs";
 import { runCache } from "./lib/cache.mjs";
+import { FEATURE_SETS } from "./lib/features.mjs";
+import { evaluateGoals } from "./lib/goals.mjs";
 import { describeMachine } from "./lib/machine.mjs";
 import { runMemory } from "./lib/memory.mjs";
-import { cachedPki, makePki } from "./lib/pki.mjs";
-import { guardChildren, stopAll } from "./lib/processes.mjs";
-import { cacheTable, memoryTable, throughputTable, writeResults } from "./lib/report.mjs";
-import { TARGETS } from "./lib/targets.mjs";
-import { runThroughput, withRatios } from "./lib/throughput.mjs";
+import { cachedPki } from "./lib/pki.mjs";
+import { cacheTable, memoryTable, writeResults } from "./lib/report.mjs";
+import { goalsTable, throughputTables } from "./lib/report-throughput.mjs";
+import { describeRow, KINDS, LAYOUTS, planRows } from "./lib/rows.mjs";
+import { exitWith, ROOT, withSession } from "./lib/session.mjs";
+import { runThroughput } from "./lib/throughput.mjs";
 
-const ROOT = resolve(import.meta.dirname, "..");
 const RESULTS = join(ROOT, "bench/results");
 
 const { values } = parseArgs({
   options: {
     seconds: { type: "string", default: "10" },
     warmup: { type: "string", default: "2" },
-    rounds: { type: "string", default: "1" },
+    rounds: { type: "string", default: "3" },
     quick: { type: "boolean", default: false },
     only: { type: "string", default: "throughput,cache,memory" },
-    targets: { type: "string", default: "direct,palisade,nginx,bare" },
+    targets: { type: "string", default: KINDS.join(",") },
+    layouts: { type: "string", default: LAYOUTS.join(",") },
+    features: { type: "string", default: "on" },
+    concurrency: { type: "string", default: "1" },
+    sizes: { type: "string", default: "small" },
     tenants: { type: "string", default: "10,100,1000" },
     out: { type: "string", default: "latest" },
     "fresh-pki": { type: "boolean", default: false },
@@ -44,15 +51,36 @@ const { values } = parseArgs({
 const seconds = values.quick ? 3 : Number(values.seconds);
 const warmup = values.quick ? 1 : Number(values.warmup);
 const rounds = values.quick ? 1 : Number(values.rounds);
+const concurrency = Number(values.concurrency);
 const only = new Set(values.only.split(","));
-const targets = values.targets.split(",").filter((t) => TARGETS[t]);
+const list = (text, allowed, what) => {
+  const items = text.split(",").filter(Boolean);
+  const wrong = items.filter((x) => !allowed.includes(x));
+  if (wrong.length)
+    throw new Error(`--${what}: unknown ${wrong.join(", ")} (one of ${allowed.join(", ")})`);
+  return items;
+};
+const rows = planRows({
+  kinds: list(values.targets, KINDS, "targets"),
+  layouts: list(values.layouts, LAYOUTS, "layouts"),
+  features: list(values.features, FEATURE_SETS, "features"),
+  concurrency,
+});
+const sizes = list(values.sizes, ["small", "large"], "sizes");
 const tenantCounts = values.tenants.split(",").map(Number);
 const log = (line) => process.stdout.write(`${line}\n`);
+const workerCounts = [1, ...(concurrency > 1 ? [concurrency] : [])];
 
-/** Rewrites NAME.md (and NAME.json's ratios) from a stored run, without measuring anything. */
+/** Rewrites NAME.md (and NAME.json's cells and goals) from a stored run, measuring nothing. */
 async function render(file) {
   const results = JSON.parse(await readFile(file, "utf8"));
-  if (results.throughput) results.throughput.rows = withRatios(results.throughput.rows);
+  if (results.throughput) {
+    results.throughput.cells = summarize(results.throughput.samples);
+    results.throughput.goals = evaluateGoals(
+      results.throughput.cells,
+      results.settings.workerCounts,
+    );
+  }
   const out = file
     .replace(/\.json$/, "")
     .split("/")
@@ -61,62 +89,57 @@ async function render(file) {
   return 0;
 }
 
+const NOTES = [
+  "Single-process layout (1p): one process does both hops, as a sidecar does when its app calls a service of the same pod's kind, and as users deploy it: Palisade `service: orders` with upstream `orders` → its own inbound over mTLS (the tenants' certificates are `orders` SVIDs); bare: one process running both servers of bench/servers/bare-proxy.mjs; nginx: one instance with both server blocks. Two-process layout (2p): one process per hop.",
+  "Palisade rows run every feature the issue's goals name: the access log (`telemetry.logs.access: true`, level info) to a file in the temp dir, metrics (always on), an OTLP exporter at `sampleRatio: 0` pointed at a local sink that counts POSTs (configured but unsampled), the inbound cache on the route, anomaly detection (always on). `-lean` rows (`--features off`): logs at warn, no access log, no exporter, no cache.",
+  "Every row serves `/tenants/acme/nostore/{size}`, to which the app answers `cache-control: no-store`: with the cache on, the cache step (lookup, cacheability) runs on every request and stores nothing, so the table shows the step's cost without a hit's saving. Cache hits are measured apart (section below).",
+  "The client sends `Host: orders` and `x-palisade-tenant: acme`; the outbound has `allowUnsignedTenant: true` and every request is a same-tenant call.",
+  "nginx: `worker_processes` = the row's workers (1 unless `-wN`), `keepalive 64` pools on both hops, access log off, TLS 1.3 with a client certificate on the mTLS hop.",
+  "bare: node:http(s) + undici Pool, `dispatcher.request` + `pipeline` as Palisade's forward step, no checks; `-wN`: node:cluster with N workers.",
+];
+
 async function main() {
   if (values.render) return render(values.render);
-  if (!existsSync(join(ROOT, "dist/cli.js")))
-    throw new Error("dist/ is missing: run `npm run build` first");
-  guardChildren();
   const machine = await describeMachine();
   log(
     `machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, nginx ${machine.nginx}, load: ${machine.loadTool}`,
   );
-  log(`note: the load generator, both proxies and the app all share these ${machine.cores} cores`);
-  if (machine.loadAverageAtStart[0] > machine.cores / 2) {
+  if (machine.loadAverageAtStart[0] > machine.cores / 2)
     log(
-      `warning: load average ${machine.loadAverageAtStart[0]} before starting: something else is using the CPU, ` +
-        "numbers will be noisy (rows take turns, so ratios suffer less than absolute req/s)",
+      `warning: load average ${machine.loadAverageAtStart[0]} before starting: something else is using the CPU; ` +
+        "read the ratios and their spread, not absolute figures",
     );
-  }
-  const loadAverages = { start: machine.loadAverageAtStart };
-  const mark = (phase) => (loadAverages[phase] = loadavg().map((x) => Math.round(x * 100) / 100));
   const results = {
     machine,
     settings: {
       seconds,
       warmup,
       rounds,
+      sizes,
       tenantCounts,
-      targets: Object.fromEntries(targets.map((t) => [t, TARGETS[t].describe])),
+      workerCounts,
+      rows: Object.fromEntries(rows.map((r) => [r.name, describeRow(r)])),
     },
-    notes: [
-      "nginx: two instances (one per hop), `worker_processes 1` each — one worker per hop like one Node event loop per sidecar; `auto` would give each instance 2 workers on this box and oversubscribe the 2 cores already shared with wrk and the app.",
-      "Palisade: `node dist/cli.js run -c FILE` per sidecar, logs at warn, access log off, no OTLP exporter; the client sends `Host: orders` and `x-palisade-tenant: acme` (caller has `allowUnsignedTenant: true`).",
-      "bare: bench/servers/bare-proxy.mjs, node:http(s) + undici Pool, same `dispatcher.request` + `pipeline` as Palisade's forward step, no checks.",
-    ],
+    notes: NOTES,
   };
-  const tmp = await mkdtemp(join(tmpdir(), "palisade-bench-"));
-  try {
-    const bigPki = only.has("memory")
-      ? await cachedPki(Math.max(...tenantCounts), ["orders"], { fresh: values["fresh-pki"], log })
-      : undefined;
-    const pkiDir = await makePki(join(tmp, "pki"), ["acme"], ["web", "orders"]);
-    const app = await startApp();
-    const ctx = { tmp, pkiDir, appPort: app.port, appPid: app.proc.pid };
-
+  const bigPki = only.has("memory")
+    ? await cachedPki(Math.max(...tenantCounts), ["orders"], { fresh: values["fresh-pki"], log })
+    : undefined;
+  await withSession("bench", async (ctx) => {
     if (only.has("throughput")) {
-      log(`\n== request path (${warmup} s warmup + ${seconds} s per cell)`);
-      results.throughput = await runThroughput({ targets, ctx, seconds, warmup, rounds, log });
-      mark("afterThroughput");
+      log(`\n== request path (${warmup} s warmup + ${seconds} s per cell, ${rounds} rounds)`);
+      const throughput = await runThroughput({ rows, ctx, sizes, seconds, warmup, rounds, log });
+      throughput.goals = evaluateGoals(throughput.cells, workerCounts);
+      results.throughput = throughput;
     }
     if (only.has("cache")) {
-      log("\n== cache hit vs miss (Palisade pair, callee inbound cache)");
+      log("\n== cache hit vs miss (palisade-1p, every feature on)");
       try {
-        results.cache = await runCache({ ctx, seconds, warmup, log });
+        results.cache = await runCache({ ctx, sizes, seconds, warmup, log });
       } catch (err) {
         results.cache = { error: err.message };
         log(`  FAILED: ${err.message}`);
       }
-      mark("afterCache");
     }
     if (only.has("memory")) {
       log(`\n== memory and startup (${tenantCounts.join(", ")} tenants)`);
@@ -129,31 +152,25 @@ async function main() {
         log,
       });
     }
-    await app.proc.stop();
-  } finally {
-    await stopAll();
-    await rm(tmp, { recursive: true, force: true });
-  }
-
+  });
   machine.loadAverageAtEnd = loadavg().map((x) => Math.round(x * 100) / 100);
-  machine.loadAverages = loadAverages;
   await writeResults(RESULTS, values.out, results);
-  log("");
-  if (results.throughput) log(`${throughputTable(results.throughput.rows)}\n`);
-  for (const f of results.throughput?.failures ?? []) log(`${f.target}: ${f.error}`);
-  if (results.cache?.rows) log(`cache:\n${cacheTable(results.cache)}\n`);
-  if (results.memory) log(`memory and startup:\n${memoryTable(results.memory)}\n`);
-  log(`wrote ${join("bench/results", `${values.out}.md`)} and .json`);
+  printSummary(results);
   const failed =
     (results.throughput?.failures ?? []).some((f) => !f.skipped) || results.cache?.error;
   return failed ? 1 : 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  async (err) => {
-    process.stderr.write(`bench: ${err.stack ?? err.message}\n`);
-    await stopAll();
-    process.exit(1);
-  },
-);
+function printSummary(results) {
+  log("");
+  if (results.throughput) {
+    log(throughputTables(results.throughput.cells));
+    log(`goals:\n${goalsTable(results.throughput.goals)}\n`);
+    for (const f of results.throughput.failures) log(`${f.target}: ${f.error}`);
+  }
+  if (results.cache?.rows) log(`cache:\n${cacheTable(results.cache)}\n`);
+  if (results.memory) log(`memory and startup:\n${memoryTable(results.memory)}\n`);
+  log(`wrote ${join("bench/results", `${values.out}.md`)} and .json`);
+}
+
+exitWith("bench", main);

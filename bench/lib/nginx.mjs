@@ -1,8 +1,9 @@
 /**
- * nginx doing Palisade's two hops with mTLS, as two instances so that each hop gets its own
- * process like a sidecar does: `worker_processes 1` per instance (one master, one worker),
- * which matches Palisade's one event loop per sidecar on this 2-core box. Configs, pid,
- * logs and temp paths live in a temp dir; `daemon off` keeps the master our child.
+ * nginx doing Palisade's two hops with mTLS. Two-process layout: two instances, one per
+ * hop, like two sidecars. Single-process layout: one instance holding both server blocks,
+ * like one sidecar whose outbound calls its own inbound. `worker_processes` is 1 unless
+ * asked (the same count as Palisade's event loops per sidecar). Configs, pid, logs and
+ * temp paths live in a temp dir; `daemon off` keeps the master our child.
  *
  *   outbound: plain :OUT → proxy_pass https (mTLS, client cert, verify, SNI), keepalive pool
  *   inbound:  ssl :IN, ssl_verify_client on → proxy_pass http app, keepalive pool
@@ -18,12 +19,12 @@ export function nginxAvailable() {
   return existsSync(NGINX);
 }
 
-function common(dir) {
+function common(dir, workers = 1) {
   // Running as root, workers would switch to `nobody` and lose the temp dir; stay as we are.
   const user = process.getuid?.() === 0 ? "user root;\n" : "";
   return `${user}daemon off;
 master_process on;
-worker_processes 1;
+worker_processes ${workers};
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
 events { worker_connections 4096; }
@@ -46,9 +47,8 @@ function httpCommon(dir) {
 `;
 }
 
-export function outboundConfig(dir, { port, upstreamPort, cert, key, ca, sslName }) {
-  return `${common(dir)}http {
-${httpCommon(dir)}  upstream callee {
+function outboundBlocks({ port, upstreamPort, cert, key, ca, sslName }) {
+  return `  upstream callee {
     server 127.0.0.1:${upstreamPort};
     keepalive 64;
     keepalive_requests 1000000;
@@ -71,13 +71,11 @@ ${httpCommon(dir)}  upstream callee {
       proxy_ssl_session_reuse on;
     }
   }
-}
 `;
 }
 
-export function inboundConfig(dir, { port, appPort, cert, key, ca }) {
-  return `${common(dir)}http {
-${httpCommon(dir)}  upstream app {
+function inboundBlocks({ port, appPort, cert, key, ca }) {
+  return `  upstream app {
     server 127.0.0.1:${appPort};
     keepalive 64;
     keepalive_requests 1000000;
@@ -97,8 +95,20 @@ ${httpCommon(dir)}  upstream app {
       proxy_set_header Connection "";
     }
   }
-}
 `;
+}
+
+export function outboundConfig(dir, hop, workers = 1) {
+  return `${common(dir, workers)}http {\n${httpCommon(dir)}${outboundBlocks(hop)}}\n`;
+}
+
+export function inboundConfig(dir, hop, workers = 1) {
+  return `${common(dir, workers)}http {\n${httpCommon(dir)}${inboundBlocks(hop)}}\n`;
+}
+
+/** Both hops in one instance: `outbound.upstreamPort` is `inbound.port`. */
+export function singleConfig(dir, { outbound, inbound }, workers = 1) {
+  return `${common(dir, workers)}http {\n${httpCommon(dir)}${outboundBlocks(outbound)}${inboundBlocks(inbound)}}\n`;
 }
 
 /** Starts one nginx instance from `config` in `dir`; resolves when `port` accepts. */

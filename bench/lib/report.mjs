@@ -1,68 +1,12 @@
-/** Turns the results into the printed table and bench/results/latest.{md,json}. */
+/** Turns the results into the printed tables and bench/results/latest.{md,json}. */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { featureLines, goalsTable, throughputTables } from "./report-throughput.mjs";
+import { table } from "./table.mjs";
 
 const f = (x, digits = 2) => (x === undefined || Number.isNaN(x) ? "–" : x.toFixed(digits));
 const times = (x) => (x === undefined ? "–" : `${x.toFixed(2)}×`);
-const plus = (x) => (x === undefined ? "–" : `${x >= 0 ? "+" : ""}${x.toFixed(2)}`);
 const mib = (x) => (x === undefined ? "–" : x.toFixed(1));
-
-function table(header, rows) {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const line = (cells) => `| ${cells.map((c, i) => String(c).padEnd(widths[i])).join(" | ")} |`;
-  return [
-    line(header),
-    `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`,
-    ...rows.map(line),
-  ].join("\n");
-}
-
-export function throughputTable(rows) {
-  const header = [
-    "size",
-    "conns",
-    "target",
-    "req/s",
-    "p50 ms",
-    "p99 ms",
-    "+p50 ms vs direct",
-    "+p99 ms vs direct",
-    "req/s ÷ nginx",
-    "req/s ÷ bare",
-    "p50 ÷ nginx",
-    "p50 ÷ bare",
-    "proxy CPU µs/req",
-    "CPU ÷ nginx",
-    "CPU ÷ bare",
-  ];
-  const order = ["direct", "palisade", "nginx", "bare"];
-  const sorted = [...rows].sort(
-    (a, b) =>
-      a.size.localeCompare(b.size) * -1 ||
-      a.connections - b.connections ||
-      order.indexOf(a.target) - order.indexOf(b.target),
-  );
-  return table(
-    header,
-    sorted.map((r) => [
-      r.size === "small" ? "1 KiB" : "64 KiB",
-      `${r.connections}`,
-      r.target,
-      Math.round(r.rps),
-      f(r.p50Ms),
-      f(r.p99Ms),
-      r.target === "direct" ? "" : plus(r.addedP50Ms),
-      r.target === "direct" ? "" : plus(r.addedP99Ms),
-      times(r.rpsVsNginx),
-      times(r.rpsVsBare),
-      times(r.p50VsNginx),
-      times(r.p50VsBare),
-      r.target === "direct" ? "" : f(r.cpuUsPerRequest?.proxies, 0),
-      times(r.cpuVsNginx),
-      times(r.cpuVsBare),
-    ]),
-  );
-}
 
 export function memoryTable(memory) {
   return table(
@@ -90,7 +34,7 @@ export function memoryTable(memory) {
 }
 
 export function cacheTable(cache) {
-  const all = (c) => (c ? c.caller + c.callee + c.app : undefined);
+  const all = (c) => (c ? c.proxy + c.app : undefined);
   return table(
     [
       "size",
@@ -102,7 +46,7 @@ export function cacheTable(cache) {
       "miss p50 ms",
       "hit p99 ms",
       "miss p99 ms",
-      "callee CPU µs/req hit / miss",
+      "sidecar CPU µs/req hit / miss",
       "all CPU µs/req hit / miss",
       "hit ÷ miss CPU",
     ],
@@ -116,54 +60,53 @@ export function cacheTable(cache) {
       f(r.miss.p50Ms),
       f(r.hit.p99Ms),
       f(r.miss.p99Ms),
-      `${f(r.hit.cpuUsPerRequest?.callee, 0)} / ${f(r.miss.cpuUsPerRequest?.callee, 0)}`,
+      `${f(r.hit.cpuUsPerRequest?.proxy, 0)} / ${f(r.miss.cpuUsPerRequest?.proxy, 0)}`,
       `${f(all(r.hit.cpuUsPerRequest), 0)} / ${f(all(r.miss.cpuUsPerRequest), 0)}`,
       times(r.cpuRatio),
     ]),
   );
 }
 
-export function renderMarkdown(results) {
-  const { machine, settings } = results;
-  const out = [];
-  out.push("# Palisade benchmark: side by side", "");
-  out.push(
+function machineLines({ machine, settings, throughput }) {
+  const loads = (throughput?.roundLoads ?? [])
+    .map((r) => `round ${r.round}: ${r.before.join(", ")} → ${r.after.join(", ")}`)
+    .join("; ");
+  return [
     `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Linux ${machine.kernel}; ` +
       `Node ${machine.node}, nginx ${machine.nginx}, load by ${machine.loadTool}${machine.wrk ? ` ${machine.wrk}` : ""}; ${machine.date}.`,
     "",
-    `**Everything shares these ${machine.cores} cores**: the load generator, both proxy hops and the app. ` +
-      "Numbers are for comparing the rows with each other on one machine in one run, not absolute capacity. " +
-      `Load average (1, 5, 15 min): ${Object.entries(
-        machine.loadAverages ?? { start: machine.loadAverageAtStart },
-      )
-        .map(([phase, l]) => `${phase} ${l.join(", ")}`)
-        .join("; ")}.`,
+    `**Everything shares these ${machine.cores} cores**: the load generator, the proxies and the app. ` +
+      "Compare the rows with each other (ratios), not absolute capacity. " +
+      `Load average (1, 5, 15 min) at start ${machine.loadAverageAtStart.join(", ")}, at end ${(machine.loadAverageAtEnd ?? []).join(", ")}` +
+      (loads ? `; before → after each round: ${loads}.` : "."),
     "",
-    `Each cell: ${settings.warmup} s warmup, then ${settings.seconds} s measured` +
-      (settings.rounds > 1
-        ? `, ${settings.rounds} rounds, the run with the median req/s kept`
-        : "") +
-      "; all targets stay up and take turns per cell, so background drift hits them alike. " +
-      "conns 1 = `-t1 -c1` (latency), " +
-      "conns 32 = `-t2 -c32` (throughput). Ratios are this row ÷ the nginx / bare-Node row of the same size and conns " +
-      "(req/s: higher is better; p50 and CPU: lower is better). +p50/+p99 = latency added over the direct row. " +
-      "proxy CPU µs/req = user+system CPU of both proxy processes (all threads, nginx master and worker) per request, " +
-      "from /proc/PID/stat: unlike req/s it does not depend on how the scheduler shares the cores.",
+    `Each cell: ${settings.warmup} s warmup, then ${settings.seconds} s measured, in ${settings.rounds} interleaved ` +
+      "round(s): every row once per round, the order rotated by one each round. Figures are the median across rounds " +
+      "with the spread (min–max); a ratio is taken within a round (this row ÷ the bare / nginx row of the same layout " +
+      "and workers, or − direct for added latency) and then summarised the same way. conns 1 = `wrk -t1 -c1` (latency), " +
+      "conns 32 = `wrk -t2 -c32` (throughput). proxy CPU µs/req = user+system CPU of every proxy process " +
+      "(all threads and workers) per request, from /proc/PID/stat.",
     "",
-  );
-  out.push("## Request path: app → outbound proxy → mTLS → inbound proxy → app", "");
-  for (const [name, target] of Object.entries(settings.targets))
-    out.push(`- **${name}**: ${target}`);
-  out.push("");
-  if (results.throughput) {
-    out.push(throughputTable(results.throughput.rows), "");
-    for (const f of results.throughput.failures)
-      out.push(`- **${f.target}**: ${f.skipped ? "" : "failed: "}${f.error}`);
-    const tls = Object.entries(results.throughput.tls ?? {}).filter(([, v]) => v);
+  ];
+}
+
+export function renderMarkdown(results) {
+  const { settings, throughput } = results;
+  const out = ["# Palisade benchmark: side by side", "", ...machineLines(results)];
+  if (throughput) {
+    out.push("## Goals (issue 17)", "", goalsTable(throughput.goals), "");
+    out.push("## Request path", "", "Route: `/tenants/acme/nostore/{size}` on every row.", "");
+    for (const [name, what] of Object.entries(settings.rows ?? {}))
+      out.push(`- **${name}**: ${what}`);
+    out.push("", throughputTables(throughput.cells));
+    for (const fail of throughput.failures)
+      out.push(`- **${fail.target}**: ${fail.skipped ? "" : "failed: "}${fail.error}`);
+    const tls = Object.entries(throughput.tls ?? {}).filter(([, v]) => v);
     if (tls.length)
       out.push(
         `- TLS on the mTLS hop: ${tls.map(([k, v]) => `${k} ${v.protocol} ${v.cipher}`).join("; ")}`,
       );
+    for (const line of featureLines(throughput.featureProof)) out.push(`- ${line}`);
     out.push("");
   }
   if (results.memory) {
@@ -186,11 +129,11 @@ export function renderMarkdown(results) {
     if (results.cache.error)
       out.push("## Cache hit vs miss", "", `failed: ${results.cache.error}`, "");
     else {
-      out.push("## Cache hit vs miss (through the Palisade pair)", "");
+      out.push("## Cache hit vs miss (palisade-1p, every feature on; not in the main table)", "");
       out.push(
-        "Callee inbound cache on, `defaultTtl: 60s`. Hit: `/tenants/acme/{size}` answered from the callee's tenant " +
-          "partition. Miss: `/tenants/acme/nostore/{size}`, `cache-control: no-store`, so every request goes to the app. " +
-          `Callee counters after the run: ${JSON.stringify(results.cache.counters)}.`,
+        "Inbound cache on, `defaultTtl: 60s`. Hit: `/tenants/acme/{size}` answered from the tenant's " +
+          "partition. Miss: `/tenants/acme/nostore/{size}`, `cache-control: no-store` (the main table's route), so every " +
+          `request goes to the app after the lookup. Inbound counters after the run: ${JSON.stringify(results.cache.counters)}.`,
         "",
         cacheTable(results.cache),
         "",

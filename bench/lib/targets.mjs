@@ -1,18 +1,23 @@
 /**
- * The four ways through the loopback mesh, each started on demand and stopped after its
- * rows. Every target answers the same requests at `url` with `headers`:
+ * The ways through the loopback mesh. A row is a kind, a layout and (Palisade) a feature
+ * set, with a worker count; every row answers the same requests at `url` with `headers`.
  *
- *   direct    client → app                                           (the physical limit)
- *   palisade  client → caller sidecar → mTLS → callee sidecar → app
- *   nginx     client → nginx (outbound) → mTLS → nginx (inbound) → app
- *   bare      client → node:http+undici → mTLS → node:https+undici → app (the Node floor)
+ *   direct       client → app                                                (the physical limit)
+ *   palisade-1p  client → sidecar outbound → mTLS → the same sidecar's inbound → app
+ *   palisade-2p  client → caller sidecar → mTLS → callee sidecar → app
+ *   nginx-1p/2p  the same with nginx: one instance holding both hops, or one per hop
+ *   bare-1p/2p   the same with node:http+undici → mTLS → node:https+undici (the Node floor)
+ *
+ * Palisade rows run with every feature on unless named `-lean`; `-wN` rows run N workers
+ * (Palisade `concurrency: N`, node:cluster for bare, `worker_processes N` for nginx).
  */
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { connect } from "node:tls";
 import { request } from "undici";
-import { inboundConfig, nginxAvailable, outboundConfig, startNginx } from "./nginx.mjs";
-import { startPalisadePair } from "./palisade.mjs";
+import { expectAccessLines, featureConfig } from "./features.mjs";
+import { inboundConfig, outboundConfig, singleConfig, startNginx } from "./nginx.mjs";
+import { startPalisadePair, startPalisadeSingle } from "./palisade.mjs";
 import { pkiPaths, TRUST_DOMAIN } from "./pki.mjs";
 import { freePorts } from "./ports.mjs";
 import { startProcess, waitForPort } from "./processes.mjs";
@@ -23,102 +28,135 @@ export const TENANT = "acme";
 export const CLIENT_HEADERS = { Host: "orders", "x-palisade-tenant": TENANT };
 const SNI = `${TENANT}.orders.${TRUST_DOMAIN}`;
 
+/**
+ * The two-process lean rows under their old names, for h2-grpc.mjs, which compares them
+ * with its HTTP/2 pairs.
+ */
 export const TARGETS = {
-  direct: {
-    describe: "client → app (no proxy)",
-    async start({ appPort }) {
-      return { url: `http://127.0.0.1:${appPort}`, procs: [], stop: async () => {} };
-    },
+  palisade: {
+    start: (ctx) =>
+      startRow(
+        { kind: "palisade", layout: "2p", features: "off", workers: 1, name: "palisade" },
+        ctx,
+      ),
+  },
+  bare: { start: (ctx) => startRow({ kind: "bare", layout: "2p", workers: 1, name: "bare" }, ctx) },
+};
+
+/** Starts a row: `{ url, inboundPort, procs, stop, admin?, accessLog? }`. */
+export function startRow(row, ctx) {
+  return STARTERS[row.kind](row, ctx);
+}
+
+const STARTERS = {
+  async direct(_row, { appPort }) {
+    return { url: `http://127.0.0.1:${appPort}`, procs: [], stop: async () => {} };
   },
 
-  palisade: {
-    describe: "caller sidecar → mTLS → callee sidecar (node dist/cli.js run, one process each)",
-    async start({ tmp, pkiDir, appPort, nodeArgs, inboundCache }) {
-      const pair = await startPalisadePair(join(tmp, "palisade"), {
-        pkiDir,
-        tenants: [TENANT],
-        appPort,
-        nodeArgs,
-        inboundCache,
-      });
-      return {
+  async palisade(row, { tmp, pkiDir, appPort, traceSink, nodeArgs }) {
+    const dir = join(tmp, row.name);
+    const { telemetry, inboundCache, accessLog } = featureConfig(row.features, { dir, traceSink });
+    const common = { pkiDir, tenants: [TENANT], appPort, telemetry, inboundCache };
+    const concurrency = row.workers > 1 ? row.workers : undefined;
+    let started;
+    if (row.layout === "1p") {
+      const { sidecar } = await startPalisadeSingle(dir, { ...common, concurrency, nodeArgs });
+      started = { url: `http://127.0.0.1:${sidecar.ports.outbound}`, sidecars: [sidecar] };
+      started.inboundPort = sidecar.ports.inbound;
+    } else {
+      const pair = await startPalisadePair(dir, { ...common, concurrency, nodeArgs });
+      started = {
         url: `http://127.0.0.1:${pair.caller.ports.outbound}`,
         inboundPort: pair.callee.ports.inbound,
-        procs: [pair.caller.proc, pair.callee.proc],
-        pair,
-        stop: () => Promise.all([pair.caller.proc.stop(), pair.callee.proc.stop()]),
+        sidecars: [pair.caller, pair.callee],
       };
-    },
+    }
+    const procs = started.sidecars.map((s) => s.proc);
+    return {
+      ...started,
+      procs,
+      accessLog,
+      // The inbound side: its admin /metrics holds the cache counters.
+      adminPort: started.sidecars.at(-1).ports.admin,
+      stop: () => Promise.all(procs.map((p) => p.stop())),
+    };
   },
 
-  nginx: {
-    describe: "nginx → mTLS → nginx (two instances, worker_processes 1 each, keepalive pools)",
-    available: nginxAvailable,
-    async start({ tmp, pkiDir, appPort }) {
-      const [outPort, inPort] = await freePorts(2);
-      const web = pkiPaths(pkiDir, TENANT, "web");
-      const orders = pkiPaths(pkiDir, TENANT, "orders");
-      const inDir = join(tmp, "nginx-inbound");
-      const outDir = join(tmp, "nginx-outbound");
-      const inbound = await startNginx(
-        "nginx-inbound",
+  async nginx(row, { tmp, pkiDir, appPort }) {
+    const [outPort, inPort] = await freePorts(2);
+    const outbound = { port: outPort, upstreamPort: inPort, ...pkiPaths(pkiDir, TENANT, "web") };
+    outbound.sslName = SNI;
+    const inbound = { port: inPort, appPort, ...pkiPaths(pkiDir, TENANT, "orders") };
+    const dir = join(tmp, row.name);
+    let procs;
+    if (row.layout === "1p") {
+      const config = singleConfig(dir, { outbound, inbound }, row.workers);
+      procs = [await startNginx(row.name, dir, config, outPort)];
+      await waitForPort(inPort);
+    } else {
+      const inDir = join(dir, "inbound");
+      const outDir = join(dir, "outbound");
+      const callee = await startNginx(
+        `${row.name}-inbound`,
         inDir,
-        inboundConfig(inDir, { port: inPort, appPort, ...orders }),
+        inboundConfig(inDir, inbound, row.workers),
         inPort,
       );
-      const outbound = await startNginx(
-        "nginx-outbound",
-        outDir,
-        outboundConfig(outDir, { port: outPort, upstreamPort: inPort, ...web, sslName: SNI }),
-        outPort,
-      );
-      return {
-        url: `http://127.0.0.1:${outPort}`,
-        inboundPort: inPort,
-        procs: [outbound, inbound],
-        stop: () => Promise.all([outbound.stop(), inbound.stop()]),
-      };
-    },
+      const config = outboundConfig(outDir, outbound, row.workers);
+      procs = [await startNginx(`${row.name}-outbound`, outDir, config, outPort), callee];
+    }
+    return {
+      url: `http://127.0.0.1:${outPort}`,
+      inboundPort: inPort,
+      procs,
+      stop: () => Promise.all(procs.map((p) => p.stop())),
+    };
   },
 
-  bare: {
-    describe: "node:http + undici Pool → mTLS → node:https + undici Pool (no checks)",
-    async start({ pkiDir, appPort, nodeArgs = [] }) {
-      const [outPort, inPort] = await freePorts(2);
-      const web = pkiPaths(pkiDir, TENANT, "web");
-      const orders = pkiPaths(pkiDir, TENANT, "orders");
-      const inbound = startProcess("bare-inbound", process.execPath, [
+  async bare(row, { pkiDir, appPort, nodeArgs = [] }) {
+    const [outPort, inPort] = await freePorts(2);
+    const inbound = {
+      mode: "inbound",
+      port: inPort,
+      upstream: `http://127.0.0.1:${appPort}`,
+      ...pkiPaths(pkiDir, TENANT, "orders"),
+    };
+    const outbound = {
+      mode: "outbound",
+      port: outPort,
+      upstream: `https://127.0.0.1:${inPort}`,
+      servername: SNI,
+      ...pkiPaths(pkiDir, TENANT, "web"),
+    };
+    const start = (name, servers) =>
+      startProcess(name, process.execPath, [
         ...nodeArgs,
         BARE,
-        JSON.stringify({
-          mode: "inbound",
-          port: inPort,
-          upstream: `http://127.0.0.1:${appPort}`,
-          ...orders,
-        }),
+        JSON.stringify({ servers, workers: row.workers }),
       ]);
-      await waitForPort(inPort, { proc: inbound });
-      const outbound = startProcess("bare-outbound", process.execPath, [
-        ...nodeArgs,
-        BARE,
-        JSON.stringify({
-          mode: "outbound",
-          port: outPort,
-          upstream: `https://127.0.0.1:${inPort}`,
-          servername: SNI,
-          ...web,
-        }),
-      ]);
-      await waitForPort(outPort, { proc: outbound });
-      return {
-        url: `http://127.0.0.1:${outPort}`,
-        inboundPort: inPort,
-        procs: [outbound, inbound],
-        stop: () => Promise.all([outbound.stop(), inbound.stop()]),
-      };
-    },
+    let procs;
+    if (row.layout === "1p") {
+      procs = [start(row.name, [inbound, outbound])];
+      await waitForPort(inPort, { proc: procs[0] });
+      await waitForPort(outPort, { proc: procs[0] });
+    } else {
+      procs = [start(`${row.name}-outbound`, [outbound]), start(`${row.name}-inbound`, [inbound])];
+      await waitForPort(outPort, { proc: procs[0] });
+      await waitForPort(inPort, { proc: procs[1] });
+    }
+    return {
+      url: `http://127.0.0.1:${outPort}`,
+      inboundPort: inPort,
+      procs,
+      stop: () => Promise.all(procs.map((p) => p.stop())),
+    };
   },
 };
+
+/** Features-on rows must really log: the sanity requests leave access lines. */
+export async function provenFeatures(row, started) {
+  if (started.accessLog) await expectAccessLines(started.accessLog);
+}
 
 /** Proves a target serves both bodies, and (Palisade) that the app saw the tenant. */
 export async function sanityCheck(name, url, headers = CLIENT_HEADERS) {
@@ -136,7 +174,7 @@ export async function sanityCheck(name, url, headers = CLIENT_HEADERS) {
         `${name}: /${size} answered ${res.statusCode} with ${body.length} bytes: ${body.toString().slice(0, 300)}`,
       );
     }
-    if (name === "palisade" && res.headers["x-seen-tenant"] !== TENANT) {
+    if (name.startsWith("palisade") && res.headers["x-seen-tenant"] !== TENANT) {
       throw new Error(
         `${name}: the app saw tenant ${res.headers["x-seen-tenant"]}, expected ${TENANT}`,
       );

@@ -7,23 +7,19 @@
  *   inbound:  HTTPS in (requestCert, rejectUnauthorized) → undici Pool, plain HTTP, to the app
  *
  * usage: node bench/servers/bare-proxy.mjs '<json>'
- *   { mode: "outbound"|"inbound", port, upstream, cert, key, ca, servername? }
+ *   { mode: "outbound"|"inbound", port, upstream, cert, key, ca, servername? }   one hop
+ *   { servers: [<hop>, <hop>], workers? }   the single-process layout: both hops in one
+ *     process; with `workers` N > 1, node:cluster forks N processes that each run them all
  */
+import cluster from "node:cluster";
 import { readFileSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { pipeline } from "node:stream";
 import { Pool } from "undici";
 
-const options = JSON.parse(process.argv[2]);
+const spec = JSON.parse(process.argv[2]);
 const pem = (path) => readFileSync(path, "utf8");
-const tls = { cert: pem(options.cert), key: pem(options.key), ca: pem(options.ca) };
-
-const pool = new Pool(options.upstream, {
-  connections: 256,
-  keepAliveTimeout: 4_000,
-  connect: options.mode === "outbound" ? { ...tls, servername: options.servername } : {},
-});
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1), which undici also refuses to send. */
 const HOP = new Set([
@@ -43,7 +39,8 @@ function endToEnd(headers) {
   return out;
 }
 
-function handle(req, res) {
+/** The request handler of one hop, forwarding to `pool`. */
+const forwardTo = (pool) => (req, res) => {
   const hasBody = req.headers["content-length"] !== undefined || req.headers["transfer-encoding"];
   pool
     .request({
@@ -62,12 +59,33 @@ function handle(req, res) {
         res.end();
       },
     );
+};
+
+function serve(options) {
+  const tls = { cert: pem(options.cert), key: pem(options.key), ca: pem(options.ca) };
+  const pool = new Pool(options.upstream, {
+    connections: 256,
+    keepAliveTimeout: 4_000,
+    connect: options.mode === "outbound" ? { ...tls, servername: options.servername } : {},
+  });
+  const handle = forwardTo(pool);
+  const server =
+    options.mode === "outbound"
+      ? createHttpServer(handle)
+      : createHttpsServer({ ...tls, requestCert: true, rejectUnauthorized: true }, handle);
+  server.keepAliveTimeout = 60_000;
+  server.listen(options.port, "127.0.0.1");
 }
 
-const server =
-  options.mode === "outbound"
-    ? createHttpServer(handle)
-    : createHttpsServer({ ...tls, requestCert: true, rejectUnauthorized: true }, handle);
-server.keepAliveTimeout = 60_000;
-server.listen(options.port, "127.0.0.1");
+const workers = spec.workers ?? 1;
+if (workers > 1 && cluster.isPrimary) {
+  // Workers share the listening sockets; a worker that dies takes the row down loudly.
+  for (let i = 0; i < workers; i++) cluster.fork();
+  cluster.on("exit", (worker, code, signal) => {
+    process.stderr.write(`bare-proxy: worker ${worker.process.pid} exited (${code ?? signal})\n`);
+    process.exit(1);
+  });
+} else {
+  for (const options of spec.servers ?? [spec]) serve(options);
+}
 process.on("SIGTERM", () => process.exit(0));
