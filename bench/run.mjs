@@ -79,6 +79,7 @@ async function render(file) {
     results.throughput.goals = evaluateGoals(
       results.throughput.cells,
       results.settings.workerCounts,
+      results.throughput.failures,
     );
   }
   const out = file
@@ -129,7 +130,7 @@ async function main() {
     if (only.has("throughput")) {
       log(`\n== request path (${warmup} s warmup + ${seconds} s per cell, ${rounds} rounds)`);
       const throughput = await runThroughput({ rows, ctx, sizes, seconds, warmup, rounds, log });
-      throughput.goals = evaluateGoals(throughput.cells, workerCounts);
+      throughput.goals = evaluateGoals(throughput.cells, workerCounts, throughput.failures);
       results.throughput = throughput;
     }
     if (only.has("cache")) {

@@ -56,13 +56,16 @@ export function goalSpecs(workerCounts = [1]) {
 }
 
 /** Each goal with its measured spread and a verdict. `cells` come from `summarize`. */
-export function evaluateGoals(cells, workerCounts = [1]) {
+export function evaluateGoals(cells, workerCounts = [1], failures = []) {
   return goalSpecs(workerCounts).map((spec) => {
     const cell = cells.find(
       (c) => c.name === spec.row && c.size === "small" && c.connections === spec.connections,
     );
     const measured = cell?.figures[spec.figure];
-    if (!measured) return { ...spec, verdict: "not measured" };
+    if (!measured) {
+      const why = failures.find((f) => f.target === spec.row)?.error;
+      return { ...spec, verdict: why ? `not measured: ${why}` : "not measured" };
+    }
     const meets = (x) => (spec.op === "<=" ? x <= spec.bar : x >= spec.bar);
     const everyRound = measured.values.every(meets);
     if (measured.values.length < 2)
