@@ -1,153 +1,153 @@
 /**
- * CPU profiles. Default: the Palisade row — both sidecars run with `--cpu-prof` under the
- * throughput load (`-t2 -c32`, 1 KiB), then stop gracefully so V8 writes the profiles to
- * bench/results/*.cpuprofile (git-ignored; open them in Chrome DevTools). Prints each
- * profile's time by area and its top self-time functions.
+ * Where each request's microseconds go. Default: the single-process Palisade row with
+ * every feature on, and the single-process bare Node pair beside it, each started once
+ * with `--cpu-prof` and driven at 1 and then at 32 connections; V8 writes the profiles at
+ * exit (bench/results/profiles/, git-ignored; open them in Chrome DevTools). Only the
+ * samples inside each measured load window count, so start-up, warmup and drain are left
+ * out; busy time is charged to the buckets of lib/buckets.mjs and divided by the requests
+ * served in the window. Writes bench/results/profile.{md,json}.
  *
- *   node bench/profile.mjs [--seconds 15] [--size small|large] [--connections 32]
- *                          [--target palisade|bare] [--cache]
+ *   node bench/profile.mjs [--seconds 10] [--warmup 2] [--connections 1,32]
+ *                          [--targets palisade,bare] [--layout 1p|2p] [--features on|off]
  *   node bench/profile.mjs --startup 1000     one sidecar's start with N tenants, to /readyz
- *
- * The process's own start (module loading, config) is in every profile; a longer
- * `--seconds` makes it a smaller share.
  */
-import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { mkdir, readdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { startApp } from "./lib/app.mjs";
-import { CACHE_ROUTE } from "./lib/cache.mjs";
-import { formatTop, readProfile, selfTimes } from "./lib/cpuprofile.mjs";
+import { addAttributions, attribute } from "./lib/buckets.mjs";
+import { readProfile, selfTimes } from "./lib/cpuprofile.mjs";
+import { withCpu } from "./lib/cpu.mjs";
 import { runLoad } from "./lib/load.mjs";
-import { startPalisadePair, startSidecar, writeSidecarConfig } from "./lib/palisade.mjs";
-import { cachedPki, makePki } from "./lib/pki.mjs";
-import { guardChildren, stopAll } from "./lib/processes.mjs";
+import { describeMachine } from "./lib/machine.mjs";
+import { profileMarkdown } from "./lib/profile-report.mjs";
+import { profileStartup } from "./lib/profile-startup.mjs";
+import { rowName } from "./lib/rows.mjs";
+import { exitWith, ROOT, withSession } from "./lib/session.mjs";
 import { errorNote } from "./lib/stats.mjs";
-import { CLIENT_HEADERS, sanityCheck, TARGETS, TENANT } from "./lib/targets.mjs";
+import { CLIENT_HEADERS, sanityCheck, startRow, provenFeatures } from "./lib/targets.mjs";
+import { ROUTE } from "./lib/throughput.mjs";
 
-const ROOT = resolve(import.meta.dirname, "..");
 const RESULTS = join(ROOT, "bench/results");
 const { values } = parseArgs({
   options: {
-    seconds: { type: "string", default: "15" },
+    seconds: { type: "string", default: "10" },
+    warmup: { type: "string", default: "2" },
+    connections: { type: "string", default: "1,32" },
+    targets: { type: "string", default: "palisade,bare" },
+    layout: { type: "string", default: "1p" },
+    features: { type: "string", default: "on" },
+    interval: { type: "string", default: "500" },
     size: { type: "string", default: "small" },
-    connections: { type: "string", default: "32" },
-    target: { type: "string", default: "palisade" },
-    cache: { type: "boolean", default: false },
+    top: { type: "string", default: "15" },
+    out: { type: "string", default: "profile" },
     startup: { type: "string" },
-    top: { type: "string", default: "20" },
   },
 });
 const log = (line) => process.stdout.write(`${line}\n`);
 const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-const profileArgs = (name) => [
-  "--cpu-prof",
-  "--cpu-prof-dir",
-  RESULTS,
-  "--cpu-prof-name",
-  `${name}-${stamp}.cpuprofile`,
-];
+/** Microseconds on CLOCK_MONOTONIC, the clock of a .cpuprofile's sample timestamps. */
+const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 
 async function main() {
-  if (!existsSync(join(ROOT, "dist/cli.js")))
-    throw new Error("dist/ is missing: run `npm run build` first");
-  if (values.target !== "palisade" && values.target !== "bare")
-    throw new Error("--target is palisade or bare");
-  guardChildren();
-  await mkdir(RESULTS, { recursive: true });
-  const tmp = await mkdtemp(join(tmpdir(), "palisade-profile-"));
-  const started = Date.now();
-  try {
-    if (values.startup) await profileStartup(tmp, Number(values.startup));
-    else await profileLoad(tmp);
-  } finally {
-    await stopAll();
-    await rm(tmp, { recursive: true, force: true });
-  }
-  const fresh = [];
-  for (const name of await readdir(RESULTS)) {
-    if (!name.endsWith(".cpuprofile")) continue;
-    const file = join(RESULTS, name);
-    if ((await stat(file)).mtimeMs >= started) fresh.push(file);
-  }
-  if (fresh.length === 0) throw new Error("no profile was written");
-  for (const file of fresh.sort()) {
-    const summary = selfTimes(await readProfile(file));
-    log(`\n${formatTop(file.slice(ROOT.length + 1), summary, Number(values.top))}`);
-  }
+  if (values.startup) return profileStartup(Number(values.startup), log);
+  const machine = await describeMachine();
+  const runs = [];
+  await withSession("profile", async (ctx) => {
+    for (const kind of values.targets.split(",")) {
+      const row = { kind, layout: values.layout, features: values.features, workers: 1 };
+      row.name = rowName(row);
+      runs.push(...(await profileRow(row, ctx)));
+    }
+  });
+  machine.loadAverageAtEnd = (await describeMachine()).loadAverageAtStart;
+  const settings = { ...values, seconds: Number(values.seconds), warmup: Number(values.warmup) };
+  const results = { machine, settings, runs };
+  await writeFile(join(RESULTS, `${values.out}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  const md = profileMarkdown(results, Number(values.top));
+  await writeFile(join(RESULTS, `${values.out}.md`), md);
+  log(`\n${md}\nwrote bench/results/${values.out}.md and .json`);
   return 0;
 }
 
-async function profileLoad(tmp) {
-  const pkiDir = await makePki(join(tmp, "pki"), [TENANT], ["web", "orders"]);
-  const app = await startApp();
-  const ctx = { tmp, pkiDir, appPort: app.port, appPid: app.proc.pid };
-  let running;
-  if (values.target === "palisade") {
-    const pair = await startPalisadePair(join(tmp, "palisade"), {
-      pkiDir,
-      tenants: [TENANT],
-      appPort: app.port,
-      nodeArgs: (side) => profileArgs(`palisade-${side}`),
-      ...(values.cache ? { inboundCache: CACHE_ROUTE } : {}),
-    });
-    running = {
-      url: `http://127.0.0.1:${pair.caller.ports.outbound}`,
-      procs: [pair.caller.proc, pair.callee.proc],
+/** One process (or pair) under `--cpu-prof`, one load window per connection count. */
+async function profileRow(row, ctx) {
+  const dir = join(RESULTS, "profiles", `${stamp}-${row.name}`);
+  await mkdir(dir, { recursive: true });
+  const nodeArgs = ["--cpu-prof", "--cpu-prof-dir", dir, "--cpu-prof-interval", values.interval];
+  const started = await startRow(row, { ...ctx, nodeArgs });
+  await sanityCheck(row.name, started.url);
+  await provenFeatures(row, started);
+  const windows = [];
+  for (const connections of values.connections.split(",").map(Number)) {
+    const spec = {
+      url: `${started.url}${ROUTE(values.size)}`,
+      headers: CLIENT_HEADERS,
+      connections,
+      threads: Math.min(2, connections),
+      tmpDir: ctx.tmp,
     };
-  } else {
-    running = await TARGETS.bare.start({
-      ...ctx,
-      nodeArgs: ["--cpu-prof", "--cpu-prof-dir", RESULTS],
-    });
+    if (Number(values.warmup) > 0) await runLoad({ ...spec, seconds: Number(values.warmup) });
+    const from = nowUs();
+    const result = await withCpu({ proxies: started.procs.map((p) => p.pid) }, () =>
+      runLoad({ ...spec, seconds: Number(values.seconds) }),
+    );
+    windows.push({ connections, from, to: nowUs(), result });
+    log(
+      `${row.name} c${connections}: ${Math.round(result.rps)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, ` +
+        `p99 ${result.p99Ms.toFixed(2)} ms, process CPU ${result.cpuUsPerRequest.proxies?.toFixed(0)} µs/req${errorNote(result)}`,
+    );
   }
-  await sanityCheck(values.target, running.url);
-  const connections = Number(values.connections);
-  const result = await runLoad({
-    url: `${running.url}/tenants/${TENANT}/${values.size}`,
-    headers: CLIENT_HEADERS,
-    connections,
-    threads: Math.min(2, connections),
-    seconds: Number(values.seconds),
-    tmpDir: tmp,
-  });
-  log(
-    `${values.target} ${values.size} c${connections}: ${Math.round(result.rps)} req/s, ` +
-      `p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms${errorNote(result)}`,
-  );
-  await stopForProfiles(running.procs);
-  await app.proc.stop();
-}
-
-async function profileStartup(tmp, count) {
-  const pki = await cachedPki(count, ["orders"], { log });
-  const config = await writeSidecarConfig(join(tmp, "orders.yaml"), {
-    service: "orders",
-    tenants: pki.tenants.slice(0, count),
-    pkiDir: pki.dir,
-    appPort: 9,
-  });
-  const sidecar = await startSidecar("palisade-startup", config, {
-    nodeArgs: profileArgs(`palisade-startup-${count}`),
-    cwd: tmp,
-  });
-  log(`${count} tenants: spawn → /readyz 200 in ${sidecar.startupMs.toFixed(0)} ms (profiling on)`);
-  await stopForProfiles([sidecar.proc]);
-}
-
-/** SIGTERM: the processes drain and exit, and V8 writes the profiles on exit. */
-async function stopForProfiles(procs) {
-  const exits = await Promise.all(procs.map((p) => p.stop(30_000)));
+  // SIGTERM: the processes drain and exit, and V8 writes each profile on exit.
+  const exits = await Promise.all(started.procs.map((p) => p.stop(30_000)));
   if (exits.some((e) => e.signal === "SIGKILL"))
-    log("warning: a process had to be killed; its profile may be missing");
+    throw new Error(`${row.name}: a process had to be killed, so its profile is missing`);
+  const files = (await readdir(dir)).filter((f) => f.endsWith(".cpuprofile"));
+  if (files.length < started.procs.length)
+    throw new Error(
+      `${row.name}: ${files.length} profiles in ${dir}, expected ${started.procs.length}`,
+    );
+  const profiles = await Promise.all(files.map((f) => readProfile(join(dir, f))));
+  return windows.map((w) => summarizeWindow(row, w, profiles, dir));
 }
 
-main().then(
-  (code) => process.exit(code),
-  async (err) => {
-    process.stderr.write(`profile: ${err.stack ?? err.message}\n`);
-    await stopAll();
-    process.exit(1);
-  },
-);
+function summarizeWindow(row, { connections, from, to, result }, profiles, dir) {
+  for (const p of profiles)
+    if (from < p.startTime || to > p.endTime)
+      throw new Error(
+        `${row.name}: load window ${from}–${to} µs is outside a profile (${p.startTime}–${p.endTime}): ` +
+          "the harness and the profile do not share a clock",
+      );
+  const window = { from, to };
+  const total = addAttributions(profiles.map((p) => attribute(p, window)));
+  const requests = result.requests;
+  const buckets = Object.fromEntries(
+    Object.entries(total.buckets).map(([name, us]) => [
+      name,
+      { usPerRequest: us / requests, share: us / (total.busyUs || 1) },
+    ]),
+  );
+  const top = profiles
+    .flatMap((p) => selfTimes(p, window).functions.slice(0, 40))
+    .map((f) => ({
+      name: f.name,
+      where: f.where,
+      usPerRequest: (f.selfMs * 1000) / requests,
+      share: (f.selfMs * 1000) / (total.busyUs || 1),
+    }));
+  return {
+    row: row.name,
+    connections,
+    profiles: dir.slice(ROOT.length + 1),
+    requests,
+    rps: result.rps,
+    p50Ms: result.p50Ms,
+    p99Ms: result.p99Ms,
+    processCpuUsPerRequest: result.cpuUsPerRequest.proxies,
+    busyUsPerRequest: total.busyUs / requests,
+    idleShare: total.idleUs / (total.idleUs + total.busyUs || 1),
+    buckets,
+    top: top.sort((a, b) => b.share - a.share).slice(0, 40),
+  };
+}
+
+exitWith("profile", main);

@@ -3,7 +3,7 @@
  * bucket, by the script of the frame it landed in (self time). The rules are a table, read
  * top to bottom, first match wins. Frames without a script of their own (native functions
  * such as `writev` or `runMicrotasks`, V8 builtins such as `JSON.stringify`) and Node's
- * generic helpers (crypto, buffers) are charged to their caller's bucket: a JSON.stringify
+ * generic helpers (crypto, buffers, fs, AbortSignal, primordials) are charged to their caller's bucket: a JSON.stringify
  * under pino is the access log's cost, an HMAC under context-token.js is token signing.
  */
 
@@ -48,7 +48,12 @@ export const RULES = [
     name: /^(writev|writeBuffer|write(Utf8|Latin1|Ascii|Ucs2)String)$/,
   },
   { bucket: INHERIT, url: /^$/ },
-  { bucket: INHERIT, url: /^node:(internal\/crypto\/|crypto$|buffer$|internal\/buffer$)/ },
+  // Node's generic helpers do their caller's work: SonicBoom's fs.write is the access log's,
+  // pipeline's AbortSignal is stream plumbing's, a primordial SafeMap is whoever made it.
+  {
+    bucket: INHERIT,
+    url: /^node:(internal\/crypto\/|crypto$|buffer$|internal\/buffer$|fs$|internal\/fs\/|internal\/abort_controller$|internal\/per_context\/|internal\/validators$|internal\/util$)/,
+  },
   { bucket: "TLS", url: /^node:(_tls_|tls$|internal\/tls\/)/ },
   { bucket: "HTTP parse/serialise", url: /^node:(_http_|internal\/http$|http$|https$)/ },
   { bucket: "HTTP parse/serialise", url: /node_modules\/undici\/lib\/llhttp\/|^wasm:/ },

@@ -31,7 +31,7 @@ const TREE = {
   4: [frame("signContext", `${ROOT}/dist/tenancy/context-token.js`), [5]],
   5: [frame("Hmac", "node:internal/crypto/hash"), [6]],
   6: [frame("digest"), []],
-  7: [frame("write", `${ROOT}/node_modules/pino/lib/proto.js`), [8]],
+  7: [frame("write", `${ROOT}/node_modules/pino/lib/proto.js`), [8, 17]],
   8: [frame("stringify"), []],
   9: [frame("writev"), []],
   10: [frame("(garbage collector)"), []],
@@ -41,6 +41,8 @@ const TREE = {
   14: [frame("onStreamRead", "node:_tls_wrap"), []],
   15: [frame("runMicrotasks"), []],
   16: [frame("key", `${ROOT}/dist/cache/cache-key.js`), []],
+  17: [frame("write", "node:fs"), [18]],
+  18: [frame("writeString"), []],
 };
 
 test("each sample is charged to its frame's bucket, native frames to their caller's", () => {
@@ -57,14 +59,15 @@ test("each sample is charged to its frame's bucket, native frames to their calle
     [15, 8], // runMicrotasks under task_queues: promises and timers
     [3, 9], // the handler itself: other Palisade
     [16, 1], // cache step
+    [18, 5], // native writeString under fs.write under pino: access log
   ]);
   const a = attribute(p);
   assert.equal(a.idleUs, 100);
-  assert.equal(a.busyUs, 75);
+  assert.equal(a.busyUs, 80);
   const nonZero = Object.fromEntries(Object.entries(a.buckets).filter(([, us]) => us > 0));
   assert.deepEqual(nonZero, {
     "token signing": 15,
-    "access log": 20,
+    "access log": 25,
     "socket writes (native: send, TLS encryption)": 7,
     GC: 3,
     "V8/native outside JS ((program))": 4,

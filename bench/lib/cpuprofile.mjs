@@ -13,12 +13,18 @@ export async function readProfile(file) {
   return JSON.parse(await readFile(file, "utf8"));
 }
 
-/** `{ totalMs, idleMs, functions: [{ name, where, selfMs, share }], buckets: [...] }`, shares of busy time. */
-export function selfTimes(profile) {
+/**
+ * `{ totalMs, idleMs, functions: [{ name, where, selfMs, share }], buckets: [...] }`, shares
+ * of busy time, over the samples inside `window` (`{ from, to }`, the profile's µs clock).
+ */
+export function selfTimes(profile, window) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfUs = new Map();
+  let t = profile.startTime;
   for (let i = 0; i < profile.samples.length; i++) {
     const id = profile.samples[i];
+    t += profile.timeDeltas[i] ?? 0;
+    if (window && (t < window.from || t > window.to)) continue;
     selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
   }
   const functions = new Map();
