@@ -12,11 +12,11 @@
  *   node bench/profile.mjs --startup 1000     one sidecar's start with N tenants, to /readyz
  */
 import { mkdir, readdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { addAttributions, attribute } from "./lib/buckets.mjs";
 import { readProfile, selfTimes } from "./lib/cpuprofile.mjs";
-import { withCpu } from "./lib/cpu.mjs";
+import { mainThreadCpuSeconds, withCpu } from "./lib/cpu.mjs";
 import { runLoad } from "./lib/load.mjs";
 import { describeMachine } from "./lib/machine.mjs";
 import { profileMarkdown } from "./lib/profile-report.mjs";
@@ -62,10 +62,12 @@ async function main() {
   machine.loadAverageAtEnd = (await describeMachine()).loadAverageAtStart;
   const settings = { ...values, seconds: Number(values.seconds), warmup: Number(values.warmup) };
   const results = { machine, settings, runs };
-  await writeFile(join(RESULTS, `${values.out}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  // A name lands in bench/results/; a path (e.g. /tmp/before) is taken as it is.
+  const out = resolve(RESULTS, values.out);
+  await writeFile(`${out}.json`, `${JSON.stringify(results, null, 2)}\n`);
   const md = profileMarkdown(results, Number(values.top));
-  await writeFile(join(RESULTS, `${values.out}.md`), md);
-  log(`\n${md}\nwrote bench/results/${values.out}.md and .json`);
+  await writeFile(`${out}.md`, md);
+  log(`\n${md}\nwrote ${out}.md and .json`);
   return 0;
 }
 
@@ -87,11 +89,15 @@ async function profileRow(row, ctx) {
       tmpDir: ctx.tmp,
     };
     if (Number(values.warmup) > 0) await runLoad({ ...spec, seconds: Number(values.warmup) });
+    const pids = started.procs.map((p) => p.pid);
+    const mainBefore = await mainThreadCpuSeconds(pids);
     const from = nowUs();
-    const result = await withCpu({ proxies: started.procs.map((p) => p.pid) }, () =>
+    const result = await withCpu({ proxies: pids }, () =>
       runLoad({ ...spec, seconds: Number(values.seconds) }),
     );
-    windows.push({ connections, from, to: nowUs(), result });
+    const to = nowUs();
+    const mainCpuUs = ((await mainThreadCpuSeconds(pids)) - mainBefore) * 1e6;
+    windows.push({ connections, from, to, result, mainCpuUs });
     log(
       `${row.name} c${connections}: ${Math.round(result.rps)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, ` +
         `p99 ${result.p99Ms.toFixed(2)} ms, process CPU ${result.cpuUsPerRequest.proxies?.toFixed(0)} µs/req${errorNote(result)}`,
@@ -110,7 +116,13 @@ async function profileRow(row, ctx) {
   return windows.map((w) => summarizeWindow(row, w, profiles, dir));
 }
 
-function summarizeWindow(row, { connections, from, to, result }, profiles, dir) {
+/**
+ * A window's buckets in µs of CPU per request. Profile samples are wall-clock ticks of a
+ * thread that may be waiting for a core on a busy machine, so busy sample time overstates
+ * CPU; the shares of busy time are kept and applied to the main threads' CPU time from
+ * /proc, which is what the profile samples.
+ */
+function summarizeWindow(row, { connections, from, to, result, mainCpuUs }, profiles, dir) {
   for (const p of profiles)
     if (from < p.startTime || to > p.endTime)
       throw new Error(
@@ -120,10 +132,12 @@ function summarizeWindow(row, { connections, from, to, result }, profiles, dir) 
   const window = { from, to };
   const total = addAttributions(profiles.map((p) => attribute(p, window)));
   const requests = result.requests;
+  const busyUs = total.busyUs || 1;
+  const mainCpuUsPerRequest = mainCpuUs / requests;
   const buckets = Object.fromEntries(
     Object.entries(total.buckets).map(([name, us]) => [
       name,
-      { usPerRequest: us / requests, share: us / (total.busyUs || 1) },
+      { usPerRequest: (us / busyUs) * mainCpuUsPerRequest, share: us / busyUs },
     ]),
   );
   const top = profiles
@@ -131,8 +145,8 @@ function summarizeWindow(row, { connections, from, to, result }, profiles, dir) 
     .map((f) => ({
       name: f.name,
       where: f.where,
-      usPerRequest: (f.selfMs * 1000) / requests,
-      share: (f.selfMs * 1000) / (total.busyUs || 1),
+      usPerRequest: ((f.selfMs * 1000) / busyUs) * mainCpuUsPerRequest,
+      share: (f.selfMs * 1000) / busyUs,
     }));
   return {
     row: row.name,
@@ -143,7 +157,8 @@ function summarizeWindow(row, { connections, from, to, result }, profiles, dir) 
     p50Ms: result.p50Ms,
     p99Ms: result.p99Ms,
     processCpuUsPerRequest: result.cpuUsPerRequest.proxies,
-    busyUsPerRequest: total.busyUs / requests,
+    mainCpuUsPerRequest,
+    sampledBusyUsPerRequest: total.busyUs / requests,
     idleShare: total.idleUs / (total.idleUs + total.busyUs || 1),
     buckets,
     top: top.sort((a, b) => b.share - a.share).slice(0, 40),

@@ -75,6 +75,8 @@ const workerCounts = [1, ...(concurrency > 1 ? [concurrency] : [])];
 async function render(file) {
   const results = JSON.parse(await readFile(file, "utf8"));
   if (results.throughput) {
+    if (!results.throughput.samples)
+      throw new Error(`${file} has no per-round samples: it was written by an older harness`);
     results.throughput.cells = summarize(results.throughput.samples);
     results.throughput.goals = evaluateGoals(
       results.throughput.cells,

@@ -37,3 +37,17 @@ export async function withCpu(sets, fn) {
   });
   return { ...result, cpuUsPerRequest: cpu };
 }
+
+/**
+ * CPU seconds used so far by the main thread of each of `pids` (/proc/PID/task/PID/stat):
+ * the thread a V8 CPU profile samples, without the threadpool, GC helpers and compilers.
+ */
+export async function mainThreadCpuSeconds(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = await readFile(`/proc/${pid}/task/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / TICKS_PER_SECOND;
+}

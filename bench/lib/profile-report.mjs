@@ -22,8 +22,14 @@ function bucketTable(runs) {
   );
   rows.push(
     line(
-      "**busy, main thread (profile)**",
-      runs.map((r) => [r.busyUsPerRequest, 1]),
+      "**main thread CPU (/proc)**",
+      runs.map((r) => [r.mainCpuUsPerRequest, 1]),
+    ),
+  );
+  rows.push(
+    line(
+      "other threads (/proc): profiler, GC helpers, threadpool, compiler",
+      runs.map((r) => [r.processCpuUsPerRequest - r.mainCpuUsPerRequest, undefined]),
     ),
   );
   rows.push(
@@ -44,9 +50,11 @@ export function profileMarkdown({ machine, settings, runs }, topN = 15) {
     `Layout ${settings.layout}, Palisade features ${settings.features}, route \`/tenants/acme/nostore/${settings.size}\`; ` +
       `each row started once under \`node --cpu-prof --cpu-prof-interval ${settings.interval}\` (µs), then per connection ` +
       `count ${settings.warmup} s warmup and ${settings.seconds} s measured with wrk. Only samples inside the measured ` +
-      "window count. µs/req = the bucket's busy time in the window ÷ requests served in it (all profiled processes " +
-      "of the row summed); share = of busy time. The profile sees each process's main thread: the threadpool " +
-      "(e.g. asynchronous file writes) is in the /proc figure only, and the profiler's own cost inflates both rows alike.",
+      "window count. share = the bucket's part of the sampled busy time (all processes of the row summed); " +
+      "µs/req = share × the main threads' CPU time in the window (/proc/PID/task/PID/stat) ÷ requests served. " +
+      "Samples are wall-clock ticks, so on a busy machine a thread waiting for a core still collects them: shares hold, " +
+      "sampled time overstates CPU, hence the /proc scaling. The profile sees each main thread only: the other threads " +
+      "(the profiler itself, parallel GC, the threadpool's file writes) are the line below the buckets. The profiler's own cost inflates both rows alike.",
     "",
     "Buckets are the frame's script (self time), by the rule table in `bench/lib/buckets.mjs`; native frames and " +
       "Node's crypto and buffer helpers are charged to their caller. `socket writes` is native `writev`/`write*String`: " +
@@ -62,7 +70,8 @@ export function profileMarkdown({ machine, settings, runs }, topN = 15) {
     for (const r of group)
       out.push(
         `- **${r.row}**: ${Math.round(r.rps)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, ` +
-          `${r.requests} requests, ${pct(r.idleShare)} of sampled time idle; profiles in \`${r.profiles}\``,
+          `${r.requests} requests, ${pct(r.idleShare)} of sampled time idle, ${us(r.sampledBusyUsPerRequest)} µs/req ` +
+          `sampled busy; profiles in \`${r.profiles}\``,
       );
     out.push("", bucketTable(group), "");
     for (const r of group) {
