@@ -1,7 +1,8 @@
 /**
  * The floor for any Node.js sidecar: a reverse proxy made of node:http(s) and an undici
- * Pool, with no checks, no telemetry, nothing else. Same undici calls as Palisade's
- * forward step (`dispatcher.request` + `pipeline`), so the gap to it is Palisade's own work.
+ * Pool, with no checks, no telemetry, nothing else. Same undici call and piping as
+ * Palisade's forward step (`dispatcher.request`, then `pipe` with error and close
+ * handling), so the gap to it is Palisade's own work.
  *
  *   outbound: plain HTTP in  → undici Pool, mTLS with a client certificate, out
  *   inbound:  HTTPS in (requestCert, rejectUnauthorized) → undici Pool, plain HTTP, to the app
@@ -15,7 +16,6 @@ import cluster from "node:cluster";
 import { readFileSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import { pipeline } from "node:stream";
 import { Pool } from "undici";
 
 const spec = JSON.parse(process.argv[2]);
@@ -39,6 +39,20 @@ function endToEnd(headers) {
   return out;
 }
 
+/**
+ * The body to the client with `pipe` and the two failure paths a proxy needs (upstream
+ * fails mid-body: cut the client; client leaves: stop reading the upstream), as Palisade's
+ * forward step does. Not `stream.pipeline`, which in Node 20 builds an AbortSignal and a
+ * DOMException per call: a cost of that helper, not of proxying, so not the floor's.
+ */
+function relay(body, res) {
+  body.once("error", () => res.destroy());
+  res.once("close", () => {
+    if (!res.writableFinished) body.destroy();
+  });
+  body.pipe(res);
+}
+
 /** The request handler of one hop, forwarding to `pool`. */
 const forwardTo = (pool) => (req, res) => {
   const hasBody = req.headers["content-length"] !== undefined || req.headers["transfer-encoding"];
@@ -52,7 +66,7 @@ const forwardTo = (pool) => (req, res) => {
     .then(
       (upstream) => {
         res.writeHead(upstream.statusCode, endToEnd(upstream.headers));
-        pipeline(upstream.body, res, () => {});
+        relay(upstream.body, res);
       },
       () => {
         res.writeHead(502, { "content-length": 0 });
