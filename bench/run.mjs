@@ -160,7 +160,9 @@ async function main() {
   await writeResults(RESULTS, values.out, results);
   printSummary(results);
   const failed =
-    (results.throughput?.failures ?? []).some((f) => !f.skipped) || results.cache?.error;
+    (results.throughput?.failures ?? []).some((f) => !f.skipped) ||
+    results.cache?.error ||
+    (results.memory?.results ?? []).some((m) => m.error);
   return failed ? 1 : 0;
 }
 
