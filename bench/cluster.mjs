@@ -7,7 +7,8 @@
  *   node bench/cluster.mjs [--workers 2] [--seconds 5] [--warmup 2] [--rounds 3] [--policy rr|none]
  *
  * Layouts: `palisade` is the single-process mesh (one sidecar whose outbound upstream is its
- * own inbound, over mTLS); `bare` and `nginx` are the usual pairs (bench/lib/targets.mjs).
+ * own inbound, over mTLS), `palisade-pair` the two-process one (bench/lib/palisade.mjs);
+ * `bare` and `nginx` are the usual pairs (bench/lib/targets.mjs).
  * Besides requests/s and latency, every row has the proxy processes' CPU µs and context
  * switches per request (all threads, primary included), which explain the rest.
  */
@@ -21,7 +22,7 @@ import { withCpu } from "./lib/cpu.mjs";
 import { runLoad } from "./lib/load.mjs";
 import { describeMachine } from "./lib/machine.mjs";
 import { inboundConfig, nginxAvailable, outboundConfig, startNginx } from "./lib/nginx.mjs";
-import { TARGET_RULE } from "./lib/palisade.mjs";
+import { startPalisadePair, TARGET_RULE } from "./lib/palisade.mjs";
 import { makePki, pkiPaths, TRUST_DOMAIN } from "./lib/pki.mjs";
 import { freePorts } from "./lib/ports.mjs";
 import {
@@ -88,6 +89,20 @@ async function palisade(ctx, workers) {
     intervalMs: 20,
   });
   return { url: `http://127.0.0.1:${outbound}`, groups: [proc.pid] };
+}
+
+/** The two-process layout, each sidecar with `workers` workers: the launcher goes before the CLI. */
+async function palisadePair(ctx, workers) {
+  const pair = await startPalisadePair(join(ctx.tmp, `pair-${workers}`), {
+    pkiDir: ctx.pkiDir,
+    tenants: [TENANT],
+    appPort: ctx.appPort,
+    nodeArgs: workers > 1 ? [LAUNCH, String(workers), values.policy] : [],
+  });
+  return {
+    url: `http://127.0.0.1:${pair.caller.ports.outbound}`,
+    groups: [pair.caller.proc.pid, pair.callee.proc.pid],
+  };
 }
 
 async function bare(ctx, workers) {
@@ -184,7 +199,12 @@ async function measure(ctx, target, connections, seconds = Number(values.seconds
   };
 }
 
-const KINDS = { palisade, bare, ...(nginxAvailable() ? { nginx } : {}) };
+const KINDS = {
+  palisade,
+  "palisade-pair": palisadePair,
+  bare,
+  ...(nginxAvailable() ? { nginx } : {}),
+};
 const FIELDS = ["rps", "p50Ms", "p99Ms", "cpuUs", "switches"];
 
 function markdown(machine, rows) {
@@ -221,7 +241,7 @@ async function main() {
   for (const [kind, start] of Object.entries(KINDS)) {
     for (const workers of [1, N]) {
       const t = { kind, workers, ...(await start(ctx, workers)) };
-      await sanityCheck(kind === "palisade" ? "palisade" : kind, t.url);
+      await sanityCheck(kind.startsWith("palisade") ? "palisade" : kind, t.url);
       targets.push(t);
     }
   }
