@@ -49,6 +49,10 @@ const { values } = parseArgs({
   },
 });
 const N = Number(values.workers);
+if (!Number.isInteger(N) || N < 2 || !["rr", "none"].includes(values.policy)) {
+  process.stderr.write("usage: node bench/cluster.mjs [--workers N≥2] [--policy rr|none] …\n");
+  process.exit(2);
+}
 const log = (line) => process.stdout.write(`${line}\n`);
 
 /** `node SCRIPT ARGS`, or the same under the cluster launcher when `workers` > 1. */
