@@ -9,6 +9,7 @@ import { ProxyError } from "./errors.js";
 import type { ClientRequest, ClientResponse, RequestContext } from "./context.js";
 import { RESERVED_PREFIX, responseHeaders, wireHeaders } from "./headers.js";
 import { foldedName } from "../http/field-name.js";
+import type { UpstreamAbort } from "../http/abort.js";
 import { H2Pool } from "../http/h2-pool.js";
 import type { HeaderMap, HeaderRecord, UpstreamResponse } from "../http/message.js";
 
@@ -24,7 +25,7 @@ export interface ForwardRequest {
   body: Readable | null;
   /** Upstream response-header and idle-body timeout, ms. */
   timeout: number;
-  signal?: AbortSignal;
+  signal?: UpstreamAbort;
 }
 
 export async function sendUpstream(request: ForwardRequest): Promise<UpstreamResponse> {
