@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { connectionListedNames } from "../http/message.js";
+import { isReserved } from "./respond.js";
 import {
   checkHeaderCount,
   fieldCount,
@@ -186,6 +188,32 @@ describe("responseHeaders", () => {
       (name) => name.startsWith("x-palisade-"),
     );
     expect(out).toEqual({ "content-type": "text/plain" });
+  });
+
+  // `keep-alive` and `close` answer a shared set: it must name exactly what a parse would.
+  it.each([
+    ["keep-alive", { close: "c", "x-a": "1" }],
+    ["Close", { "x-a": "1" }],
+    ["close, x-a", {}],
+  ])("Connection: %s drops what it lists, no more", (connection, kept) => {
+    const out = responseHeaders({ connection, "keep-alive": "5", close: "c", "x-a": "1" });
+    expect(out).toEqual(kept);
+    expect(connectionListedNames([connection])).toEqual(
+      new Set(connection.toLowerCase().split(", ")),
+    );
+  });
+});
+
+describe("isReserved", () => {
+  it.each([
+    ["x-palisade-tenant", true],
+    ["x_palisade.tenant", true],
+    ["x-palisade-", true],
+    ["x-palisade", false],
+    ["content-type", false],
+    ["", false],
+  ])("%s: %s", (name, reserved) => {
+    expect(isReserved(name)).toBe(reserved);
   });
 });
 

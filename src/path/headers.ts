@@ -219,7 +219,10 @@ export function responseHeaders(
   drop?: (name: string) => boolean,
 ): HeaderMap {
   const connection = headers["connection"];
-  const named = connection === undefined ? undefined : connectionListedNames([connection].flat());
+  const named =
+    connection === undefined
+      ? undefined
+      : connectionListedNames(typeof connection === "string" ? [connection] : connection);
   const out: HeaderMap = {};
   for (const name in headers) {
     const value = headers[name];
@@ -246,7 +249,7 @@ export function requestIdFrom(candidate: string | undefined): string {
   return candidate !== undefined && REQUEST_ID.test(candidate) ? candidate : randomUUID();
 }
 
-function namesListedInConnection(raw: readonly string[]): Set<string> | undefined {
+function namesListedInConnection(raw: readonly string[]): ReadonlySet<string> | undefined {
   let values: string[] | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     if ((raw[i] as string).toLowerCase() === "connection")

@@ -8,8 +8,18 @@ import type { RequestContext } from "./context.js";
 import { writeResponse } from "./forward.js";
 import { HEADER_REQUEST_ID, RESERVED_PREFIX, responseHeaders } from "./headers.js";
 
+const X = "x".charCodeAt(0);
+
+/**
+ * Folding keeps every lower-case letter, so a name not starting with `x` is never reserved:
+ * most response headers are settled without the folding's regex.
+ */
 export function isReserved(name: string): boolean {
-  return foldedName(name).startsWith(RESERVED_PREFIX);
+  return (
+    name.charCodeAt(0) === X &&
+    name.length >= RESERVED_PREFIX.length &&
+    foldedName(name).startsWith(RESERVED_PREFIX)
+  );
 }
 
 /** The upstream's headers without hop-by-hop and reserved names. */
