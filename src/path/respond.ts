@@ -34,10 +34,7 @@ export function filterResponse(ctx: RequestContext): void {
 export async function respond(ctx: RequestContext): Promise<void> {
   const { response, responseHeaders: headers, record } = ctx;
   headers[HEADER_REQUEST_ID] = record.requestId;
-  response.body.on("data", (chunk: Buffer) => {
-    record.bytesOut += chunk.length;
-  });
-  await writeResponse(ctx.res, response, headers);
+  await writeResponse(ctx.res, response, headers, record);
   record.status = response.statusCode;
   // gRPC's outcome, for the access line and the span: in the trailers, or in the headers of
   // a trailers-only answer. Settled by now: the response has been written in full.
