@@ -48,6 +48,33 @@ describe("readRequestHeaders", () => {
     ]);
   });
 
+  // The listed names are dropped after the one pass: whatever came first, the result is the
+  // same as for names known to be hop-by-hop from the start.
+  it("connection-listed-after-the-fact: a listed field is gone wherever it stood", () => {
+    const raw = [
+      "X-Request-Id",
+      "r1",
+      "X-Forwarded-For",
+      "10.0.0.1",
+      "X-Secret",
+      "1",
+      "Host",
+      "a",
+      "Connection",
+      "x-secret, X-Request-Id, x-forwarded-for, host",
+      "x-secret",
+      "2",
+    ];
+    const headers = readRequestHeaders(raw, new Set(), new Set());
+    // `Host` is the request's authority, listed or not; nothing listed is forwarded.
+    expect({ ...headers.forward }).toEqual({ host: "a" });
+    expect(headers.hostCount).toBe(1);
+    expect(headers.requestId).toBeUndefined();
+    // Dropped as hop-by-hop, so not reported as a stripped routing header.
+    expect(headers.routing).toEqual([]);
+    expect(headers.count).toBe(6);
+  });
+
   it("counts Host headers and drops an ambiguous request id", () => {
     const headers = readRequestHeaders(
       ["Host", "a", "host", "b", "X-Request-Id", "1", "x-request-id", "2"],
