@@ -38,6 +38,8 @@ export async function respond(ctx: RequestContext): Promise<void> {
   record.status = response.statusCode;
   // gRPC's outcome, for the access line and the span: in the trailers, or in the headers of
   // a trailers-only answer. Settled by now: the response has been written in full.
-  const grpcStatus = (await response.trailers)?.["grpc-status"] ?? response.headers["grpc-status"];
+  // Only an HTTP/2 response has trailers to wait for: no extra microtask for the others.
+  const trailers = response.trailers && (await response.trailers);
+  const grpcStatus = trailers?.["grpc-status"] ?? response.headers["grpc-status"];
   if (grpcStatus !== undefined) record.grpcStatus = Number(grpcStatus);
 }
