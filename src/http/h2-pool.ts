@@ -18,6 +18,7 @@ import {
 } from "node:http2";
 import { pipeline, type Readable } from "node:stream";
 import { errors } from "undici";
+import type { UpstreamAbort } from "./abort.js";
 import type { HeaderRecord, UpstreamResponse } from "./message.js";
 
 export interface H2Request {
@@ -29,7 +30,7 @@ export interface H2Request {
   body: Readable | null;
   /** Response-header and idle-body timeout, ms. */
   timeout: number;
-  signal?: AbortSignal | undefined;
+  signal?: UpstreamAbort | undefined;
 }
 
 /** undici's pools here keep idle connections 4 s; an HTTP/2 session is worth more. */
@@ -59,8 +60,11 @@ export class H2Pool {
     const cancel = (): void => {
       if (!stream.closed) stream.close(constants.NGHTTP2_CANCEL);
     };
-    request.signal?.addEventListener("abort", cancel, { once: true });
-    stream.once("close", () => request.signal?.removeEventListener("abort", cancel));
+    const { signal } = request;
+    if (signal) {
+      signal.once("abort", cancel);
+      stream.once("close", () => signal.removeListener("abort", cancel));
+    }
     let answered = false;
     return new Promise((resolve, reject) => {
       stream.setTimeout(request.timeout, () =>

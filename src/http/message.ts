@@ -32,8 +32,16 @@ export const HOP_BY_HOP_FIELDS: readonly string[] = [
   "upgrade",
 ];
 
-/** The field names that `Connection` header values list (also connection-specific). */
-export function connectionListedNames(values: readonly string[]): Set<string> {
+/**
+ * The field names that `Connection` header values list (also connection-specific). Nearly
+ * every message says just `keep-alive` or `close`: those answer a shared, frozen set
+ * instead of a split and a new set per message.
+ */
+export function connectionListedNames(values: readonly string[]): ReadonlySet<string> {
+  if (values.length === 1) {
+    const common = COMMON_CONNECTION.get(values[0] as string);
+    if (common) return common;
+  }
   const names = new Set<string>();
   for (const value of values) {
     for (const token of value.split(",")) {
@@ -43,3 +51,10 @@ export function connectionListedNames(values: readonly string[]): Set<string> {
   }
   return names;
 }
+
+const COMMON_CONNECTION: ReadonlyMap<string, ReadonlySet<string>> = new Map(
+  ["keep-alive", "Keep-Alive", "close", "Close"].map((value) => [
+    value,
+    new Set([value.toLowerCase()]),
+  ]),
+);

@@ -11,7 +11,8 @@ import { closeConnectionAfter, connectionOf } from "../proxy/h2-connection.js";
 
 export function identify(ctx: RequestContext): void {
   const socket = connectionOf(ctx.req);
-  const check = currentIdentity(socket, ctx.generation, new Date(ctx.deps.now()));
+  // Epoch ms, not a Date: on a steady generation the re-check is two comparisons.
+  const check = currentIdentity(socket, ctx.generation, ctx.deps.now());
   if (!check.ok) {
     closeConnectionAfter(ctx.res);
     throw new ProxyError("tenant_revoked", `peer identity no longer trusted (${check.reason})`);

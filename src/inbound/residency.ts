@@ -11,6 +11,14 @@ import { inboundResidency } from "../tenancy/residency.js";
 
 export function servedHere(ctx: RequestContext): void {
   const { generation } = ctx;
+  // Unrestricted caller and target (no `regions`): served anywhere, whatever the grant.
+  const { tenants } = generation;
+  const target = ctx.route.target;
+  if (
+    tenants.get(ctx.tenant)?.regions === undefined &&
+    (target === undefined || tenants.get(target)?.regions === undefined)
+  )
+    return;
   const verdict = inboundResidency({
     caller: ctx.tenant,
     target: ctx.route.target,

@@ -13,7 +13,11 @@ export function pickEndpoints(ctx: RequestContext): void {
   const { generation, tenant } = ctx;
   const upstream = ctx.upstream as UpstreamRuntime;
   const regions = generation.tenants.get(tenant)?.regions;
-  const endpoints = allowedEndpoints(regions, upstream.endpoints, generation.region);
+  // Without regions on either side every endpoint is allowed, in config order: no new list.
+  const endpoints =
+    regions === undefined && generation.region === undefined
+      ? upstream.endpoints
+      : allowedEndpoints(regions, upstream.endpoints, generation.region);
   if (endpoints.length === 0) {
     // Not suspicious: the tenant's own app calling where its data may not go is a
     // misconfiguration to fix, not an attack to alert on.

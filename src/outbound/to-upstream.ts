@@ -17,9 +17,15 @@ export function stamp(ctx: RequestContext): void {
   forward[HEADER_TENANT] = ctx.tenant;
   forward[HEADER_REQUEST_ID] = ctx.record.requestId;
   if (ctx.span) injectSpan(ctx.span, forward);
-  // With Palisade's own fields added the call must still fit the peer's inbound limit.
-  checkHeaderCount(fieldCount(forward), ctx.generation.config.outbound.limits.headersCount);
+  // With Palisade's own fields added the call must still fit the peer's inbound limit. The
+  // fields forwarded are some of those received plus at most STAMPED_FIELDS: counted only
+  // when that bound does not already fit.
+  const limit = ctx.generation.config.outbound.limits.headersCount;
+  if (ctx.headers.count + STAMPED_FIELDS > limit) checkHeaderCount(fieldCount(forward), limit);
 }
+
+/** Host, tenant, request id, `traceparent` and `tracestate`. */
+const STAMPED_FIELDS = 5;
 
 /**
  * The cache's miss path (or the call itself on uncached routes): the tenant's allowed

@@ -10,6 +10,7 @@ import type { Readable } from "node:stream";
 import type { Span } from "@opentelemetry/api";
 import type { EndpointRuntime, Generation, UpstreamRuntime } from "../config/generation.js";
 import type { RouteCacheConfig } from "../config/schema.js";
+import { UpstreamAbort } from "../http/abort.js";
 import type { HeaderMap, UpstreamResponse } from "../http/message.js";
 import type { CompiledGrant } from "../tenancy/grants.js";
 import type { TargetRule } from "../tenancy/target.js";
@@ -66,7 +67,7 @@ export class RequestContext {
   /** The tenant's in-flight slot (admit), given back once client and upstream are done. */
   #slot: (() => void) | undefined;
   /** Aborts the call to the app or peer: its client left, or drain cut it. */
-  #abort: AbortController | undefined;
+  #abort: UpstreamAbort | undefined;
   /** The upstream call's body once it answered; the call is open until it closes. */
   #upstreamBody: Readable | undefined;
   #upstreamOpen = false;
@@ -87,7 +88,7 @@ export class RequestContext {
 
   /** The call to the app or peer was aborted (its client left, or drain cut it). */
   get upstreamAborted(): boolean {
-    return this.#abort?.signal.aborted === true;
+    return this.#abort?.aborted === true;
   }
 
   /**
@@ -106,9 +107,9 @@ export class RequestContext {
    * counted open until its body has closed.
    */
   async callUpstream(request: ForwardRequest): Promise<UpstreamResponse> {
-    this.#abort = new AbortController();
+    this.#abort = new UpstreamAbort();
     this.#upstreamOpen = true;
-    request.signal = this.#abort.signal;
+    request.signal = this.#abort;
     // Gone before the call started (while it waited on the cache): undici refuses at once.
     if (this.#clientGone) this.#abort.abort();
     // Made here, not per request: cache hits and refusals never call upstream.

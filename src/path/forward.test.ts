@@ -11,7 +11,7 @@ it("response-to-departed-client-never-settles: writing to a closed response reje
   const server = createServer((_req, res: ServerResponse) => {
     // Like a coalesced cache miss whose client left while it waited for the leader.
     res.once("close", () => {
-      writeResponse(res, { statusCode: 200, headers: {}, body }, {}).then(
+      writeResponse(res, { statusCode: 200, headers: {}, body }, {}, { bytesOut: 0 }).then(
         () => settle("resolved"),
         (err: unknown) => settle(`rejected: ${(err as Error).message}`),
       );
@@ -26,4 +26,48 @@ it("response-to-departed-client-never-settles: writing to a closed response reje
   expect(await outcome).toBe("rejected: client closed the connection");
   expect(body.destroyed).toBe(true);
   server.close();
+});
+
+it("response-backpressure: a client reading slowly gets every byte, counted once, with the body paused meanwhile", async () => {
+  const chunk = Buffer.alloc(64 * 1024, 1);
+  const chunks = 64; // 4 MiB: far past every socket and stream buffer on the way
+  let produced = 0;
+  let pausedOnce = false;
+  const body = new Readable({
+    read() {
+      if (produced === chunks) return void this.push(null);
+      produced++;
+      this.push(chunk);
+    },
+  });
+  body.on("pause", () => (pausedOnce = true));
+  const count = { bytesOut: 0 };
+  let written: Promise<void> = Promise.resolve();
+  const server = createServer((_req, res: ServerResponse) => {
+    written = writeResponse(res, { statusCode: 200, headers: {}, body }, {}, count);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const received = await new Promise<number>((resolve, reject) => {
+    const client = request({ port: (server.address() as AddressInfo).port, host: "127.0.0.1" });
+    client.on("error", reject);
+    client.on("response", (response) => {
+      let bytes = 0;
+      // Read in bursts: the server must hold off while the client does not read.
+      response.pause();
+      const drip = setInterval(() => {
+        let piece: Buffer | null;
+        while ((piece = response.read() as Buffer | null) !== null) bytes += piece.length;
+      }, 5);
+      response.once("end", () => {
+        clearInterval(drip);
+        resolve(bytes);
+      });
+    });
+    client.end();
+  });
+  await written;
+  server.close();
+  expect(received).toBe(chunk.length * chunks);
+  expect(count.bytesOut).toBe(chunk.length * chunks);
+  expect(pausedOnce).toBe(true);
 });

@@ -3,12 +3,13 @@
  * and writes a response back to the client. Bodies stream both ways with backpressure;
  * upstream failures become DESIGN.md's codes.
  */
-import { Transform, type Readable, pipeline } from "node:stream";
+import { Transform, type Readable, type Writable, pipeline } from "node:stream";
 import { errors, type Dispatcher } from "undici";
 import { ProxyError } from "./errors.js";
 import type { ClientRequest, ClientResponse, RequestContext } from "./context.js";
 import { RESERVED_PREFIX, responseHeaders, wireHeaders } from "./headers.js";
 import { foldedName } from "../http/field-name.js";
+import type { UpstreamAbort } from "../http/abort.js";
 import { H2Pool } from "../http/h2-pool.js";
 import type { HeaderMap, HeaderRecord, UpstreamResponse } from "../http/message.js";
 
@@ -24,7 +25,7 @@ export interface ForwardRequest {
   body: Readable | null;
   /** Upstream response-header and idle-body timeout, ms. */
   timeout: number;
-  signal?: AbortSignal;
+  signal?: UpstreamAbort;
 }
 
 export async function sendUpstream(request: ForwardRequest): Promise<UpstreamResponse> {
@@ -114,14 +115,16 @@ function limitBytes(limit: number, count: { bytesIn: number }): Transform {
 }
 
 /**
- * Writes status, headers and a streamed body; resolves when the client has it all.
- * `pipe` with explicit error handling rather than `stream.pipeline`, which in Node 20
- * builds an AbortSignal (and an error with a stack) for every response it finishes.
+ * Writes status, headers and a streamed body, adding the body's bytes to `count.bytesOut`;
+ * resolves when the client has it all. A hand-written pump with explicit error handling
+ * rather than `stream.pipeline`, which in Node 20 builds an AbortSignal (and an error with
+ * a stack) for every response it finishes.
  */
 export function writeResponse(
   res: ClientResponse,
   response: UpstreamResponse,
   headers: HeaderMap,
+  count: { bytesOut: number },
 ): Promise<void> {
   const body = response.body;
   // The client left while this response was on its way (a coalesced cache miss): its
@@ -144,19 +147,33 @@ export function writeResponse(
       body.destroy();
       reject(new Error("client closed the connection"));
     });
-    pipeWithTrailers(body, res, response.trailers);
+    pump(body, res, count, response.trailers);
   });
 }
 
-/** The body, then the upstream's trailers (gRPC's status), then the end of the response. */
-function pipeWithTrailers(
+/**
+ * The body, counted on the way, then the upstream's trailers (gRPC's status), then the end
+ * of the response. One `data` listener does what `pipe` (seven listeners across both
+ * streams) and a second, counting `data` listener did; the client's `close` is handled by
+ * the caller, which destroys the body.
+ */
+function pump(
   body: Readable,
   res: ClientResponse,
+  count: { bytesOut: number },
   trailers: Promise<HeaderRecord> | undefined,
 ): void {
-  if (!trailers) return void body.pipe(res);
-  body.pipe(res, { end: false });
+  let resume: (() => void) | undefined;
+  // Both response kinds are Writables; their `write` overloads just do not unify in the types.
+  const out: Writable = res;
+  body.on("data", (chunk: Buffer) => {
+    count.bytesOut += chunk.length;
+    if (out.write(chunk)) return;
+    body.pause();
+    res.once("drain", (resume ??= () => body.resume()));
+  });
   body.once("end", () => {
+    if (!trailers) return void res.end();
     void trailers.then((fields) => {
       const passed = responseHeaders(fields, isReservedName);
       if (Object.keys(passed).length > 0) res.addTrailers(passed);

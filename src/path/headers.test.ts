@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { connectionListedNames } from "../http/message.js";
+import { isReserved } from "./respond.js";
 import {
   checkHeaderCount,
   fieldCount,
@@ -44,6 +46,33 @@ describe("readRequestHeaders", () => {
       ["x-palisade-tenant", ["globex"]],
       ["x-tenant-id", ["globex"]],
     ]);
+  });
+
+  // The listed names are dropped after the one pass: whatever came first, the result is the
+  // same as for names known to be hop-by-hop from the start.
+  it("connection-listed-after-the-fact: a listed field is gone wherever it stood", () => {
+    const raw = [
+      "X-Request-Id",
+      "r1",
+      "X-Forwarded-For",
+      "10.0.0.1",
+      "X-Secret",
+      "1",
+      "Host",
+      "a",
+      "Connection",
+      "x-secret, X-Request-Id, x-forwarded-for, host",
+      "x-secret",
+      "2",
+    ];
+    const headers = readRequestHeaders(raw, new Set(), new Set());
+    // `Host` is the request's authority, listed or not; nothing listed is forwarded.
+    expect({ ...headers.forward }).toEqual({ host: "a" });
+    expect(headers.hostCount).toBe(1);
+    expect(headers.requestId).toBeUndefined();
+    // Dropped as hop-by-hop, so not reported as a stripped routing header.
+    expect(headers.routing).toEqual([]);
+    expect(headers.count).toBe(6);
   });
 
   it("counts Host headers and drops an ambiguous request id", () => {
@@ -186,6 +215,32 @@ describe("responseHeaders", () => {
       (name) => name.startsWith("x-palisade-"),
     );
     expect(out).toEqual({ "content-type": "text/plain" });
+  });
+
+  // `keep-alive` and `close` answer a shared set: it must name exactly what a parse would.
+  it.each([
+    ["keep-alive", { close: "c", "x-a": "1" }],
+    ["Close", { "x-a": "1" }],
+    ["close, x-a", {}],
+  ])("Connection: %s drops what it lists, no more", (connection, kept) => {
+    const out = responseHeaders({ connection, "keep-alive": "5", close: "c", "x-a": "1" });
+    expect(out).toEqual(kept);
+    expect(connectionListedNames([connection])).toEqual(
+      new Set(connection.toLowerCase().split(", ")),
+    );
+  });
+});
+
+describe("isReserved", () => {
+  it.each([
+    ["x-palisade-tenant", true],
+    ["x_palisade.tenant", true],
+    ["x-palisade-", true],
+    ["x-palisade", false],
+    ["content-type", false],
+    ["", false],
+  ])("%s: %s", (name, reserved) => {
+    expect(isReserved(name)).toBe(reserved);
   });
 });
 

@@ -96,11 +96,11 @@ export function readRequestHeaders(
   strip: ReadonlySet<string>,
   allowRouting?: ReadonlySet<string>,
 ): RequestHeaders {
-  const connectionNamed = namesListedInConnection(raw);
+  let connection: string[] | undefined;
   // No prototype: a field named `constructor` or `__proto__` is just a field.
   const forward: HeaderMap = Object.create(null) as HeaderMap;
   const reserved = new Map<string, string[]>();
-  const routing: string[] = [];
+  let routing: string[] = [];
   let count = 0;
   let hostCount = 0;
   let host: string | undefined;
@@ -129,7 +129,8 @@ export function readRequestHeaders(
     if (name === "host") {
       hostCount++;
       host = value;
-    } else if (HOP_BY_HOP.has(name) || connectionNamed?.has(name)) {
+    } else if (HOP_BY_HOP.has(name)) {
+      if (name === "connection") (connection ??= []).push(value);
       continue;
     } else if (allowRouting && isRoutingHeader(dashed) && !allowRouting.has(name)) {
       routing.push(name);
@@ -141,7 +142,16 @@ export function readRequestHeaders(
     }
     appendHeader(forward, name, value);
   }
-  if (requestIds > 1) requestId = undefined;
+  // What `Connection` lists is hop-by-hop too: undone after the one pass rather than looked
+  // up in a pass before it (`keep-alive`, the usual value, names nothing more). A listed
+  // `Host` or reserved name still counts as such.
+  if (connection) {
+    const listed = connectionListedNames(connection);
+    for (const name of listed) if (name !== "host") delete forward[name];
+    if (listed.has(HEADER_REQUEST_ID)) requestIds = 0;
+    if (routing.length > 0) routing = routing.filter((name) => !listed.has(name));
+  }
+  if (requestIds !== 1) requestId = undefined;
   // The authority of an HTTP/2 request is its `Host` (RFC 9113 §8.3.1), for the stages and
   // the app alike; a `Host` beside it must agree (request-head.ts).
   if (authority !== undefined && hostCount === 0) {
@@ -219,7 +229,10 @@ export function responseHeaders(
   drop?: (name: string) => boolean,
 ): HeaderMap {
   const connection = headers["connection"];
-  const named = connection === undefined ? undefined : connectionListedNames([connection].flat());
+  const named =
+    connection === undefined
+      ? undefined
+      : connectionListedNames(typeof connection === "string" ? [connection] : connection);
   const out: HeaderMap = {};
   for (const name in headers) {
     const value = headers[name];
@@ -244,13 +257,4 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Keeps a caller's well-formed request id (tracing across hops); mints one otherwise. */
 export function requestIdFrom(candidate: string | undefined): string {
   return candidate !== undefined && REQUEST_ID.test(candidate) ? candidate : randomUUID();
-}
-
-function namesListedInConnection(raw: readonly string[]): Set<string> | undefined {
-  let values: string[] | undefined;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    if ((raw[i] as string).toLowerCase() === "connection")
-      (values ??= []).push(raw[i + 1] as string);
-  }
-  return values && connectionListedNames(values);
 }

@@ -8,8 +8,18 @@ import type { RequestContext } from "./context.js";
 import { writeResponse } from "./forward.js";
 import { HEADER_REQUEST_ID, RESERVED_PREFIX, responseHeaders } from "./headers.js";
 
+const X = "x".charCodeAt(0);
+
+/**
+ * Folding keeps every lower-case letter, so a name not starting with `x` is never reserved:
+ * most response headers are settled without the folding's regex.
+ */
 export function isReserved(name: string): boolean {
-  return foldedName(name).startsWith(RESERVED_PREFIX);
+  return (
+    name.charCodeAt(0) === X &&
+    name.length >= RESERVED_PREFIX.length &&
+    foldedName(name).startsWith(RESERVED_PREFIX)
+  );
 }
 
 /** The upstream's headers without hop-by-hop and reserved names. */
@@ -24,13 +34,12 @@ export function filterResponse(ctx: RequestContext): void {
 export async function respond(ctx: RequestContext): Promise<void> {
   const { response, responseHeaders: headers, record } = ctx;
   headers[HEADER_REQUEST_ID] = record.requestId;
-  response.body.on("data", (chunk: Buffer) => {
-    record.bytesOut += chunk.length;
-  });
-  await writeResponse(ctx.res, response, headers);
+  await writeResponse(ctx.res, response, headers, record);
   record.status = response.statusCode;
   // gRPC's outcome, for the access line and the span: in the trailers, or in the headers of
   // a trailers-only answer. Settled by now: the response has been written in full.
-  const grpcStatus = (await response.trailers)?.["grpc-status"] ?? response.headers["grpc-status"];
+  // Only an HTTP/2 response has trailers to wait for: no extra microtask for the others.
+  const trailers = response.trailers && (await response.trailers);
+  const grpcStatus = trailers?.["grpc-status"] ?? response.headers["grpc-status"];
   if (grpcStatus !== undefined) record.grpcStatus = Number(grpcStatus);
 }

@@ -131,6 +131,11 @@ export class ConnectionSet {
   #server: Server | undefined;
   /** Names connections whose peer address was gone at accept: tracked all the same. */
   #unaddressed = 0;
+  /**
+   * The same connections by the socket HTTP/1.1 requests carry: found per request without
+   * building the address key. HTTP/2 requests carry the session's socket proxy instead.
+   */
+  readonly #byHttpSocket = new WeakMap<Socket, Connection>();
 
   /** Tracks every socket `server` accepts and gives each stage its deadline. */
   guard(server: Server, options: GuardOptions): void {
@@ -261,6 +266,7 @@ export class ConnectionSet {
 
   #speaksHttp(connection: Connection, socket: Socket): void {
     connection.http = socket;
+    this.#byHttpSocket.set(socket, connection);
     this.sockets.add(socket);
     socket.once("close", () => this.sockets.delete(socket));
   }
@@ -296,13 +302,13 @@ export class ConnectionSet {
 
   /** A request head arrived: no deadline while it is answered; idle starts after the last response. */
   #request(req: IncomingMessage, res: ServerResponse, options: GuardOptions): void {
-    const key = addressKey(req.socket);
-    const connection = key === undefined ? undefined : this.#accepted.get(key);
+    const connection = this.#connectionOf(req.socket);
     if (!connection) return;
     clearTimeout(connection.timer);
     connection.stage = "busy";
     connection.responses++;
-    res.once("close", () => {
+    // `on`, not `once`: a response closes once, and this spares a wrapper per request.
+    res.on("close", () => {
       if (--connection.responses > 0 || connection.raw.destroyed) return;
       connection.stage = "idle";
       this.#arm(connection, options.deadlines().idle, options);
@@ -310,11 +316,17 @@ export class ConnectionSet {
   }
 
   #tunnel(req: IncomingMessage): void {
-    const key = addressKey(req.socket);
-    const connection = key === undefined ? undefined : this.#accepted.get(key);
+    const connection = this.#connectionOf(req.socket);
     if (!connection) return;
     clearTimeout(connection.timer);
     connection.stage = "busy";
+  }
+
+  #connectionOf(socket: Socket): Connection | undefined {
+    const connection = this.#byHttpSocket.get(socket);
+    if (connection) return connection;
+    const key = addressKey(socket);
+    return key === undefined ? undefined : this.#accepted.get(key);
   }
 
   #arm(connection: Connection, ms: number, options: GuardOptions): void {
@@ -371,9 +383,10 @@ function trackResponse(req: IncomingMessage, res: ServerResponse): void {
     const at = queue.indexOf(res);
     if (at !== -1) queue.splice(at, 1);
   };
-  // Node moves to the next pipelined response on `finish`; `close` covers an abort.
-  res.once("finish", done);
-  res.once("close", done);
+  // Node moves to the next pipelined response on `finish`; `close` covers an abort. Each
+  // fires once, and `done` may run twice: `on` spares two wrappers per request.
+  res.on("finish", done);
+  res.on("close", done);
 }
 
 /** The response being written on `socket`, if any (undefined: idle). */

@@ -60,6 +60,11 @@ export function createInboundH2Server(
     {
       ...tls,
       allowHTTP1: true,
+      // TCP_NODELAY at accept. Node's HTTP/2 session sets it on its own sockets, but the
+      // HTTP/1.1 connections this server hands to Node's HTTP/1.1 code kept Nagle on (an
+      // https.Server would have set it): a response's last small segment could wait for
+      // the peer's delayed ACK.
+      noDelay: true,
       settings: {
         maxConcurrentStreams: limits.maxConcurrentStreams,
         maxHeaderListSize: H2_MAX_HEADER_LIST_BYTES,

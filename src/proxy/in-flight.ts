@@ -18,13 +18,17 @@ export class InFlight {
     return (req: IncomingMessage, res: ServerResponse) => {
       this.#responses.add(res);
       if (this.#draining) res.shouldKeepAlive = false;
-      res.once("close", () => {
-        this.#responses.delete(res);
-        if (this.#responses.size === 0) this.#idle?.();
-      });
+      res.on("close", this.#closed);
       handler(req, res);
     };
   }
+
+  /** One listener for every response (called with the response as `this`), not one per request. */
+  readonly #closed = ((inFlight: InFlight) =>
+    function closed(this: ServerResponse): void {
+      inFlight.#responses.delete(this);
+      if (inFlight.#responses.size === 0) inFlight.#idle?.();
+    })(this);
 
   /** From now on keep-alive clients are told to close. */
   startDraining(): void {

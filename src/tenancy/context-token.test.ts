@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { ContextTokens } from "./context-token.js";
 
@@ -12,6 +13,16 @@ describe("ContextTokens", () => {
   it("round-trips a token it issued", () => {
     const tokens = new ContextTokens();
     expect(tokens.verify(tokens.issue(context), 1_000)).toEqual({ ok: true, context });
+  });
+
+  it("signs with HMAC-SHA-256 under the key it was given", () => {
+    const key = Buffer.alloc(32, 7);
+    const [payload, mac] = new ContextTokens(key).issue(context).split(".");
+    const expected = createHmac("sha256", key)
+      .update(payload ?? "")
+      .digest("base64url");
+    expect(mac).toBe(expected);
+    expect(new ContextTokens(Buffer.from(key)).verify(`${payload}.${mac}`, 1_000).ok).toBe(true);
   });
 
   it("refuses a token from another process key", () => {

@@ -78,13 +78,21 @@ export function verifyConnection(socket: TLSSocket, generation: Generation, now:
   return state.check;
 }
 
-/** The connection's identity under `generation`, re-verified when the generation changed. */
-export function currentIdentity(socket: TLSSocket, generation: Generation, now: Date): PeerCheck {
+/**
+ * The connection's identity under `generation`, re-verified when the generation changed.
+ * `now` may be epoch milliseconds: the request path then makes no Date unless it re-checks.
+ */
+export function currentIdentity(
+  socket: TLSSocket,
+  generation: Generation,
+  now: Date | number,
+): PeerCheck {
   const state = connections.get(socket);
-  if (!state) return verifyConnection(socket, generation, now);
+  if (!state) return verifyConnection(socket, generation, new Date(now));
   if (!state.check.ok && state.check.reason === "bad_certificate") return state.check;
-  if (state.generationId !== generation.id || now.getTime() > state.validUntil) {
-    state.check = check(state, generation, now);
+  const nowMs = typeof now === "number" ? now : now.getTime();
+  if (state.generationId !== generation.id || nowMs > state.validUntil) {
+    state.check = check(state, generation, new Date(nowMs));
     state.generationId = generation.id;
   }
   return state.check;
