@@ -13,8 +13,8 @@
  * Not SonicBoom (pino.destination with minLength/maxLength), which came close: its append
  * re-measures the whole pending string per line (Buffer.byteLength over a growing
  * string), its periodic flush issues an empty write every period even when idle, its
- * `flushSync` retries EAGAIN forever (an exit that hangs on a stopped pipe), and an error
- * other than EPIPE is re-thrown as an 'error' event with no listener.
+ * `flushSync` retries EAGAIN forever (an exit that hangs on a stopped pipe), and pino's
+ * wrapper re-emits any write error but EPIPE as an 'error' event nobody handles: a crash.
  */
 import { mkdirSync, openSync, closeSync, write, writeSync } from "node:fs";
 import { dirname } from "node:path";
