@@ -11,7 +11,7 @@ import type { Finding } from "../config/lint.js";
 import { loadConfigFile } from "../config/load.js";
 import { ContextTokens } from "../tenancy/context-token.js";
 import { Metrics } from "../telemetry/metrics.js";
-import { createLogs, type Logs } from "../telemetry/logs.js";
+import { countDroppedLines, createLogs, type Logs } from "../telemetry/logs.js";
 import { createTracing, type Tracing } from "../telemetry/tracing.js";
 import { createAdminServer } from "../admin/server.js";
 import { createStatsServer } from "../admin/stats-server.js";
@@ -62,6 +62,7 @@ export async function compose(options: ComposeOptions): Promise<Composed> {
     options.logStream,
   );
   const metrics = new Metrics(config.service);
+  countDroppedLines(metrics.registry, logs);
   const reloader = new Reloader(generation, {
     log: logs.event,
     metrics,

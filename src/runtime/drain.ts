@@ -7,7 +7,7 @@
 import { once } from "node:events";
 import type { Config } from "../config/schema.js";
 import type { InFlight } from "../proxy/in-flight.js";
-import type { Logs } from "../telemetry/logs.js";
+import { flushLogs, type Logs } from "../telemetry/logs.js";
 import { closeNow, type Listener } from "./listener-set.js";
 import type { Reloader } from "./reloader.js";
 
@@ -16,6 +16,9 @@ import type { Reloader } from "./reloader.js";
  * must not push the pod past its termination grace period.
  */
 export const ALERT_FLUSH_MS = 2_000;
+
+/** How long the buffered log lines get to reach their destination; exit writes what is left. */
+export const LOG_FLUSH_MS = 2_000;
 
 export interface DrainParts {
   config: Pick<Config, "drainDelay" | "drainTimeout">;
@@ -53,7 +56,7 @@ export async function drain(parts: DrainParts): Promise<void> {
   await parts.closeShared(ALERT_FLUSH_MS);
   await Promise.all(parts.listeners.filter((l) => l.role === "control").map(closeNow));
   logs.event.info({ cut }, "stopped");
-  logs.root.flush();
+  await flushLogs(logs, LOG_FLUSH_MS);
 }
 
 /**

@@ -5,12 +5,13 @@
  * hostile input must leave a trace. A served request is written when `access` is on and it
  * passes `accessFilter` (decision, status class, caller tenant) and its sample, all read
  * from the generation the request was served under, so a reload applies from the next one.
+ * The line is built by hand (access-line.ts) and goes into the stream the other logs share.
  */
 import type { Span } from "@opentelemetry/api";
 import type { Config } from "../config/schema.js";
 import type { RequestRecord } from "../path/record.js";
-import type { Logs } from "./logs.js";
-import { rawHeader, traceId } from "./report-fields.js";
+import { lineHead, type Logs } from "./logs.js";
+import { accessLine } from "./access-line.js";
 import { codeClass } from "./request-metrics.js";
 
 export type AccessLogConfig = Config["telemetry"]["logs"];
@@ -27,9 +28,11 @@ export function writeAccessLine(
     ? logs.access.isLevelEnabled("warn")
     : config.access && logs.access.isLevelEnabled("info") && passes(record, config.accessFilter);
   if (!logged) return;
-  const line = accessFields(record, span);
-  if (refused) logs.access.warn(line, "request refused");
-  else logs.access.info(line);
+  // Built only here, once the line is known to be written: a request that logs nothing
+  // allocates nothing for it.
+  const level = refused ? "warn" : "info";
+  const msg = refused ? "request refused" : undefined;
+  logs.sink.write(accessLine(record, span, lineHead(logs.access, level), msg));
 }
 
 /** Whether a served request passes the filter and falls inside the sample. */
@@ -63,42 +66,4 @@ function fnv1a(text: string): number {
     hash = Math.imul(hash, 0x01000193);
   }
   return hash >>> 0;
-}
-
-/** Milliseconds with microsecond resolution, as a number a log pipeline can sum. */
-function ms(seconds: number): number {
-  return Math.round(seconds * 1e6) / 1e3;
-}
-
-function accessFields(record: RequestRecord, span: Span | undefined) {
-  const refusal = record.refusal;
-  return {
-    direction: record.direction,
-    requestId: record.requestId,
-    method: record.method,
-    path: record.path ?? "-",
-    protocol: record.protocol,
-    // Read here, not on the request path: only a written line pays for the header scan.
-    authority: rawHeader(record.rawHeaders, ":authority") ?? rawHeader(record.rawHeaders, "host"),
-    userAgent: rawHeader(record.rawHeaders, "user-agent"),
-    status: record.status,
-    // Envoy's response flag: the Palisade code of a refusal.
-    error: refusal?.code,
-    // Which limit a `rate_limited` hit; for other refusals nothing the code does not say.
-    limit: refusal?.limit,
-    grpcStatus: record.grpcStatus,
-    tenant: record.tenant,
-    caller: record.callerId,
-    peer: record.peerService,
-    target: record.target,
-    decision: record.decision,
-    cache: record.cache,
-    upstream: record.upstream,
-    region: record.region,
-    bytesReceived: record.bytesIn,
-    bytesSent: record.bytesOut,
-    upstreamMs: record.upstreamSeconds === undefined ? undefined : ms(record.upstreamSeconds),
-    traceId: traceId(record, span),
-    durationMs: ms(record.seconds),
-  };
 }
