@@ -7,7 +7,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import { UNKNOWN_TENANT } from "../tenancy/tenant-id.js";
 import { ALERT_KINDS } from "../anomaly/alert.js";
 import { packageVersion } from "../version.js";
-import { RequestMetrics, type RequestSample } from "./request-metrics.js";
+import { RequestMetrics, type RequestValues } from "./request-metrics.js";
 
 export type Direction = "inbound" | "outbound";
 export type CacheResult = "hit" | "miss" | "bypass";
@@ -15,7 +15,8 @@ export type CacheResult = "hit" | "miss" | "bypass";
 export type PolicyAuditResult = "would_allow";
 
 /** A request as the record tells it: label values not yet bounded. */
-export interface RequestOutcome extends Omit<RequestSample, "tenant" | "peer" | "upstream"> {
+export interface RequestOutcome extends RequestValues {
+  readonly direction: Direction;
   readonly tenant: string | undefined;
   /** The calling service (inbound: from the peer's SVID). */
   readonly peer: string | undefined;
@@ -192,13 +193,15 @@ export class Metrics {
    * service, and `upstream` the `outbound.upstreams` key (`unknown` before one is picked).
    */
   request(outcome: RequestOutcome): void {
-    const inbound = outcome.direction === "inbound";
-    this.#requests.observe({
-      ...outcome,
-      tenant: this.label(outcome.tenant),
-      peer: inbound ? this.peerLabel(outcome.peer) : this.#service,
-      upstream: inbound ? "" : (outcome.upstream ?? UNKNOWN_TENANT),
-    });
+    const { direction } = outcome;
+    const inbound = direction === "inbound";
+    this.#requests.observe(
+      direction,
+      this.label(outcome.tenant),
+      inbound ? this.peerLabel(outcome.peer) : this.#service,
+      inbound ? "" : (outcome.upstream ?? UNKNOWN_TENANT),
+      outcome,
+    );
   }
 
   /** A request refused before it was parsed (or by Node itself): no tenant, peer or body. */
