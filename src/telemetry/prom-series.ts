@@ -99,3 +99,32 @@ export class CounterSeries {
     this.#entry = metric.hashMap[hash];
   }
 }
+
+/**
+ * A counter's series by two label values (in label-name order), resolved on first use: for
+ * per-request counters whose labels are few and bounded. `clear` when a reload may have
+ * changed what the values are.
+ */
+export class CounterPairs {
+  readonly #series = new Map<string, Map<string, CounterSeries>>();
+
+  constructor(
+    private readonly metric: Counter,
+    private readonly names: readonly [string, string],
+  ) {}
+
+  inc(first: string, second: string): void {
+    let bySecond = this.#series.get(first);
+    if (!bySecond) this.#series.set(first, (bySecond = new Map<string, CounterSeries>()));
+    let series = bySecond.get(second);
+    if (!series) {
+      const labels = { [this.names[0]]: first, [this.names[1]]: second };
+      bySecond.set(second, (series = new CounterSeries(this.metric, labels)));
+    }
+    series.inc();
+  }
+
+  clear(): void {
+    this.#series.clear();
+  }
+}
