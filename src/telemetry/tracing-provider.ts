@@ -185,6 +185,8 @@ export class ReloadableRatioSampler implements Sampler {
 
   /** The decision for a root span of this trace id (the ratio sampler reads nothing else). */
   sampled(traceId: string): boolean {
+    // The SDK's sampler never samples at 0 (or NaN); no need to ask it, as most configs say 0.
+    if (!(this.ratio() > 0)) return false;
     const { decision } = this.shouldSample(
       ROOT_CONTEXT,
       traceId,

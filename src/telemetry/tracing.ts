@@ -138,7 +138,8 @@ function hostOf(authority: string): string {
 
 /** Replaces the forwarded trace headers with the request span's context. */
 export function injectSpan(span: Span, headers: HeaderMap): void {
-  for (const name of TRACE_HEADERS) delete headers[name];
+  // Most requests carry none of them: a read is cheaper than deleting what is not there.
+  for (const name of TRACE_HEADERS) if (headers[name] !== undefined) delete headers[name];
   if (span instanceof UnsampledSpan) return injectUnsampled(span, headers);
   propagator.inject(trace.setSpan(context.active(), span), headers, {
     set: (carrier: HeaderMap, key, value) => {
