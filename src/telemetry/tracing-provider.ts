@@ -16,6 +16,7 @@ import {
 } from "@opentelemetry/api";
 import type { Sampler, SamplingResult } from "@opentelemetry/sdk-trace-base";
 import type { Config } from "../config/schema.js";
+import { propagation } from "./propagators.js";
 import { TraceIds } from "./trace-ids.js";
 
 type OtlpConfig = Config["telemetry"]["otlp"];
@@ -118,6 +119,8 @@ export async function createTracing(
       import("@opentelemetry/sdk-trace-base"),
       import("@opentelemetry/context-async-hooks"),
     ]);
+  // Loaded now, with the SDK, rather than by the first request that needs them.
+  propagation();
   // Once per process (several sidecars may share one in tests): a second registration is
   // refused by the API and changes nothing.
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());

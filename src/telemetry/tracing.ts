@@ -21,28 +21,16 @@ import {
   TraceFlags,
   type Context,
   type Span,
-  type TextMapGetter,
   type Tracer,
 } from "@opentelemetry/api";
-import { CompositePropagator, TraceState, W3CTraceContextPropagator } from "@opentelemetry/core";
-import { B3InjectEncoding, B3Propagator } from "@opentelemetry/propagator-b3";
 import type { HeaderMap } from "../http/message.js";
+import { propagation, rawHeaderGetter } from "./propagators.js";
 import { canonicalFlags, scanTraceHeaders, traceIdOf } from "./trace-headers.js";
 import type { Tracing } from "./tracing-provider.js";
 import { injectUnsampled, UnsampledSpan } from "./unsampled-span.js";
 
 export { createTracing, type Tracing } from "./tracing-provider.js";
 
-/**
- * Extracted in order, the last found wins: W3C over B3 when a caller sends both. Injected
- * as `traceparent`/`tracestate` and B3 multi-header, which every B3 reader accepts.
- */
-const propagator = new CompositePropagator({
-  propagators: [
-    new B3Propagator({ injectEncoding: B3InjectEncoding.MULTI_HEADER }),
-    new W3CTraceContextPropagator(),
-  ],
-});
 /** Trace headers from the caller, replaced by the request span's own before forwarding. */
 const TRACE_HEADERS = [
   "traceparent",
@@ -54,16 +42,6 @@ const TRACE_HEADERS = [
   "x-b3-sampled",
   "x-b3-flags",
 ];
-
-/** Reads trace headers from raw header pairs without building a header object. */
-const rawHeaderGetter: TextMapGetter<readonly string[]> = {
-  keys: (raw) => raw.filter((_, i) => i % 2 === 0).map((k) => k.toLowerCase()),
-  get: (raw, key) => {
-    for (let i = 0; i + 1 < raw.length; i += 2)
-      if ((raw[i] as string).toLowerCase() === key) return raw[i + 1];
-    return undefined;
-  },
-};
 
 /**
  * The request's span: recording when sampled, an UnsampledSpan otherwise. The decision is
@@ -83,7 +61,7 @@ export function startRequestSpan(
       return new UnsampledSpan(
         traceIdOf(traceparent),
         tracing.ids.generateSpanId(),
-        tracestate ? new TraceState(tracestate) : undefined,
+        tracestate ? new (propagation().TraceState)(tracestate) : undefined,
       );
     // Sampled, or a form only the propagator reads.
     return recordedSpan(tracing.tracer, direction, req, undefined);
@@ -109,7 +87,8 @@ function recordedSpan(
   parent: Context | undefined,
 ): Span {
   const method = req.method ?? "_OTHER";
-  const from = parent ?? propagator.extract(ROOT_CONTEXT, req.rawHeaders, rawHeaderGetter);
+  const from =
+    parent ?? propagation().propagator.extract(ROOT_CONTEXT, req.rawHeaders, rawHeaderGetter);
   const authority =
     rawHeaderGetter.get(req.rawHeaders, ":authority") ??
     rawHeaderGetter.get(req.rawHeaders, "host");
@@ -141,7 +120,7 @@ export function injectSpan(span: Span, headers: HeaderMap): void {
   // Most requests carry none of them: a read is cheaper than deleting what is not there.
   for (const name of TRACE_HEADERS) if (headers[name] !== undefined) delete headers[name];
   if (span instanceof UnsampledSpan) return injectUnsampled(span, headers);
-  propagator.inject(trace.setSpan(context.active(), span), headers, {
+  propagation().propagator.inject(trace.setSpan(context.active(), span), headers, {
     set: (carrier: HeaderMap, key, value) => {
       carrier[key] = value;
     },
@@ -157,7 +136,7 @@ export function incomingTraceId(rawHeaders: readonly string[]): string | undefin
   // A valid traceparent wins over B3; without either, there is nothing to find.
   if (traceparent && canonicalFlags(traceparent) >= 0) return traceIdOf(traceparent);
   if (!traceparent && !b3) return undefined;
-  const parent = propagator.extract(ROOT_CONTEXT, rawHeaders, rawHeaderGetter);
+  const parent = propagation().propagator.extract(ROOT_CONTEXT, rawHeaders, rawHeaderGetter);
   return trace.getSpanContext(parent)?.traceId;
 }
 
