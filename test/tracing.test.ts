@@ -17,6 +17,7 @@ import {
   tenantClient,
   type RunningSidecar,
 } from "./support/mesh.js";
+import { eventually } from "./support/eventually.js";
 import { withMesh } from "./support/with-mesh.js";
 import {
   OTLP_SPAN_KIND,
@@ -315,6 +316,65 @@ describe("the sampling ratio", () => {
       await writeFile(sidecar.configFile, stringify(withRatio(1)));
       expect(await sidecar.sidecar.reload("test")).toBe(true);
       expect(await flags()).toBe("01");
+    } finally {
+      await sidecar.stop();
+      await app.close();
+    }
+  });
+});
+
+describe("tracing configured, unsampled", () => {
+  it("exports nothing at ratio 0 yet passes every trace on, and still exports a sampled parent's", async () => {
+    const app = await startApp();
+    const config = baseConfig(mesh.pki, "orders", ["acme"], app.url);
+    config["telemetry"] = {
+      logs: { level: "info" },
+      otlp: { endpoint: receiver.endpoint, sampleRatio: 0 },
+    };
+    const sidecar = await startSidecar(config);
+    try {
+      const agent = await tenantClient(mesh.pki, "acme", "web", "orders");
+      agents.push(agent);
+      const get = async (headers: Record<string, string> = {}) => {
+        const answer = await send(agent, `${sidecar.inbound}/tenants/acme/orders`, { headers });
+        expect(answer.status, answer.text).toBe(200);
+        return app.seen.at(-1)?.headers ?? {};
+      };
+      const unsampled: string[] = [];
+      for (let i = 0; i < 10; i++) {
+        const parent = newTraceparent(false);
+        unsampled.push(parent.traceId);
+        const seen = await get({ traceparent: parent.header, tracestate: "vendor=x" });
+        const passed = parseTraceparent(seen["traceparent"]);
+        expect(passed).toMatchObject({ traceId: parent.traceId, flags: "00" });
+        expect(passed.spanId).not.toBe(parent.spanId);
+        expect(seen["tracestate"]).toBe("vendor=x");
+        expect(seen["x-b3-traceid"]).toBe(parent.traceId);
+        expect(seen["x-b3-sampled"]).toBe("0");
+      }
+      for (let i = 0; i < 10; i++) {
+        // No trace from the caller: a new one, unsampled, and the access line names it.
+        const started = parseTraceparent((await get())["traceparent"]);
+        expect(started.flags).toBe("00");
+        unsampled.push(started.traceId);
+        await eventually(
+          () => sidecar.logs.some((l) => l["log"] === "access" && l["traceId"] === started.traceId),
+          "the access line naming the trace",
+        );
+      }
+      const sampled = newTraceparent(true);
+      const seen = parseTraceparent((await get({ traceparent: sampled.header }))["traceparent"]);
+      expect(seen).toMatchObject({ traceId: sampled.traceId, flags: "01" });
+      // One batch processor: once the sampled span is in, the others would have been too.
+      await receiver.waitFor(
+        (all) => all.some((s) => s.traceId === sampled.traceId),
+        "the sampled parent's span",
+      );
+      const exported = spansOf(sampled.traceId);
+      expect(exported).toHaveLength(1);
+      expect(exported[0]?.parentSpanId).toBe(sampled.spanId);
+      expect(exported[0]?.spanId).toBe(seen.spanId);
+      expect(unsampled.every((id) => !receiver.spans.some((s) => s.traceId === id))).toBe(true);
     } finally {
       await sidecar.stop();
       await app.close();

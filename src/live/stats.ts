@@ -52,10 +52,14 @@ interface WindowKey {
 
 export class LiveStats {
   readonly #options: StatsOptions;
-  readonly #windows = new Map<string, WindowKey>();
+  /** direction → tenant → peer: looked up by the strings the record has, no key per request. */
+  readonly #windows = new Map<string, Map<string, Map<string, WindowKey>>>();
+  #windowCount = 0;
   /** Peers seen per tenant label, to bound them. */
   readonly #peers = new Map<string, Set<string>>();
-  readonly #matrix = new Map<string, MatrixCell>();
+  /** caller → target. */
+  readonly #matrix = new Map<string, Map<string, MatrixCell>>();
+  #cellCount = 0;
   readonly #grantUses = new Map<string, number>();
 
   constructor(options: StatsOptions) {
@@ -80,10 +84,10 @@ export class LiveStats {
   /** Rows with traffic in the window, busiest first; keys without any are forgotten. */
   top(nowMs: number): TopRow[] {
     const rows: TopRow[] = [];
-    for (const [id, key] of this.#windows) {
+    for (const key of this.#windowKeys()) {
       const t = key.window.totals(nowMs);
       if (t.requests === 0) {
-        this.#forget(id, key);
+        this.#forget(key);
         continue;
       }
       rows.push({
@@ -102,7 +106,10 @@ export class LiveStats {
   }
 
   matrix(): MatrixCell[] {
-    return [...this.#matrix.values()].map((cell) => ({ ...cell }));
+    const cells: MatrixCell[] = [];
+    for (const byTarget of this.#matrix.values())
+      for (const cell of byTarget.values()) cells.push({ ...cell });
+    return cells;
   }
 
   grantUses(grantId: string): number {
@@ -115,33 +122,41 @@ export class LiveStats {
 
   /** How many keys are held, for the bounded-memory tests. */
   get size(): { windows: number; cells: number; grants: number } {
-    return { windows: this.#windows.size, cells: this.#matrix.size, grants: this.#grantUses.size };
+    return { windows: this.#windowCount, cells: this.#cellCount, grants: this.#grantUses.size };
   }
 
   #window(direction: string, tenant: string, rawPeer: string): WindowKey {
     const peer = this.#boundPeer(tenant, rawPeer);
-    let id = `${direction}\0${tenant}\0${peer}`;
-    let found = this.#windows.get(id);
+    const found = this.#windows.get(direction)?.get(tenant)?.get(peer);
     if (found) return found;
-    if (this.#windows.size >= this.#options.maxKeys) {
+    if (this.#windowCount >= this.#options.maxKeys) {
       // Full: the overflow key is made even past the cap (one more, once).
-      id = `${direction}\0unknown\0${OTHER_PEER}`;
-      found = this.#windows.get(id);
-      if (found) return found;
-      return this.#make(id, direction, "unknown", OTHER_PEER);
+      const overflow = this.#windows.get(direction)?.get("unknown")?.get(OTHER_PEER);
+      return overflow ?? this.#make(direction, "unknown", OTHER_PEER);
     }
-    return this.#make(id, direction, tenant, peer);
+    return this.#make(direction, tenant, peer);
   }
 
-  #make(id: string, direction: string, tenant: string, peer: string): WindowKey {
+  #make(direction: string, tenant: string, peer: string): WindowKey {
     const made = {
       direction,
       tenant,
       peer,
       window: new SecondsWindow(this.#options.windowSeconds),
     };
-    this.#windows.set(id, made);
+    let byTenant = this.#windows.get(direction);
+    if (!byTenant)
+      this.#windows.set(direction, (byTenant = new Map<string, Map<string, WindowKey>>()));
+    let byPeer = byTenant.get(tenant);
+    if (!byPeer) byTenant.set(tenant, (byPeer = new Map<string, WindowKey>()));
+    byPeer.set(peer, made);
+    this.#windowCount++;
     return made;
+  }
+
+  *#windowKeys(): Generator<WindowKey> {
+    for (const byTenant of this.#windows.values())
+      for (const byPeer of byTenant.values()) yield* byPeer.values();
   }
 
   #boundPeer(tenant: string, peer: string): string {
@@ -153,27 +168,34 @@ export class LiveStats {
     return peer;
   }
 
-  #forget(id: string, key: WindowKey): void {
-    this.#windows.delete(id);
-    const stillUsed = [...this.#windows.values()].some(
-      (k) => k.tenant === key.tenant && k.peer === key.peer,
-    );
+  #forget(key: WindowKey): void {
+    const byTenant = this.#windows.get(key.direction);
+    const byPeer = byTenant?.get(key.tenant);
+    if (!byPeer?.delete(key.peer)) return;
+    this.#windowCount--;
+    if (byPeer.size === 0) byTenant?.delete(key.tenant);
+    let stillUsed = false;
+    for (const other of this.#windows.values())
+      stillUsed ||= other.get(key.tenant)?.has(key.peer) === true;
     if (!stillUsed) this.#peers.get(key.tenant)?.delete(key.peer);
   }
 
   #cell(caller: string, target: string): MatrixCell {
-    const id = `${caller}\0${target}`;
-    let cell = this.#matrix.get(id);
+    let byTarget = this.#matrix.get(caller);
+    const cell = byTarget?.get(target);
     if (cell) return cell;
-    const full = this.#matrix.size >= this.#options.maxKeys;
-    const overflow = "unknown\0unknown";
-    cell = full ? this.#matrix.get(overflow) : undefined;
-    if (cell) return cell;
-    cell = full
-      ? { caller: "unknown", target: "unknown", allowed: 0, granted: 0, denied: 0 }
-      : { caller, target, allowed: 0, granted: 0, denied: 0 };
-    this.#matrix.set(full ? overflow : id, cell);
-    return cell;
+    if (this.#cellCount >= this.#options.maxKeys) {
+      const overflow = this.#matrix.get("unknown")?.get("unknown");
+      if (overflow) return overflow;
+      caller = "unknown";
+      target = "unknown";
+      byTarget = this.#matrix.get(caller);
+    }
+    const made = { caller, target, allowed: 0, granted: 0, denied: 0 };
+    if (!byTarget) this.#matrix.set(caller, (byTarget = new Map<string, MatrixCell>()));
+    byTarget.set(target, made);
+    this.#cellCount++;
+    return made;
   }
 
   #useGrant(grantId: string): void {

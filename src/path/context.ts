@@ -32,7 +32,7 @@ export class RequestContext {
   readonly record: RequestRecord;
   /**
    * Started here, not by a consumer: the forwarded `traceparent` must name it before the
-   * request leaves. Undefined without an exporter.
+   * request leaves. Undefined without an exporter; not recording when unsampled.
    */
   readonly span: Span | undefined;
 
@@ -81,8 +81,7 @@ export class RequestContext {
   ) {
     this.generation = deps.generation();
     this.record = newRecord(direction, req.method, req.rawHeaders, `HTTP/${req.httpVersion}`);
-    const tracer = deps.tracing?.tracer;
-    this.span = tracer && startRequestSpan(tracer, direction, req);
+    this.span = deps.tracing && startRequestSpan(deps.tracing, direction, req);
     res.once("close", this.#clientClosed);
   }
 

@@ -29,8 +29,9 @@ export async function runStages(stages: readonly Stage[], ctx: RequestContext): 
   const { record } = ctx;
   record.seconds = (performance.now() - record.started) / 1000;
   const logs = ctx.generation.config.telemetry.logs;
-  if (!ctx.span) {
-    reportRequest(record, undefined, ctx.deps, logs);
+  if (!ctx.span?.isRecording()) {
+    // Unsampled: nothing can land on its span, so no context is made for it.
+    reportRequest(record, ctx.span, ctx.deps, logs);
     return;
   }
   // The request's span is the active one while its record is reported: an anomaly alert it

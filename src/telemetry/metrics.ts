@@ -7,7 +7,8 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import { UNKNOWN_TENANT } from "../tenancy/tenant-id.js";
 import { ALERT_KINDS } from "../anomaly/alert.js";
 import { packageVersion } from "../version.js";
-import { RequestMetrics, type RequestSample } from "./request-metrics.js";
+import { CounterPairs } from "./prom-series.js";
+import { RequestMetrics, type RequestValues } from "./request-metrics.js";
 
 export type Direction = "inbound" | "outbound";
 export type CacheResult = "hit" | "miss" | "bypass";
@@ -15,7 +16,8 @@ export type CacheResult = "hit" | "miss" | "bypass";
 export type PolicyAuditResult = "would_allow";
 
 /** A request as the record tells it: label values not yet bounded. */
-export interface RequestOutcome extends Omit<RequestSample, "tenant" | "peer" | "upstream"> {
+export interface RequestOutcome extends RequestValues {
+  readonly direction: Direction;
   readonly tenant: string | undefined;
   /** The calling service (inbound: from the peer's SVID). */
   readonly peer: string | undefined;
@@ -50,6 +52,8 @@ export class Metrics {
     labelNames: ["tenant", "target"] as const,
     registers: [this.registry],
   });
+  /** Per request on a cached route or a granted call: resolved once per label pair. */
+  readonly #grantedSeries = new CounterPairs(this.#granted, ["tenant", "target"]);
   readonly #policyAudit = new Counter({
     name: "palisade_policy_audit_total",
     help: "Requests an audit-mode grant matched, by caller tenant, target tenant and result; the decision itself is unchanged.",
@@ -62,6 +66,7 @@ export class Metrics {
     labelNames: ["tenant", "result"] as const,
     registers: [this.registry],
   });
+  readonly #cacheSeries = new CounterPairs(this.#cacheRequests, ["tenant", "result"]);
   readonly #cacheBytes = new Gauge({
     name: "palisade_cache_bytes",
     help: "Bytes held in each tenant's cache partition.",
@@ -162,6 +167,8 @@ export class Metrics {
     }
     this.#tenants = next;
     this.#requests.reset();
+    this.#grantedSeries.clear();
+    this.#cacheSeries.clear();
     for (const tenant of [...next, UNKNOWN_TENANT]) {
       for (const kind of ALERT_KINDS) this.#anomalyAlerts.labels(tenant, kind).inc(0);
     }
@@ -192,13 +199,15 @@ export class Metrics {
    * service, and `upstream` the `outbound.upstreams` key (`unknown` before one is picked).
    */
   request(outcome: RequestOutcome): void {
-    const inbound = outcome.direction === "inbound";
-    this.#requests.observe({
-      ...outcome,
-      tenant: this.label(outcome.tenant),
-      peer: inbound ? this.peerLabel(outcome.peer) : this.#service,
-      upstream: inbound ? "" : (outcome.upstream ?? UNKNOWN_TENANT),
-    });
+    const { direction } = outcome;
+    const inbound = direction === "inbound";
+    this.#requests.observe(
+      direction,
+      this.label(outcome.tenant),
+      inbound ? this.peerLabel(outcome.peer) : this.#service,
+      inbound ? "" : (outcome.upstream ?? UNKNOWN_TENANT),
+      outcome,
+    );
   }
 
   /** A request refused before it was parsed (or by Node itself): no tenant, peer or body. */
@@ -226,7 +235,7 @@ export class Metrics {
   }
 
   granted(tenant: string, target: string): void {
-    this.#granted.labels(this.label(tenant), this.label(target)).inc();
+    this.#grantedSeries.inc(this.label(tenant), this.label(target));
   }
 
   policyAudit(tenant: string, target: string, result: PolicyAuditResult): void {
@@ -234,7 +243,7 @@ export class Metrics {
   }
 
   cacheRequest(tenant: string, result: CacheResult): void {
-    this.#cacheRequests.labels(this.label(tenant), result).inc();
+    this.#cacheSeries.inc(this.label(tenant), result);
   }
 
   cacheBytes(tenant: string, bytes: number): void {

@@ -56,7 +56,7 @@ export function reportRequest(
   if (refusal && isIsolationCode(refusal.code)) denied(record, refusal, span, sinks);
   if (record.policyAudit) policyAudited(record, record.policyAudit, span, sinks);
   if (record.failedEndpoints) failedOver(record, record.failedEndpoints, span, logs);
-  if (span) endSpan(record, span);
+  if (span?.isRecording()) endSpan(record, span);
   metrics.request({
     direction: record.direction,
     tenant: record.tenant,

@@ -1,11 +1,13 @@
 /**
  * The per-request series, labelled as a service graph (DESIGN.md "Metrics"): who called
  * (`tenant`, `peer`), where the call went (`upstream`, outbound), and how it ended.
- * Every label value is bounded by config; the children of one label combination are
- * resolved once and cached, since prom-client hashes label values on every call.
+ * Every label value is bounded by config; the series of one label combination are resolved
+ * once and observed in place (prom-series.ts), since prom-client's children hash the label
+ * values again on every call.
  */
 import { Counter, Histogram, type Registry } from "prom-client";
 import type { Direction } from "./metrics.js";
+import { CounterSeries, HistogramSeries } from "./prom-series.js";
 
 /**
  * Fine enough below a millisecond to see proxy overhead (a denial or a cache hit answers in
@@ -19,12 +21,8 @@ const LATENCY_BUCKETS = [
 /** Powers of four from 64 B to 64 MiB: an empty answer, a JSON document, a file. */
 const BYTE_BUCKETS = Array.from({ length: 11 }, (_, i) => 64 * 4 ** i);
 
-/** One request's outcome, with every label value already bounded. */
-export interface RequestSample {
-  readonly direction: Direction;
-  readonly tenant: string;
-  readonly peer: string;
-  readonly upstream: string;
+/** What one request's outcome adds to its series. */
+export interface RequestValues {
   readonly status: number;
   readonly seconds: number;
   readonly bytesIn: number;
@@ -36,14 +34,31 @@ export interface RequestSample {
 const LABELS = ["direction", "tenant", "peer", "upstream"] as const;
 type Label = (typeof LABELS)[number] | "code_class";
 
-interface Children {
-  count: Counter.Internal;
-  duration: Histogram.Internal<Label>;
-  /** The duration child's labels, for its exemplar (prom-client keys exemplars by labels). */
+/** One status's series of one label combination. */
+interface StatusSeries {
+  count: CounterSeries;
+  duration: HistogramSeries;
+  /** The duration series' labels, for its exemplar (prom-client keys exemplars by labels). */
   durationLabels: Record<Label, string>;
-  requestBytes: Histogram.Internal<Label>;
-  responseBytes: Histogram.Internal<Label>;
 }
+
+/** One (direction, tenant, peer, upstream) combination: body sizes, and the rest by status. */
+class Combination {
+  readonly requestBytes: HistogramSeries;
+  readonly responseBytes: HistogramSeries;
+  readonly byStatus = new Map<number, StatusSeries>();
+
+  constructor(
+    readonly labels: Readonly<Record<(typeof LABELS)[number], string>>,
+    metrics: { requestBytes: Histogram<Label>; responseBytes: Histogram<Label> },
+  ) {
+    this.requestBytes = new HistogramSeries(metrics.requestBytes, labels, BYTE_BUCKETS);
+    this.responseBytes = new HistogramSeries(metrics.responseBytes, labels, BYTE_BUCKETS);
+  }
+}
+
+/** Label value → the next level down; each level is one Map lookup of a string it already has. */
+type Level<T> = Map<string, T>;
 
 /** What prom-client's exemplar histogram has at runtime and its typings leave out. */
 interface ExemplarHistogram {
@@ -55,7 +70,14 @@ export class RequestMetrics {
   readonly #duration: Histogram<Label>;
   readonly #requestBytes: Histogram<Label>;
   readonly #responseBytes: Histogram<Label>;
-  readonly #children = new Map<string, Children>();
+  /**
+   * direction → tenant → peer → upstream → series: the label values are looked up as the
+   * strings they are, never joined into a key per request.
+   */
+  readonly #combinations: Record<Direction, Level<Level<Level<Combination>>>> = {
+    inbound: new Map(),
+    outbound: new Map(),
+  };
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -84,47 +106,62 @@ export class RequestMetrics {
     );
   }
 
-  /** Drops the cached children: a reload may have changed which values are labels. */
+  /** Drops the resolved series: a reload may have changed which values are labels. */
   reset(): void {
-    this.#children.clear();
+    this.#combinations.inbound.clear();
+    this.#combinations.outbound.clear();
   }
 
-  observe(sample: RequestSample): void {
-    const { direction, tenant, peer, upstream, status } = sample;
-    const key = `${direction}\0${tenant}\0${peer}\0${upstream}\0${String(status)}`;
-    let children = this.#children.get(key);
-    if (!children) {
-      children = this.#resolve(sample);
-      this.#children.set(key, children);
-    }
-    children.count.inc();
-    children.duration.observe(sample.seconds);
-    children.requestBytes.observe(sample.bytesIn);
-    children.responseBytes.observe(sample.bytesOut);
-    if (sample.traceId !== undefined)
+  /** One request, its label values already bounded; `outcome` gives the values observed. */
+  observe(
+    direction: Direction,
+    tenant: string,
+    peer: string,
+    upstream: string,
+    outcome: RequestValues,
+  ): void {
+    const combination = this.#combination(direction, tenant, peer, upstream);
+    const status = outcome.status;
+    const series = combination.byStatus.get(status) ?? this.#statusSeries(combination, status);
+    series.count.inc();
+    series.duration.observe(outcome.seconds);
+    combination.requestBytes.observe(outcome.bytesIn);
+    combination.responseBytes.observe(outcome.bytesOut);
+    if (outcome.traceId !== undefined)
       (this.#duration as unknown as ExemplarHistogram).updateExemplar(
-        children.durationLabels,
-        sample.seconds,
-        { trace_id: sample.traceId },
+        series.durationLabels,
+        outcome.seconds,
+        { trace_id: outcome.traceId },
       );
   }
 
-  #resolve(sample: RequestSample): Children {
-    const labels = {
-      direction: sample.direction,
-      tenant: sample.tenant,
-      peer: sample.peer,
-      upstream: sample.upstream,
-      code_class: codeClass(sample.status),
+  #combination(direction: Direction, tenant: string, peer: string, upstream: string): Combination {
+    const byTenant = this.#combinations[direction];
+    let byPeer = byTenant.get(tenant);
+    if (!byPeer) byTenant.set(tenant, (byPeer = new Map<string, Level<Combination>>()));
+    let byUpstream = byPeer.get(peer);
+    if (!byUpstream) byPeer.set(peer, (byUpstream = new Map<string, Combination>()));
+    let combination = byUpstream.get(upstream);
+    if (!combination) {
+      const labels = { direction, tenant, peer, upstream };
+      combination = new Combination(labels, {
+        requestBytes: this.#requestBytes,
+        responseBytes: this.#responseBytes,
+      });
+      byUpstream.set(upstream, combination);
+    }
+    return combination;
+  }
+
+  #statusSeries(combination: Combination, status: number): StatusSeries {
+    const durationLabels = { ...combination.labels, code_class: codeClass(status) };
+    const series = {
+      count: new CounterSeries(this.#requests, { ...combination.labels, code: String(status) }),
+      duration: new HistogramSeries(this.#duration, durationLabels, LATENCY_BUCKETS),
+      durationLabels,
     };
-    const { code_class: _, ...base } = labels;
-    return {
-      count: this.#requests.labels({ ...base, code: String(sample.status) }),
-      duration: this.#duration.labels(labels),
-      durationLabels: labels,
-      requestBytes: this.#requestBytes.labels(base),
-      responseBytes: this.#responseBytes.labels(base),
-    };
+    combination.byStatus.set(status, series);
+    return series;
   }
 }
 

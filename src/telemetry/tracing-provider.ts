@@ -7,19 +7,29 @@
  */
 import {
   context,
+  ROOT_CONTEXT,
+  SpanKind,
   type Attributes,
   type Context,
   type Link,
-  type SpanKind,
   type Tracer,
 } from "@opentelemetry/api";
 import type { Sampler, SamplingResult } from "@opentelemetry/sdk-trace-base";
 import type { Config } from "../config/schema.js";
+import { propagation } from "./propagators.js";
+import { TraceIds } from "./trace-ids.js";
 
 type OtlpConfig = Config["telemetry"]["otlp"];
 
 export interface Tracing {
   tracer: Tracer;
+  /** The tracer's ids: the request path draws a root request's trace id from them. */
+  ids: TraceIds;
+  /**
+   * The root sampler's decision for a trace this sidecar starts, as the tracer itself
+   * would make it for that trace id (the current ratio; a pure function of the id).
+   */
+  sampleRoot(traceId: string): boolean;
   shutdown(): Promise<void>;
 }
 
@@ -109,16 +119,19 @@ export async function createTracing(
       import("@opentelemetry/sdk-trace-base"),
       import("@opentelemetry/context-async-hooks"),
     ]);
+  // Loaded now, with the SDK, rather than by the first request that needs them.
+  propagation();
   // Once per process (several sidecars may share one in tests): a second registration is
   // refused by the API and changes nothing.
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   const { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler } = sdk;
   const exporter = new OTLPTraceExporter(settings);
+  const root = new ReloadableRatioSampler(sampleRatio, (r) => new sdk.TraceIdRatioBasedSampler(r));
+  const ids = new TraceIds();
   const provider = new BasicTracerProvider({
     resource: resources.resourceFromAttributes(resourceAttributes(service, env)),
-    sampler: new ParentBasedSampler({
-      root: new ReloadableRatioSampler(sampleRatio, (r) => new sdk.TraceIdRatioBasedSampler(r)),
-    }),
+    idGenerator: ids,
+    sampler: new ParentBasedSampler({ root }),
     // Bounded everywhere: a slow or dead collector drops spans (queue full) and delays a
     // drain by at most the export timeout; it never slows the request path.
     spanProcessors: [
@@ -131,11 +144,18 @@ export async function createTracing(
   });
   return {
     tracer: provider.getTracer("palisade"),
+    ids,
+    sampleRoot: (traceId) => root.sampled(traceId),
     // Flushes what is queued. Spans a dead collector cannot take are lost, and that is
     // never a reason for a drain to fail.
     shutdown: () => provider.shutdown().catch(() => undefined),
   };
 }
+
+const NONE: Attributes = Object.freeze({});
+const NO_LINKS: Link[] = [];
+/** SamplingDecision.NOT_RECORD, without loading the SDK to name it. */
+const NOT_RECORD = 0;
 
 /**
  * The SDK's trace-id ratio sampler, remade only when the configured ratio changes: the
@@ -164,6 +184,21 @@ export class ReloadableRatioSampler implements Sampler {
       this.#sampler = this.make(ratio);
     }
     return this.#sampler.shouldSample(parent, traceId, name, kind, attributes, links);
+  }
+
+  /** The decision for a root span of this trace id (the ratio sampler reads nothing else). */
+  sampled(traceId: string): boolean {
+    // The SDK's sampler never samples at 0 (or NaN); no need to ask it, as most configs say 0.
+    if (!(this.ratio() > 0)) return false;
+    const { decision } = this.shouldSample(
+      ROOT_CONTEXT,
+      traceId,
+      "",
+      SpanKind.SERVER,
+      NONE,
+      NO_LINKS,
+    );
+    return (decision as number) !== NOT_RECORD;
   }
 
   toString(): string {

@@ -3,6 +3,12 @@
  * direction, named `{method} {route}`, a child of the trace the app or the peer sent in
  * W3C `traceparent` or B3 (single or multi header), and passed on in both. With no tracer
  * configured (tracing-provider.ts) the request path skips tracing entirely.
+ *
+ * Sampling is decided before any OpenTelemetry object is made: from a canonical W3C
+ * `traceparent` (its sampled flag, as the parent-based sampler would) or, with no trace
+ * headers, from the ratio on a trace id drawn here. An unsampled request then gets an
+ * UnsampledSpan, which propagates its trace and records nothing. B3 headers or an unusual
+ * `traceparent` go through the propagators and the SDK, which decide as before.
  */
 import type { IncomingMessage } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
@@ -12,26 +18,19 @@ import {
   SpanKind,
   SpanStatusCode,
   trace,
+  TraceFlags,
+  type Context,
   type Span,
-  type TextMapGetter,
   type Tracer,
 } from "@opentelemetry/api";
-import { CompositePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
-import { B3InjectEncoding, B3Propagator } from "@opentelemetry/propagator-b3";
 import type { HeaderMap } from "../http/message.js";
+import { propagation, rawHeaderGetter } from "./propagators.js";
+import { canonicalFlags, scanTraceHeaders, traceIdOf } from "./trace-headers.js";
+import type { Tracing } from "./tracing-provider.js";
+import { injectUnsampled, UnsampledSpan } from "./unsampled-span.js";
 
 export { createTracing, type Tracing } from "./tracing-provider.js";
 
-/**
- * Extracted in order, the last found wins: W3C over B3 when a caller sends both. Injected
- * as `traceparent`/`tracestate` and B3 multi-header, which every B3 reader accepts.
- */
-const propagator = new CompositePropagator({
-  propagators: [
-    new B3Propagator({ injectEncoding: B3InjectEncoding.MULTI_HEADER }),
-    new W3CTraceContextPropagator(),
-  ],
-});
 /** Trace headers from the caller, replaced by the request span's own before forwarding. */
 const TRACE_HEADERS = [
   "traceparent",
@@ -44,28 +43,52 @@ const TRACE_HEADERS = [
   "x-b3-flags",
 ];
 
-/** Reads trace headers from raw header pairs without building a header object. */
-const rawHeaderGetter: TextMapGetter<readonly string[]> = {
-  keys: (raw) => raw.filter((_, i) => i % 2 === 0).map((k) => k.toLowerCase()),
-  get: (raw, key) => {
-    for (let i = 0; i + 1 < raw.length; i += 2)
-      if ((raw[i] as string).toLowerCase() === key) return raw[i + 1];
-    return undefined;
-  },
-};
-
 /**
- * Starts the request's span as a child of the trace the caller sent, if any, with the
- * attributes known before any stage runs (the sampler sees them). Named `{method}` until
- * the route is known.
+ * The request's span: recording when sampled, an UnsampledSpan otherwise. The decision is
+ * the parent-based ratio sampler's, made from one scan of the raw headers.
  */
 export function startRequestSpan(
-  tracer: Tracer,
+  tracing: Tracing,
   direction: "inbound" | "outbound",
   req: IncomingMessage | Http2ServerRequest,
 ): Span {
+  const found = scanTraceHeaders(req.rawHeaders);
+  const { traceparent, tracestate } = found;
+  if (traceparent) {
+    const flags = canonicalFlags(traceparent);
+    // A remote parent's decision wins (ParentBasedSampler): sampled means recorded.
+    if (flags >= 0 && (flags & (TraceFlags.SAMPLED as number)) === 0)
+      return new UnsampledSpan(
+        traceIdOf(traceparent),
+        tracing.ids.generateSpanId(),
+        tracestate ? new (propagation().TraceState)(tracestate) : undefined,
+      );
+    // Sampled, or a form only the propagator reads.
+    return recordedSpan(tracing.tracer, direction, req, undefined);
+  }
+  if (found.b3) return recordedSpan(tracing.tracer, direction, req, undefined);
+  // A root: the ratio decides on the trace id this request will carry either way.
+  const traceId = tracing.ids.generateTraceId();
+  if (!tracing.sampleRoot(traceId))
+    return new UnsampledSpan(traceId, tracing.ids.generateSpanId(), undefined);
+  tracing.ids.presetTraceId(traceId);
+  return recordedSpan(tracing.tracer, direction, req, ROOT_CONTEXT);
+}
+
+/**
+ * Starts the span through the SDK as a child of the trace the caller sent, if any, with
+ * the attributes known before any stage runs (the sampler sees them). Named `{method}`
+ * until the route is known. `parent` is given when the headers are known to carry none.
+ */
+function recordedSpan(
+  tracer: Tracer,
+  direction: "inbound" | "outbound",
+  req: IncomingMessage | Http2ServerRequest,
+  parent: Context | undefined,
+): Span {
   const method = req.method ?? "_OTHER";
-  const parent = propagator.extract(ROOT_CONTEXT, req.rawHeaders, rawHeaderGetter);
+  const from =
+    parent ?? propagation().propagator.extract(ROOT_CONTEXT, req.rawHeaders, rawHeaderGetter);
   const authority =
     rawHeaderGetter.get(req.rawHeaders, ":authority") ??
     rawHeaderGetter.get(req.rawHeaders, "host");
@@ -81,7 +104,7 @@ export function startRequestSpan(
   return tracer.startSpan(
     method,
     { kind: direction === "inbound" ? SpanKind.SERVER : SpanKind.CLIENT, attributes },
-    parent,
+    from,
   );
 }
 
@@ -94,8 +117,10 @@ function hostOf(authority: string): string {
 
 /** Replaces the forwarded trace headers with the request span's context. */
 export function injectSpan(span: Span, headers: HeaderMap): void {
-  for (const name of TRACE_HEADERS) delete headers[name];
-  propagator.inject(trace.setSpan(context.active(), span), headers, {
+  // Most requests carry none of them: a read is cheaper than deleting what is not there.
+  for (const name of TRACE_HEADERS) if (headers[name] !== undefined) delete headers[name];
+  if (span instanceof UnsampledSpan) return injectUnsampled(span, headers);
+  propagation().propagator.inject(trace.setSpan(context.active(), span), headers, {
     set: (carrier: HeaderMap, key, value) => {
       carrier[key] = value;
     },
@@ -107,7 +132,11 @@ export function injectSpan(span: Span, headers: HeaderMap): void {
  * logs still correlate with the app's traces at the cost of one header scan.
  */
 export function incomingTraceId(rawHeaders: readonly string[]): string | undefined {
-  const parent = propagator.extract(ROOT_CONTEXT, rawHeaders, rawHeaderGetter);
+  const { traceparent, b3 } = scanTraceHeaders(rawHeaders);
+  // A valid traceparent wins over B3; without either, there is nothing to find.
+  if (traceparent && canonicalFlags(traceparent) >= 0) return traceIdOf(traceparent);
+  if (!traceparent && !b3) return undefined;
+  const parent = propagation().propagator.extract(ROOT_CONTEXT, rawHeaders, rawHeaderGetter);
   return trace.getSpanContext(parent)?.traceId;
 }
 
