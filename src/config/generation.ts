@@ -11,7 +11,11 @@ import { compileTargetRule, type TargetRule } from "../tenancy/target.js";
 import { compileUpstreams, expandName, type UpstreamRuntime } from "./upstreams.js";
 import { foldedName } from "../http/field-name.js";
 import { compileGrants, type GrantTable } from "../tenancy/grants.js";
-import { loadTenantMaterial, type TenantMaterial } from "../tls/tenant-material.js";
+import {
+  loadTenantMaterial,
+  type InspectedTenant,
+  type TenantMaterial,
+} from "../tls/tenant-material.js";
 import { localRegion } from "../tenancy/residency.js";
 import { readRegularFileBytes } from "./regular-file.js";
 
@@ -76,6 +80,8 @@ export async function buildGeneration(
   id: number,
   now = new Date(),
   env: Readonly<Record<string, string | undefined>> = process.env,
+  /** Tenants' files already read and inspected by lint; others are read here. */
+  inspected?: ReadonlyMap<string, InspectedTenant>,
 ): Promise<Generation> {
   const { config, baseDir } = loaded;
   const local = localRegion(config, env, (name) => REGION_PATTERN.test(name));
@@ -91,6 +97,7 @@ export async function buildGeneration(
         trustDomain: config.trustDomain,
         service: config.service,
         now,
+        inspected: inspected?.get(tenant),
       });
       tenants.set(tenant, {
         ...material,
