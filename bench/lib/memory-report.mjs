@@ -55,7 +55,7 @@ export function perTenantTable(memory) {
 }
 
 /** Lines of the results file's memory section. */
-export function memorySection(memory, settings) {
+export function memorySection(memory) {
   const trials = memory.results
     .filter((r) => r.single)
     .map((r) => `${r.tenants}: ${r.single.startupTrialsMs.map((x) => x.toFixed(0)).join(", ")}`)
@@ -72,9 +72,9 @@ export function memorySection(memory, settings) {
       "sampled every 200 ms through a warmup and a measured `-t2 -c32` burst spread " +
       "round-robin over all N tenants (each tenant gets a pooled mTLS connection, an SNI " +
       "context and metric children; with many tenants most requests pay a new handshake). " +
-      (settings.memoryNodeArgs?.length
-        ? `Node flags: \`${settings.memoryNodeArgs.join(" ")}\`.`
-        : "No extra Node flags."),
+      (memory.nodeFlags?.length
+        ? `Node flags (the bin's): \`${memory.nodeFlags.join(" ")}\`.`
+        : "No Node flags."),
     "",
     memoryTable(memory),
     "",

@@ -23,7 +23,13 @@ import { parse, stringify } from "yaml";
 import { withCpu } from "./cpu.mjs";
 import { runLoad } from "./load.mjs";
 import { rssMiB } from "./machine.mjs";
-import { startPalisadePair, startSidecar, TARGET_RULE, writeSidecarConfig } from "./palisade.mjs";
+import {
+  binNodeFlags,
+  startPalisadePair,
+  startSidecar,
+  TARGET_RULE,
+  writeSidecarConfig,
+} from "./palisade.mjs";
 import { errorNote, median } from "./stats.mjs";
 
 const SAMPLE_MS = 200;
@@ -49,7 +55,11 @@ export async function runMemory({ counts, pki, ctx, seconds, warmup, log, nodeAr
       log(`  ${count} tenants: FAILED: ${err.message}`);
     }
   }
-  return { results, perTenant: perTenantSlopes(results) };
+  return {
+    results,
+    perTenant: perTenantSlopes(results),
+    nodeFlags: [...binNodeFlags(), ...nodeArgs],
+  };
 }
 
 /** One sidecar calling its own inbound: cold starts for a median, then idle and load. */

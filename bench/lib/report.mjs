@@ -143,7 +143,7 @@ export function renderMarkdown(results) {
       );
     out.push("");
   }
-  if (results.memory) out.push(...memorySection(results.memory, settings));
+  if (results.memory) out.push(...memorySection(results.memory));
   if (results.cache) {
     if (results.cache.error)
       out.push("## Cache hit vs miss", "", `failed: ${results.cache.error}`, "");
