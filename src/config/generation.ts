@@ -18,6 +18,7 @@ import {
 } from "../tls/tenant-material.js";
 import { localRegion } from "../tenancy/residency.js";
 import { readRegularFileBytes } from "./regular-file.js";
+import { mapBounded, TENANT_READ_CONCURRENCY } from "./bounded.js";
 
 /** A generation that cannot be built from a config that validated; names the key path. */
 export class GenerationError extends Error {
@@ -88,8 +89,10 @@ export async function buildGeneration(
   if (local.problem !== undefined) throw new GenerationError("region", local.problem);
   const hashKey = await readHashKey(loaded);
   const tenants = new Map<string, TenantRuntime>();
-  await Promise.all(
-    Object.entries(config.tenants).map(async ([tenant, tenantConfig]) => {
+  await mapBounded(
+    Object.entries(config.tenants),
+    TENANT_READ_CONCURRENCY,
+    async ([tenant, tenantConfig]) => {
       const material = await loadTenantMaterial({
         tenant,
         config: tenantConfig,
@@ -106,7 +109,7 @@ export async function buildGeneration(
         cache: tenantConfig.cache,
         regions: tenantConfig.regions,
       });
-    }),
+    },
   );
   const active = new Set([...tenants.values()].filter((t) => !t.revoked).map((t) => t.id));
   const serverNames = new Map<string, string>();

@@ -8,6 +8,7 @@ import { resolve } from "node:path";
 import { readPemBundle, readPrivateKey } from "../tls/certs.js";
 import { inspectTenant, type TenantCerts } from "../tls/inspect-tenant.js";
 import type { InspectedTenant } from "../tls/tenant-material.js";
+import { mapBounded, TENANT_READ_CONCURRENCY } from "./bounded.js";
 import type { Finding, LintInput } from "./lint.js";
 import { describeFileName } from "./redact.js";
 import type { TenantConfig } from "./schema.js";
@@ -26,8 +27,10 @@ export interface LintedCertificates {
 /** Every tenant's findings, and what was read. */
 export async function lintCertificates(input: LintInput): Promise<LintedCertificates> {
   const inspected = new Map<string, InspectedTenant>();
-  const tenants = await Promise.all(
-    Object.entries(input.config.tenants).map(async ([tenant, config]) => {
+  const tenants = await mapBounded(
+    Object.entries(input.config.tenants),
+    TENANT_READ_CONCURRENCY,
+    async ([tenant, config]) => {
       const findings: Finding[] = [];
       const read = input.readText ?? readRegularFile;
       const { certs, texts } = await readTenantCerts(read, input.baseDir, tenant, config, findings);
@@ -39,7 +42,7 @@ export async function lintCertificates(input: LintInput): Promise<LintedCertific
       if (!findings.some((f) => f.level === "error") && roots && chain && texts)
         inspected.set(tenant, { ...texts, roots, chain });
       return { findings, certs };
-    }),
+    },
   );
   return {
     findings: tenants.flatMap((t) => t.findings),
