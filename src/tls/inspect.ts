@@ -8,6 +8,7 @@
 import { createHash, type KeyObject, type X509Certificate } from "node:crypto";
 import { LRUCache } from "lru-cache";
 import { CertificateDer, KEY_USAGE, OID, type Decoded, type NameEntry } from "./der.js";
+import { spkiDer } from "./spki.js";
 
 /**
  * Extensions whose meaning Palisade enforces (or, for policies, that cannot narrow what it
@@ -161,9 +162,7 @@ function keyOf(object: KeyObject): CertKey {
     curve: details.namedCurve,
     // Issuers and CAs are compared by key; a leaf's key never is: hashed on first use only.
     get spkiHash() {
-      spkiHash ??= createHash("sha256")
-        .update(object.export({ type: "spki", format: "der" }))
-        .digest("base64");
+      spkiHash ??= createHash("sha256").update(spkiDer(object)).digest("base64");
       return spkiHash;
     },
   };
