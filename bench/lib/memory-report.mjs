@@ -25,7 +25,8 @@ export function memoryTable(memory) {
     ],
     memory.results.map((r) => {
       if (r.error) return [r.tenants, "failed", r.error.slice(0, 80), "", "", "", "", "", ""];
-      const { single: s, pair: p } = r;
+      const { single: s } = r;
+      const p = r.pair ?? { callee: {}, caller: {} };
       return [
         r.tenants,
         f(s.startupMs, 0),
@@ -34,7 +35,7 @@ export function memoryTable(memory) {
         f(s.peakRssMiB),
         f(s.afterLoad.rssMiB),
         `${f(p.callee.startupMs, 0)} / ${f(p.caller.startupMs, 0)}`,
-        `${f(p.callee.idle.rssMiB)} / ${f(p.caller.idle.rssMiB)}`,
+        `${f(p.callee.idle?.rssMiB)} / ${f(p.caller.idle?.rssMiB)}`,
         `${f(p.callee.peakRssMiB)} / ${f(p.caller.peakRssMiB)}`,
       ];
     }),
@@ -65,8 +66,8 @@ export function memorySection(memory) {
     "",
     "N tenants (own CA and SVID each), two layouts: **single** = one sidecar whose outbound " +
       "upstream is its own inbound (the layout users run); **pair** = a caller and a callee " +
-      "sidecar, each holding the N tenants. Startup = spawn → admin `/readyz` 200 (single: median " +
-      `of ${memory.results[0]?.single?.startupTrialsMs.length ?? 0} cold starts; pair: one each). ` +
+      "sidecar, each holding the N tenants (up to 1000). Startup = spawn → admin `/readyz` 200 " +
+      "(single: median of 3 cold starts, one above 1000 tenants; pair: one each). " +
       "Idle = 2 s after ready: RSS is VmRSS from /proc/PID/status, heap used and external are " +
       "the process's `nodejs_heap_size_used_bytes` / `nodejs_external_memory_bytes`. Peak = RSS " +
       "sampled every 200 ms through a warmup and a measured `-t2 -c32` burst spread " +
