@@ -151,6 +151,17 @@ export function inspect(cert: X509Certificate): CertView {
   return view;
 }
 
+/**
+ * Drops `cert`'s view from the shared cache (the object's own link goes with the object):
+ * for certificates parsed at load and then let go, whose views would otherwise stay until
+ * a thousand peers' chains pushed them out.
+ */
+export function forgetView(cert: X509Certificate): void {
+  const view = byObject.get(cert);
+  if (view !== undefined && byDer.peek(view.fingerprint256) === view)
+    byDer.delete(view.fingerprint256);
+}
+
 function keyOf(object: KeyObject): CertKey {
   const details = object.asymmetricKeyDetails ?? {};
   let spkiHash: string | undefined;

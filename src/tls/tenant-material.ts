@@ -9,7 +9,7 @@ import { constants, type KeyObject, type X509Certificate } from "node:crypto";
 import { resolve } from "node:path";
 import type { TenantConfig } from "../config/schema.js";
 import { readPemBundle, readPrivateKey } from "./certs.js";
-import { inspect } from "./inspect.js";
+import { forgetView, inspect } from "./inspect.js";
 import { inspectTenant } from "./inspect-tenant.js";
 import { checkSvid } from "./verify-chain.js";
 import { readRegularFile } from "../config/regular-file.js";
@@ -28,14 +28,22 @@ export interface TenantMaterial {
   roots: X509Certificate[];
   certPem: string;
   keyPem: string;
-  leaf: X509Certificate;
-  /** Leaf first, then any intermediates from the cert file. */
-  chain: X509Certificate[];
+  /**
+   * The served chain (leaf first, then the cert file's intermediates) as the expiry checks
+   * read it. Its certificates are not kept parsed: nothing per request reads them, and a
+   * parsed certificate costs several KiB of native memory per tenant.
+   */
+  served: readonly CertSummary[];
   spiffeId: string;
   /** When the served chain stops working: the earliest expiry of the leaf and its intermediates. */
   expiresAt: Date;
   /** Inbound server context for this tenant: its SVID, trusting only its own CA. */
   serverContext(): SecureContext;
+}
+
+export interface CertSummary {
+  subject: string;
+  notAfter: Date;
 }
 
 /**
@@ -82,15 +90,16 @@ export async function loadTenantMaterial(opts: {
   // by the inspector, so OpenSSL accepts them; a failure would show as that tenant's
   // handshakes failing.
   let serverContext: SecureContext | undefined;
+  const served = chain.map((c) => ({ subject: c.subject, notAfter: inspect(c).notAfter }));
+  for (const cert of chain) forgetView(cert);
   return {
     caPem,
     roots,
     certPem,
     keyPem,
-    leaf,
-    chain,
+    served,
     spiffeId: svid.spiffeId,
-    expiresAt: new Date(Math.min(...chain.map((c) => inspect(c).notAfter.getTime()))),
+    expiresAt: new Date(Math.min(...served.map((c) => c.notAfter.getTime()))),
     serverContext: () =>
       (serverContext ??= createSecureContext({
         ...TLS_OPTIONS,
