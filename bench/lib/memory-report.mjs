@@ -14,7 +14,7 @@ export function memoryTable(memory) {
   return table(
     [
       "tenants",
-      "single: startup ms",
+      "single: startup ms (CPU ms)",
       "idle RSS MiB",
       "heap used / external MiB",
       "peak under load",
@@ -29,7 +29,7 @@ export function memoryTable(memory) {
       const p = r.pair ?? { callee: {}, caller: {} };
       return [
         r.tenants,
-        f(s.startupMs, 0),
+        `${f(s.startupMs, 0)} (${f(s.startupCpuMs, 0)})`,
         f(s.idle.rssMiB),
         `${f(s.idle.heapUsedMiB)} / ${f(s.idle.externalMiB)}`,
         f(s.peakRssMiB),
@@ -67,7 +67,8 @@ export function memorySection(memory) {
     "N tenants (own CA and SVID each), two layouts: **single** = one sidecar whose outbound " +
       "upstream is its own inbound (the layout users run); **pair** = a caller and a callee " +
       "sidecar, each holding the N tenants (up to 1000). Startup = spawn → admin `/readyz` 200 " +
-      "(single: median of 3 cold starts, one above 1000 tenants; pair: one each). " +
+      "(single: median of 3 cold starts, one above 1000 tenants; pair: one each); CPU ms = the " +
+      "process's user + system CPU until ready, which other load on the box hardly moves. " +
       "Idle = 2 s after ready: RSS is VmRSS from /proc/PID/status, heap used and external are " +
       "the process's `nodejs_heap_size_used_bytes` / `nodejs_external_memory_bytes`. Peak = RSS " +
       "sampled every 200 ms through a warmup and a measured `-t2 -c32` burst spread " +

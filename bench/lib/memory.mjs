@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { request } from "undici";
 import { parse, stringify } from "yaml";
-import { withCpu } from "./cpu.mjs";
+import { cpuSeconds, withCpu } from "./cpu.mjs";
 import { runLoad } from "./load.mjs";
 import { rssMiB } from "./machine.mjs";
 import {
@@ -77,6 +77,7 @@ async function measureSingle({ dir, tenants, pkiDir, ctx, seconds, warmup, nodeA
   });
   await callOwnInbound(config);
   const startups = [];
+  const startupCpu = [];
   let sidecar;
   for (let i = 0; i < (tenants.length > LARGE ? 1 : STARTUP_TRIALS); i++) {
     if (sidecar) await sidecar.proc.stop();
@@ -87,12 +88,20 @@ async function measureSingle({ dir, tenants, pkiDir, ctx, seconds, warmup, nodeA
       timeoutMs: 900_000,
     });
     startups.push(sidecar.startupMs);
+    // CPU to ready: unlike wall time, hardly moved by whatever else shares the cores.
+    startupCpu.push((await cpuSeconds([sidecar.proc.pid])) * 1000);
   }
   try {
     const sides = { sidecar: { pid: sidecar.proc.pid, admin: config.ports.admin } };
     const url = `http://127.0.0.1:${config.ports.outbound}/`;
     const m = await idleThenLoad(sides, { url, tenants, ctx, seconds, warmup });
-    return { startupMs: median(startups), startupTrialsMs: startups, ...m.sidecar, load: m.load };
+    return {
+      startupMs: median(startups),
+      startupTrialsMs: startups,
+      startupCpuMs: median(startupCpu),
+      ...m.sidecar,
+      load: m.load,
+    };
   } finally {
     await sidecar.proc.stop();
   }
@@ -210,7 +219,9 @@ function perTenantSlopes(results) {
 function describe(name, m) {
   const f = (x) => x?.toFixed(1);
   return (
-    `${name} startup ${m.startupMs?.toFixed(0)} ms, idle RSS ${f(m.idle.rssMiB)} MiB ` +
+    `${name} startup ${m.startupMs?.toFixed(0)} ms` +
+    (m.startupCpuMs === undefined ? "" : ` (CPU ${m.startupCpuMs.toFixed(0)} ms)`) +
+    `, idle RSS ${f(m.idle.rssMiB)} MiB ` +
     `(heap ${f(m.idle.heapUsedMiB)}, external ${f(m.idle.externalMiB)}), ` +
     `peak ${f(m.peakRssMiB)}, after load ${f(m.afterLoad.rssMiB)}` +
     (m.load ? `, ${Math.round(m.load.rps)} req/s${errorNote(m.load)}` : "")
