@@ -24,7 +24,10 @@ export function memoryTable(memory) {
       "peak callee / caller",
     ],
     memory.results.map((r) => {
-      if (r.error) return [r.tenants, "failed", r.error.slice(0, 80), "", "", "", "", "", ""];
+      if (r.error) {
+        const why = r.error.replace(/\s+/g, " ").slice(0, 100);
+        return [r.tenants, "failed", why, "", "", "", "", "", ""];
+      }
       const { single: s } = r;
       const p = r.pair ?? { callee: {}, caller: {} };
       return [
