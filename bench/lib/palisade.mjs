@@ -5,6 +5,7 @@
  * (see features.mjs). Ready means the admin `/readyz` answers 200.
  */
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -17,6 +18,12 @@ import { startProcess, waitForHttp } from "./processes.mjs";
 const CLI = resolve(import.meta.dirname, "../../dist/cli.js");
 const run = promisify(execFile);
 export const TARGET_RULE = { path: "/tenants/{tenant}/**" };
+/** The Node flags of the bin's `#!/usr/bin/env -S node …` line: a sidecar runs as installed. */
+export function binNodeFlags() {
+  const shebang = readFileSync(CLI, "utf8").split("\n", 1)[0];
+  const flags = /^#!\/usr\/bin\/env -S node (.*)$/.exec(shebang)?.[1] ?? "";
+  return flags.split(" ").filter(Boolean);
+}
 
 /**
  * Writes a sidecar config. `certService` is whose SVID the tenants' certificates are (the
@@ -71,9 +78,8 @@ export async function writeSidecarConfig(file, opts) {
 /** Spawns a sidecar and waits for readiness; `startupMs` is spawn → first `/readyz` 200. */
 export async function startSidecar(name, config, { nodeArgs = [], cwd, timeoutMs = 120_000 } = {}) {
   const spawned = performance.now();
-  const proc = startProcess(name, process.execPath, [...nodeArgs, CLI, "run", "-c", config.file], {
-    cwd,
-  });
+  const args = [...binNodeFlags(), ...nodeArgs, CLI, "run", "-c", config.file];
+  const proc = startProcess(name, process.execPath, args, { cwd });
   await waitForHttp(`http://127.0.0.1:${config.ports.admin}/readyz`, {
     proc,
     timeoutMs,

@@ -1,12 +1,17 @@
 /**
  * Development PKIs for the benchmark, made with Palisade's own dev-PKI functions but with
- * ONE RSA key reused for every CA and leaf: key generation is the slow part and the key's
- * uniqueness is irrelevant to throughput or memory. forge still signs every certificate in
- * JavaScript (~60 ms each), so large PKIs are signed on worker threads and cached under
+ * ONE RSA modulus for every CA and leaf: a 2048-bit key takes ~0.6 s to generate on a busy
+ * 2-core box, two hours for 10 000 tenants. Palisade refuses tenants whose CAs share a key
+ * (`shared_ca`), so each tenant's CA gets its own public exponent over that modulus: a
+ * distinct public key (SPKI) and a working private key, though not an independent one,
+ * which a benchmark does not need. Leaves share the base key (exponent 65537). forge builds each certificate in
+ * JavaScript and node:crypto signs it (~2.5 ms a certificate; 10 000 tenants in about 30 s
+ * on two threads), so large PKIs are still signed on worker threads and cached under
  * node_modules/.cache/palisade-bench between runs.
  *
  * Layout: `DIR/shared.key`, `DIR/<tenant>/ca.crt`, `DIR/<tenant>/<service>.crt`.
  */
+import { createPrivateKey } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
@@ -35,7 +40,14 @@ export async function makePki(dir, tenants, services, keyPem) {
   const key = keyPem ?? (await newRsaKey());
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, "shared.key"), key, { mode: 0o600 });
-  await signTenants({ dir, tenants, services, keyPem: key, trustDomain: TRUST_DOMAIN, days: DAYS });
+  await signTenants({
+    dir,
+    tenants: tenants.map((t, i) => [t, i]),
+    services,
+    keyPem: key,
+    trustDomain: TRUST_DOMAIN,
+    days: DAYS,
+  });
   return dir;
 }
 
@@ -69,7 +81,7 @@ export async function cachedPki(count, services, { fresh = false, log = () => {}
   const threads = Math.max(1, Math.min(availableParallelism(), 4));
   log(`signing ${count * (services.length + 1)} certificates on ${threads} threads…`);
   const shares = Array.from({ length: threads }, (_, i) =>
-    tenants.filter((_, j) => j % threads === i),
+    tenants.map((t, j) => [t, j]).filter(([, j]) => j % threads === i),
   );
   await Promise.all(
     shares.map(
@@ -102,10 +114,71 @@ export function tenantNames(count) {
   return Array.from({ length: count }, (_, i) => `tenant-${String(i + 1).padStart(4, "0")}`);
 }
 
+/**
+ * `(index) => PKCS#8 PEM`: the private key over `keyPem`'s modulus whose public exponent is
+ * the `index`-th prime after 65537 coprime to λ(n), i.e. the index-th tenant CA's key.
+ */
+export function derivedRsaKeys(keyPem) {
+  const jwk = createPrivateKey(keyPem).export({ format: "jwk" });
+  const [p, q] = [big(jwk.p), big(jwk.q)];
+  const lambda = lcm(p - 1n, q - 1n);
+  const qi = b64(modInverse(q, p));
+  const exponents = [];
+  return (index) => {
+    while (exponents.length <= index) {
+      let e = exponents.at(-1) ?? 65537n;
+      do e += 2n;
+      while (!isSmallPrime(e) || lambda % e === 0n);
+      exponents.push(e);
+    }
+    const e = exponents[index];
+    const d = modInverse(e, lambda);
+    const derived = {
+      ...jwk,
+      e: b64(e),
+      d: b64(d),
+      dp: b64(d % (p - 1n)),
+      dq: b64(d % (q - 1n)),
+      qi,
+    };
+    return createPrivateKey({ key: derived, format: "jwk" }).export({
+      type: "pkcs8",
+      format: "pem",
+    });
+  };
+}
+
+const big = (b64url) => BigInt(`0x${Buffer.from(b64url, "base64url").toString("hex") || "0"}`);
+function b64(n) {
+  const hex = n.toString(16);
+  return Buffer.from(hex.length % 2 ? `0${hex}` : hex, "hex").toString("base64url");
+}
+const gcd = (a, b) => (b === 0n ? a : gcd(b, a % b));
+const lcm = (a, b) => (a / gcd(a, b)) * b;
+function isSmallPrime(n) {
+  for (let k = 3n; k * k <= n; k += 2n) if (n % k === 0n) return false;
+  return n % 2n !== 0n;
+}
+function modInverse(a, m) {
+  let [r0, r1, s0, s1] = [a % m, m, 1n, 0n];
+  while (r1 !== 0n) {
+    const quotient = r0 / r1;
+    [r0, r1] = [r1, r0 - quotient * r1];
+    [s0, s1] = [s1, s0 - quotient * s1];
+  }
+  return ((s0 % m) + m) % m;
+}
+
 async function signTenants({ dir, tenants, services, keyPem, trustDomain, days }) {
   const { createCa, issueSvid } = await devPki();
-  for (const tenant of tenants) {
-    const ca = await createCa({ commonName: `Palisade bench CA ${tenant}`, keyPem, days: 3650 });
+  const caKeyOf = derivedRsaKeys(keyPem);
+  for (const [tenant, index] of tenants) {
+    const caKey = caKeyOf(index);
+    const ca = await createCa({
+      commonName: `Palisade bench CA ${tenant}`,
+      keyPem: caKey,
+      days: 3650,
+    });
     await mkdir(join(dir, tenant), { recursive: true });
     await writeFile(join(dir, tenant, "ca.crt"), ca.certPem);
     for (const service of services) {

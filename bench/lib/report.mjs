@@ -2,36 +2,13 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { featureLines, goalsTable, throughputTables } from "./report-throughput.mjs";
+import { memorySection } from "./memory-report.mjs";
 import { table } from "./table.mjs";
 
 const f = (x, digits = 2) => (x === undefined || Number.isNaN(x) ? "–" : x.toFixed(digits));
 const times = (x) => (x === undefined ? "–" : `${x.toFixed(2)}×`);
-const mib = (x) => (x === undefined ? "–" : x.toFixed(1));
 
-export function memoryTable(memory) {
-  return table(
-    [
-      "tenants",
-      "startup ms (median)",
-      "RSS idle MiB callee / caller",
-      "RSS peak under load MiB callee / caller",
-      "req/s during load",
-      "CPU µs/req callee / caller",
-    ],
-    memory.results.map((m) =>
-      m.error
-        ? [m.tenants, "failed", m.error.slice(0, 80), "", "", ""]
-        : [
-            m.tenants,
-            f(memory.startup[m.tenants]?.medianMs, 0),
-            `${mib(m.idle.callee)} / ${mib(m.idle.caller)}`,
-            `${mib(m.peak.callee)} / ${mib(m.peak.caller)}`,
-            Math.round(m.load.rps),
-            `${f(m.load.cpuUsPerRequest?.callee, 0)} / ${f(m.load.cpuUsPerRequest?.caller, 0)}`,
-          ],
-    ),
-  );
-}
+export { memoryTable } from "./memory-report.mjs";
 
 export function cacheTable(cache) {
   const all = (c) => (c ? c.proxy + c.app : undefined);
@@ -109,22 +86,7 @@ export function renderMarkdown(results) {
     for (const line of featureLines(throughput.featureProof)) out.push(`- ${line}`);
     out.push("");
   }
-  if (results.memory) {
-    out.push("## Memory and startup (Palisade)", "");
-    out.push(
-      "A caller/callee pair, each holding N tenants (own CA and SVID per tenant). RSS is VmRSS from " +
-        "/proc/PID/status: idle 2 s after ready, peak sampled every 200 ms through warmup and measured `-t2 -c32` " +
-        "load spread round-robin over all N tenants (a pooled mTLS connection per tenant while it stays open; " +
-        "when a tenant's turn comes less often than the caller's upstream keep-alive, every request pays a new handshake). " +
-        "Startup = spawn → admin `/readyz` 200" +
-        (results.memory.startup[settings.tenantCounts.at(-1)]
-          ? `; ${settings.tenantCounts.at(-1)} tenants, trials ${results.memory.startup[settings.tenantCounts.at(-1)].trialsMs.map((x) => x.toFixed(0)).join(", ")} ms.`
-          : "."),
-      "",
-      memoryTable(results.memory),
-      "",
-    );
-  }
+  if (results.memory) out.push(...memorySection(results.memory));
   if (results.cache) {
     if (results.cache.error)
       out.push("## Cache hit vs miss", "", `failed: ${results.cache.error}`, "");

@@ -9,7 +9,7 @@
 import { buildGeneration, type Generation } from "./generation.js";
 import type { LoadedConfig } from "./load.js";
 import { ConfigUnsettledError, readSettledConfig } from "./settle.js";
-import { describeFinding, isError, lintConfig, type Finding, type LintInput } from "./lint.js";
+import { describeFinding, isError, lintAndInspect, type Finding, type LintInput } from "./lint.js";
 
 /** A config with error findings; the running generation (if any) stays. */
 export class ConfigRefusedError extends Error {
@@ -34,7 +34,7 @@ export async function admitConfig(
   loaded: LoadedConfig,
   opts: { id: number; now: Date; readText?: LintInput["readText"] },
 ): Promise<Admitted> {
-  const findings = await lintConfig({
+  const { findings, inspected } = await lintAndInspect({
     config: loaded.config,
     baseDir: loaded.baseDir,
     now: opts.now,
@@ -42,7 +42,9 @@ export async function admitConfig(
   });
   if (findings.some(isError)) throw new ConfigRefusedError(loaded, findings);
   try {
-    return { generation: await buildGeneration(loaded, opts.id, opts.now), findings };
+    // Built from what lint read, parsed and judged: each file is read and parsed once.
+    const generation = await buildGeneration(loaded, opts.id, opts.now, process.env, inspected);
+    return { generation, findings };
   } catch (err) {
     throw new ConfigRefusedError(loaded, [loaderRefusal(err as Error), ...findings]);
   }

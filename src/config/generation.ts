@@ -11,9 +11,14 @@ import { compileTargetRule, type TargetRule } from "../tenancy/target.js";
 import { compileUpstreams, expandName, type UpstreamRuntime } from "./upstreams.js";
 import { foldedName } from "../http/field-name.js";
 import { compileGrants, type GrantTable } from "../tenancy/grants.js";
-import { loadTenantMaterial, type TenantMaterial } from "../tls/tenant-material.js";
+import {
+  loadTenantMaterial,
+  type InspectedTenant,
+  type TenantMaterial,
+} from "../tls/tenant-material.js";
 import { localRegion } from "../tenancy/residency.js";
 import { readRegularFileBytes } from "./regular-file.js";
+import { mapBounded, TENANT_READ_CONCURRENCY } from "./bounded.js";
 
 /** A generation that cannot be built from a config that validated; names the key path. */
 export class GenerationError extends Error {
@@ -76,14 +81,18 @@ export async function buildGeneration(
   id: number,
   now = new Date(),
   env: Readonly<Record<string, string | undefined>> = process.env,
+  /** Tenants' files already read and inspected by lint; others are read here. */
+  inspected?: ReadonlyMap<string, InspectedTenant>,
 ): Promise<Generation> {
   const { config, baseDir } = loaded;
   const local = localRegion(config, env, (name) => REGION_PATTERN.test(name));
   if (local.problem !== undefined) throw new GenerationError("region", local.problem);
   const hashKey = await readHashKey(loaded);
   const tenants = new Map<string, TenantRuntime>();
-  await Promise.all(
-    Object.entries(config.tenants).map(async ([tenant, tenantConfig]) => {
+  await mapBounded(
+    Object.entries(config.tenants),
+    TENANT_READ_CONCURRENCY,
+    async ([tenant, tenantConfig]) => {
       const material = await loadTenantMaterial({
         tenant,
         config: tenantConfig,
@@ -91,6 +100,7 @@ export async function buildGeneration(
         trustDomain: config.trustDomain,
         service: config.service,
         now,
+        inspected: inspected?.get(tenant),
       });
       tenants.set(tenant, {
         ...material,
@@ -99,7 +109,7 @@ export async function buildGeneration(
         cache: tenantConfig.cache,
         regions: tenantConfig.regions,
       });
-    }),
+    },
   );
   const active = new Set([...tenants.values()].filter((t) => !t.revoked).map((t) => t.id));
   const serverNames = new Map<string, string>();

@@ -7,6 +7,8 @@
 import { resolve } from "node:path";
 import { readPemBundle, readPrivateKey } from "../tls/certs.js";
 import { inspectTenant, type TenantCerts } from "../tls/inspect-tenant.js";
+import type { InspectedTenant } from "../tls/tenant-material.js";
+import { mapBounded, TENANT_READ_CONCURRENCY } from "./bounded.js";
 import type { Finding, LintInput } from "./lint.js";
 import { describeFileName } from "./redact.js";
 import type { TenantConfig } from "./schema.js";
@@ -14,23 +16,39 @@ import { NOT_A_REGULAR_FILE, readRegularFile } from "./regular-file.js";
 
 export type { TenantCerts } from "../tls/inspect-tenant.js";
 
-/** Every tenant's findings, and what was read, for the cross-tenant checks. */
-export async function lintCertificates(
-  input: LintInput,
-): Promise<{ findings: Finding[]; tenants: TenantCerts[] }> {
-  const tenants = await Promise.all(
-    Object.entries(input.config.tenants).map(async ([tenant, config]) => {
+export interface LintedCertificates {
+  findings: Finding[];
+  /** What was read, for the cross-tenant checks. */
+  tenants: TenantCerts[];
+  /** Tenants with no error finding, as read and parsed: what the loader keeps. */
+  inspected: ReadonlyMap<string, InspectedTenant>;
+}
+
+/** Every tenant's findings, and what was read. */
+export async function lintCertificates(input: LintInput): Promise<LintedCertificates> {
+  const inspected = new Map<string, InspectedTenant>();
+  const tenants = await mapBounded(
+    Object.entries(input.config.tenants),
+    TENANT_READ_CONCURRENCY,
+    async ([tenant, config]) => {
       const findings: Finding[] = [];
       const read = input.readText ?? readRegularFile;
-      const certs = await readTenantCerts(read, input.baseDir, tenant, config, findings);
+      const { certs, texts } = await readTenantCerts(read, input.baseDir, tenant, config, findings);
       const { trustDomain, service } = input.config;
       findings.push(
         ...inspectTenant(certs, { trustDomain, service, now: input.now, files: config }),
       );
+      const { roots, chain } = certs;
+      if (!findings.some((f) => f.level === "error") && roots && chain && texts)
+        inspected.set(tenant, { ...texts, roots, chain });
       return { findings, certs };
-    }),
+    },
   );
-  return { findings: tenants.flatMap((t) => t.findings), tenants: tenants.map((t) => t.certs) };
+  return {
+    findings: tenants.flatMap((t) => t.findings),
+    tenants: tenants.map((t) => t.certs),
+    inspected,
+  };
 }
 
 /** `ENOENT: no such file or directory` from `ENOENT: …, open '<path>'`: without the path. */
@@ -46,7 +64,7 @@ async function readTenantCerts(
   tenant: string,
   config: TenantConfig,
   findings: Finding[],
-): Promise<TenantCerts> {
+): Promise<{ certs: TenantCerts; texts: Omit<InspectedTenant, "roots" | "chain"> | undefined }> {
   const unreadable = (key: "ca" | "cert" | "key", message: string, name = config[key]) =>
     findings.push({
       level: "error",
@@ -70,10 +88,15 @@ async function readTenantCerts(
     }
   };
   const [ca, cert, key] = await Promise.all([read("ca"), read("cert"), read("key")]);
-  return {
+  const certs = {
     tenant,
     roots: parse("ca", ca, readPemBundle),
     chain: parse("cert", cert, readPemBundle),
     key: parse("key", key, readPrivateKey),
   };
+  const texts =
+    ca !== undefined && cert !== undefined && key !== undefined
+      ? { caPem: ca, certPem: cert, keyPem: key }
+      : undefined;
+  return { certs, texts };
 }

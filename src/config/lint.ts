@@ -9,6 +9,7 @@ import { lintGrants } from "./lint-grants.js";
 import { lintResidency } from "./lint-residency.js";
 import { lintSharedCas } from "./lint-shared-ca.js";
 import { listenConflict } from "./listen.js";
+import type { InspectedTenant } from "../tls/tenant-material.js";
 
 export type FindingLevel = "error" | "warning";
 
@@ -51,6 +52,16 @@ export function describeFinding(finding: Finding): string {
 
 /** Every finding, errors first; within a level, in config order. */
 export async function lintConfig(input: LintInput): Promise<Finding[]> {
+  return (await lintAndInspect(input)).findings;
+}
+
+/**
+ * `lintConfig`, and each tenant's files as read and parsed when they have no error: a
+ * config that is admitted is built from them (config/admit.ts) instead of a second read.
+ */
+export async function lintAndInspect(
+  input: LintInput,
+): Promise<{ findings: Finding[]; inspected: ReadonlyMap<string, InspectedTenant> }> {
   const certs = await lintCertificates(input);
   const findings = [
     ...lintListeners(input.config),
@@ -61,7 +72,8 @@ export async function lintConfig(input: LintInput): Promise<Finding[]> {
     ...lintResidency(input.config, sidecarRegion(input)),
   ];
   // Array.prototype.sort is stable, so config order survives within a level.
-  return findings.sort((a, b) => Number(!isError(a)) - Number(!isError(b)));
+  findings.sort((a, b) => Number(!isError(a)) - Number(!isError(b)));
+  return { findings, inspected: certs.inspected };
 }
 
 /** The region `run` would take; an invalid PALISADE_REGION is the loader's error, not lint's. */

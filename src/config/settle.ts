@@ -12,6 +12,10 @@ import { setTimeout as delay } from "node:timers/promises";
 import { referencedFiles, type Generation } from "./generation.js";
 import { ConfigError, loadedFromText, type LoadedConfig } from "./load.js";
 import { readRegularFile } from "./regular-file.js";
+import { mapBounded, TENANT_READ_CONCURRENCY } from "./bounded.js";
+
+/** Files read at once on a reload: three per tenant, as the loader reads them. */
+const FILE_READ_CONCURRENCY = 3 * TENANT_READ_CONCURRENCY;
 
 /** Long enough for a two-step write by an editor or a script; short for a reload. */
 export const DEFAULT_SETTLE_MS = 300;
@@ -96,7 +100,7 @@ async function snapshot(file: string): Promise<Read> {
     return { files, error: err as Error };
   }
   const others = referencedFiles(loaded).filter((p) => p !== path);
-  const states = await Promise.all(others.map(readState));
+  const states = await mapBounded(others, FILE_READ_CONCURRENCY, readState);
   others.forEach((p, i) => files.set(p, states[i] as FileState));
   return { files, loaded };
 }

@@ -6,6 +6,7 @@
 import type { X509Certificate } from "node:crypto";
 import type { Generation } from "../config/generation.js";
 import { inspect } from "./inspect.js";
+import type { CertSummary } from "./tenant-material.js";
 
 /** Runtime warning horizon (`palisade check` lints at 30 days; this is the last call). */
 export const EXPIRY_WARNING_MS = 7 * 86_400_000;
@@ -28,20 +29,22 @@ export function expiringCertificates(
 ): ExpiringCertificate[] {
   const limit = now.getTime() + horizonMs;
   const found: ExpiringCertificate[] = [];
-  const check = (tenant: string, file: "cert" | "ca", certs: readonly X509Certificate[]) => {
-    for (const cert of certs) {
-      const expiresAt = inspect(cert).notAfter;
-      if (expiresAt.getTime() <= limit)
-        found.push({ tenant, file, subject: cert.subject, expiresAt });
+  const check = (tenant: string, file: "cert" | "ca", certs: readonly CertSummary[]) => {
+    for (const { subject, notAfter: expiresAt } of certs) {
+      if (expiresAt.getTime() <= limit) found.push({ tenant, file, subject, expiresAt });
     }
   };
   for (const tenant of generation.active) {
     const material = generation.tenants.get(tenant);
     if (!material) continue;
-    check(tenant, "cert", material.chain);
-    check(tenant, "ca", material.roots);
+    check(tenant, "cert", material.served);
+    check(tenant, "ca", material.roots.map(summary));
   }
   return found;
+}
+
+function summary(cert: X509Certificate): CertSummary {
+  return { subject: cert.subject, notAfter: inspect(cert).notAfter };
 }
 
 /** Exports every tenant's certificate expiry and warns about those close to it. */

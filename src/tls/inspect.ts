@@ -8,6 +8,7 @@
 import { createHash, type KeyObject, type X509Certificate } from "node:crypto";
 import { LRUCache } from "lru-cache";
 import { CertificateDer, KEY_USAGE, OID, type Decoded, type NameEntry } from "./der.js";
+import { spkiDer } from "./spki.js";
 
 /**
  * Extensions whose meaning Palisade enforces (or, for policies, that cannot narrow what it
@@ -150,6 +151,17 @@ export function inspect(cert: X509Certificate): CertView {
   return view;
 }
 
+/**
+ * Drops `cert`'s view from the shared cache (the object's own link goes with the object):
+ * for certificates parsed at load and then let go, whose views would otherwise stay until
+ * a thousand peers' chains pushed them out.
+ */
+export function forgetView(cert: X509Certificate): void {
+  const view = byObject.get(cert);
+  if (view !== undefined && byDer.peek(view.fingerprint256) === view)
+    byDer.delete(view.fingerprint256);
+}
+
 function keyOf(object: KeyObject): CertKey {
   const details = object.asymmetricKeyDetails ?? {};
   let spkiHash: string | undefined;
@@ -161,9 +173,7 @@ function keyOf(object: KeyObject): CertKey {
     curve: details.namedCurve,
     // Issuers and CAs are compared by key; a leaf's key never is: hashed on first use only.
     get spkiHash() {
-      spkiHash ??= createHash("sha256")
-        .update(object.export({ type: "spki", format: "der" }))
-        .digest("base64");
+      spkiHash ??= createHash("sha256").update(spkiDer(object)).digest("base64");
       return spkiHash;
     },
   };

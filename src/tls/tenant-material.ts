@@ -9,7 +9,7 @@ import { constants, type KeyObject, type X509Certificate } from "node:crypto";
 import { resolve } from "node:path";
 import type { TenantConfig } from "../config/schema.js";
 import { readPemBundle, readPrivateKey } from "./certs.js";
-import { inspect } from "./inspect.js";
+import { forgetView, inspect } from "./inspect.js";
 import { inspectTenant } from "./inspect-tenant.js";
 import { checkSvid } from "./verify-chain.js";
 import { readRegularFile } from "../config/regular-file.js";
@@ -28,14 +28,34 @@ export interface TenantMaterial {
   roots: X509Certificate[];
   certPem: string;
   keyPem: string;
-  leaf: X509Certificate;
-  /** Leaf first, then any intermediates from the cert file. */
-  chain: X509Certificate[];
+  /**
+   * The served chain (leaf first, then the cert file's intermediates) as the expiry checks
+   * read it. Its certificates are not kept parsed: nothing per request reads them, and a
+   * parsed certificate costs several KiB of native memory per tenant.
+   */
+  served: readonly CertSummary[];
   spiffeId: string;
   /** When the served chain stops working: the earliest expiry of the leaf and its intermediates. */
   expiresAt: Date;
   /** Inbound server context for this tenant: its SVID, trusting only its own CA. */
   serverContext(): SecureContext;
+}
+
+export interface CertSummary {
+  subject: string;
+  notAfter: Date;
+}
+
+/**
+ * One tenant's files as lint read them, parsed, and judged by the same inspector with no
+ * error finding: the loader keeps them as they are instead of reading and parsing again.
+ */
+export interface InspectedTenant {
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+  roots: X509Certificate[];
+  chain: X509Certificate[];
 }
 
 export class TenantMaterialError extends Error {
@@ -54,7 +74,51 @@ export async function loadTenantMaterial(opts: {
   trustDomain: string;
   service: string;
   now: Date;
+  /** Already read and inspected (config/admit.ts): kept, not read and parsed again. */
+  inspected?: InspectedTenant | undefined;
 }): Promise<TenantMaterial> {
+  const files = opts.inspected ?? (await readAndInspect(opts));
+  const { roots, chain, caPem, certPem, keyPem } = files;
+  const leaf = chain[0] as X509Certificate;
+  const svid = checkSvid(leaf, opts.trustDomain);
+  if (!svid.ok) {
+    const at = `tenants.${opts.tenant}.cert`;
+    throw new TenantMaterialError(at, `not a valid SVID (${svid.reason})`);
+  }
+  // Built on the tenant's first handshake, not here: with a thousand tenants, contexts made
+  // up front dominate startup. The key and certificate were already parsed and matched
+  // by the inspector, so OpenSSL accepts them; a failure would show as that tenant's
+  // handshakes failing.
+  let serverContext: SecureContext | undefined;
+  const served = chain.map((c) => ({ subject: c.subject, notAfter: inspect(c).notAfter }));
+  for (const cert of chain) forgetView(cert);
+  return {
+    caPem,
+    roots,
+    certPem,
+    keyPem,
+    served,
+    spiffeId: svid.spiffeId,
+    expiresAt: new Date(Math.min(...served.map((c) => c.notAfter.getTime()))),
+    serverContext: () =>
+      (serverContext ??= createSecureContext({
+        ...TLS_OPTIONS,
+        cert: certPem,
+        key: keyPem,
+        ca: caPem,
+      })),
+  };
+}
+
+/** Reads and parses the tenant's files; the inspector's first error finding refuses them. */
+async function readAndInspect(opts: {
+  tenant: string;
+  config: TenantConfig;
+  baseDir: string;
+  trustDomain: string;
+  service: string;
+  now: Date;
+}): Promise<InspectedTenant> {
   const { tenant, config, baseDir } = opts;
   const at = (key: string) => `tenants.${tenant}.${key}`;
   const [caPem, certPem, keyPem] = await Promise.all(
@@ -67,7 +131,6 @@ export async function loadTenantMaterial(opts: {
   );
   const roots = parseBundle(caPem as string, at("ca"));
   const chain = parseBundle(certPem as string, at("cert"));
-  const leaf = chain[0] as X509Certificate;
   const key = parseKey(keyPem as string, at("key"));
   const { trustDomain, service, now } = opts;
   const findings = inspectTenant(
@@ -76,28 +139,12 @@ export async function loadTenantMaterial(opts: {
   );
   const refusal = findings.find((f) => f.level === "error");
   if (refusal) throw new TenantMaterialError(refusal.path, refusal.message);
-  const svid = checkSvid(leaf, trustDomain);
-  if (!svid.ok) throw new TenantMaterialError(at("cert"), `not a valid SVID (${svid.reason})`);
-  // Built on the tenant's first handshake, not here: with a thousand tenants, contexts made
-  // up front dominate startup. The key and certificate were already parsed and matched
-  // above, so OpenSSL accepts them; a failure would show as that tenant's handshakes failing.
-  let serverContext: SecureContext | undefined;
   return {
     caPem: caPem as string,
-    roots,
     certPem: certPem as string,
     keyPem: keyPem as string,
-    leaf,
+    roots,
     chain,
-    spiffeId: svid.spiffeId,
-    expiresAt: new Date(Math.min(...chain.map((c) => inspect(c).notAfter.getTime()))),
-    serverContext: () =>
-      (serverContext ??= createSecureContext({
-        ...TLS_OPTIONS,
-        cert: certPem,
-        key: keyPem,
-        ca: caPem,
-      })),
   };
 }
 
