@@ -27,4 +27,17 @@ describe("mapBounded", () => {
   it("handles an empty list", async () => {
     expect(await mapBounded([], 8, () => Promise.resolve(1))).toEqual([]);
   });
+
+  it("lets the event loop run between batches of synchronous work", async () => {
+    const order: string[] = [];
+    setImmediate(() => order.push("timer"));
+    await mapBounded([...Array(10).keys()], 4, (n) => {
+      order.push(String(n));
+      return Promise.resolve(n);
+    });
+    // The first batch of four runs before anything else; the immediate lands after it.
+    expect(order.slice(0, 4)).toEqual(["0", "1", "2", "3"]);
+    expect(order).toContain("timer");
+    expect(order.indexOf("timer")).toBeLessThan(order.length - 1);
+  });
 });

@@ -6,12 +6,11 @@
  * after the first, finds the same bytes, size and mtime in every file; otherwise it reads
  * again, a bounded number of times, and gives up rather than apply a moving target.
  */
-import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { referencedFiles, type Generation } from "./generation.js";
 import { ConfigError, loadedFromText, type LoadedConfig } from "./load.js";
-import { readRegularFile } from "./regular-file.js";
+import { readRegularFile, readRegularFileSync } from "./regular-file.js";
 import { mapBounded, TENANT_READ_CONCURRENCY } from "./bounded.js";
 
 /** Files read at once on a reload: three per tenant, as the loader reads them. */
@@ -105,14 +104,24 @@ async function snapshot(file: string): Promise<Read> {
   return { files, loaded };
 }
 
-async function readState(path: string): Promise<FileState> {
+function readState(path: string): Promise<FileState> {
   try {
-    // stat first: a write that lands between the two calls changes the next round's stat.
-    const { size, mtimeMs } = await stat(path);
-    // Only regular files are read (a FIFO would never end): see config/regular-file.ts.
-    return { text: await readRegularFile(path), readable: true, size, mtimeMs };
+    // The descriptor's stat is taken before the read: a write that lands during it changes
+    // the next round's stat. Only regular files are read: see config/regular-file.ts.
+    const { bytes, stats } = readRegularFileSync(path);
+    return Promise.resolve({
+      text: bytes.toString("utf8"),
+      readable: true,
+      size: stats.size,
+      mtimeMs: stats.mtimeMs,
+    });
   } catch (err) {
-    return { text: (err as Error).message, readable: false, size: -1, mtimeMs: -1 };
+    return Promise.resolve({
+      text: (err as Error).message,
+      readable: false,
+      size: -1,
+      mtimeMs: -1,
+    });
   }
 }
 

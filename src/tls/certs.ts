@@ -4,6 +4,7 @@
  * cannot read (`inspect.ts`) is an error that says so.
  */
 import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
+import { readRsaPrivateKey } from "./rsa-key.js";
 import { inspect } from "./inspect.js";
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END ([A-Z0-9 ]+)-----/g;
@@ -63,7 +64,7 @@ function parseCertificateBody(body: string, n: number): X509Certificate {
 export function readPrivateKey(pem: string | Buffer): KeyObject {
   let key: KeyObject;
   try {
-    key = createPrivateKey(pem);
+    key = (typeof pem === "string" ? readRsaPrivateKey(pem) : undefined) ?? createPrivateKey(pem);
   } catch (err) {
     throw new Error(`cannot read private key: ${(err as Error).message}`);
   }
