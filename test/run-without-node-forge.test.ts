@@ -117,5 +117,9 @@ describe("node-forge stays out of `palisade run`", () => {
     // The certificate inspector ran, from DER, without node-forge.
     expect(run.packages).toContain("@peculiar/asn1-x509");
     expect(run.packages).not.toContain("node-forge");
+    // Tracing is off in this config: the OpenTelemetry SDK and propagators stay unloaded.
+    expect(
+      run.packages.filter((p) => p.startsWith("@opentelemetry/") && p !== "@opentelemetry/api"),
+    ).toEqual([]);
   });
 });
