@@ -67,16 +67,22 @@ export class TenantMaterialError extends Error {
   }
 }
 
-export async function loadTenantMaterial(opts: {
+/** Where a tenant's files are and what they are judged against. */
+interface TenantSource {
   tenant: string;
   config: TenantConfig;
   baseDir: string;
   trustDomain: string;
   service: string;
   now: Date;
-  /** Already read and inspected (config/admit.ts): kept, not read and parsed again. */
-  inspected?: InspectedTenant | undefined;
-}): Promise<TenantMaterial> {
+}
+
+export async function loadTenantMaterial(
+  opts: TenantSource & {
+    /** Already read and inspected (config/admit.ts): kept, not read and parsed again. */
+    inspected?: InspectedTenant | undefined;
+  },
+): Promise<TenantMaterial> {
   const files = opts.inspected ?? (await readAndInspect(opts));
   const { roots, chain, caPem, certPem, keyPem } = files;
   const leaf = chain[0] as X509Certificate;
@@ -111,14 +117,7 @@ export async function loadTenantMaterial(opts: {
 }
 
 /** Reads and parses the tenant's files; the inspector's first error finding refuses them. */
-async function readAndInspect(opts: {
-  tenant: string;
-  config: TenantConfig;
-  baseDir: string;
-  trustDomain: string;
-  service: string;
-  now: Date;
-}): Promise<InspectedTenant> {
+async function readAndInspect(opts: TenantSource): Promise<InspectedTenant> {
   const { tenant, config, baseDir } = opts;
   const at = (key: string) => `tenants.${tenant}.${key}`;
   const [caPem, certPem, keyPem] = await Promise.all(
