@@ -4,7 +4,14 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { baseConfig, makePki, type Pki } from "../../test/support/mesh.js";
-import { buildGeneration, GenerationError, referencedFiles } from "./generation.js";
+import {
+  buildGeneration,
+  DEFAULT_CA_HINTS,
+  defaultCredentials,
+  GenerationError,
+  referencedFiles,
+  type TenantRuntime,
+} from "./generation.js";
 import { loadConfigFile } from "./load.js";
 
 let pki: Pki;
@@ -106,5 +113,26 @@ describe("generation: hash key", () => {
     await writeFile(join(dir, "short.key"), "short");
     const short = await load({ projection: { hashKeyFile: "short.key" } });
     await expect(buildGeneration(short, 1, new Date(), {})).rejects.toThrow(/fewer than 16 bytes/);
+  });
+});
+
+describe("generation: credentials for clients without SNI", () => {
+  const runtime = (name: string) =>
+    ({ caPem: `ca-${name}`, certPem: `cert-${name}`, keyPem: `key-${name}` }) as TenantRuntime;
+  const names = Array.from({ length: 250 }, (_, i) => `t-${String(i).padStart(3, "0")}`);
+  const tenants = new Map(names.map((n) => [n, runtime(n)]));
+
+  it("serve the first active tenant and name at most DEFAULT_CA_HINTS CAs, in tenant order", () => {
+    const active = new Set([...names].reverse());
+    const credentials = defaultCredentials(tenants, active);
+    expect(credentials?.cert).toBe("cert-t-000");
+    expect(credentials?.key).toBe("key-t-000");
+    expect(credentials?.ca).toEqual(names.slice(0, DEFAULT_CA_HINTS).map((n) => `ca-${n}`));
+  });
+
+  it("name only active tenants, and nothing when none is active", () => {
+    const credentials = defaultCredentials(tenants, new Set(["t-007", "t-003"]));
+    expect(credentials?.ca).toEqual(["ca-t-003", "ca-t-007"]);
+    expect(defaultCredentials(tenants, new Set())).toBeUndefined();
   });
 });
