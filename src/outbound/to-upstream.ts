@@ -24,8 +24,13 @@ export function stamp(ctx: RequestContext): void {
   if (ctx.headers.count + STAMPED_FIELDS > limit) checkHeaderCount(fieldCount(forward), limit);
 }
 
-/** Host, tenant, request id, `traceparent` and `tracestate`. */
-const STAMPED_FIELDS = 5;
+/**
+ * An upper bound on the fields stamped: host (also for an HTTP/2 caller, whose
+ * `:authority` was not counted), tenant, request id, and the trace the span injects:
+ * `traceparent`, `tracestate` and B3's `x-b3-traceid`, `-spanid`, `-parentspanid`,
+ * `-sampled` and `-flags`.
+ */
+const STAMPED_FIELDS = 10;
 
 /**
  * The cache's miss path (or the call itself on uncached routes): the tenant's allowed
