@@ -71,3 +71,25 @@ it("response-backpressure: a client reading slowly gets every byte, counted once
   expect(count.bytesOut).toBe(chunk.length * chunks);
   expect(pausedOnce).toBe(true);
 });
+
+it("upstream-body-closed-early: a body that closes before its end, with no error (an HTTP/2 reset with CANCEL), fails the response instead of leaving it open", async () => {
+  const body = new Readable({ read() {} });
+  let written: Promise<void> = Promise.resolve();
+  const server = createServer((_req, res: ServerResponse) => {
+    written = writeResponse(res, { statusCode: 200, headers: {}, body }, {}, { bytesOut: 0 });
+    body.push(Buffer.alloc(1024, 1));
+    // Closed, neither ended nor failed: what an upstream stream reset without error does.
+    setImmediate(() => body.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const client = request({ port: (server.address() as AddressInfo).port, host: "127.0.0.1" });
+    client.on("error", () => {});
+    client.end();
+    await new Promise((resolve) => client.once("response", resolve));
+    await expect(written).rejects.toThrow("upstream body closed before its end");
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+});

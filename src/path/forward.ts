@@ -140,6 +140,12 @@ export function writeResponse(
   return new Promise((resolve, reject) => {
     // The upstream failed mid-body: the caller resets the client (headers are out).
     body.once("error", reject);
+    // Closed before its end with no error (an HTTP/2 stream reset with CANCEL or NO_ERROR):
+    // the same, or the client would wait for the rest until a deadline cut it.
+    body.once("close", () => {
+      if (!body.readableEnded)
+        reject(new ProxyError("upstream_unavailable", "upstream body closed before its end"));
+    });
     res.once("finish", resolve);
     res.once("close", () => {
       if (res.writableFinished) return;
