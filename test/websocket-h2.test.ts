@@ -20,30 +20,24 @@ import {
   type RunningSidecar,
 } from "./support/mesh.js";
 import { h2Session } from "./support/h2-client.js";
-import { startWebSocketEchoApp, type WebSocketEchoApp } from "./support/ws-app.js";
+import {
+  SHARED_FEED_GRANT,
+  startWebSocketEchoApp,
+  type TunnelTestConfig,
+  type WebSocketEchoApp,
+} from "./support/ws-app.js";
 import { clientFrame, FrameReader, OP_CLOSE, OP_TEXT } from "./support/ws-frames.js";
 
 let pki: Pki;
 let app: WebSocketEchoApp;
 let orders: RunningSidecar;
-let config: {
-  tenants: Record<string, Record<string, unknown>>;
-  grants?: Record<string, unknown>[];
-};
-/** globex may open acme's shared feed. */
-const GRANT = {
-  from: "globex",
-  to: "acme",
-  methods: ["GET"],
-  paths: ["/tenants/acme/shared/**"],
-  expires: "2099-01-01T00:00:00Z",
-};
+let config: TunnelTestConfig;
 
 beforeAll(async () => {
   pki = await makePki(["acme", "globex"], ["orders", "web"]);
   app = await startWebSocketEchoApp();
-  config = baseConfig(pki, "orders", ["acme", "globex"], app.url) as typeof config;
-  config.grants = [GRANT];
+  config = baseConfig(pki, "orders", ["acme", "globex"], app.url) as TunnelTestConfig;
+  config.grants = [SHARED_FEED_GRANT];
   orders = await startSidecar(config);
 });
 
@@ -196,7 +190,7 @@ describe("WebSocket over HTTP/2 (RFC 8441 extended CONNECT) on the inbound liste
       await eventually(async () => (await tunnelsOpen("globex")) === 0, "tunnel uncounted");
     } finally {
       session.destroy();
-      config.grants = [GRANT];
+      config.grants = [SHARED_FEED_GRANT];
       await reload();
     }
   });

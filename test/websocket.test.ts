@@ -8,7 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { stringify } from "yaml";
 import { eventually } from "./support/eventually.js";
-import { startWebSocketEchoApp, type WebSocketEchoApp } from "./support/ws-app.js";
+import {
+  SHARED_FEED_GRANT,
+  startWebSocketEchoApp,
+  type TunnelTestConfig,
+  type WebSocketEchoApp,
+} from "./support/ws-app.js";
 import { rawTcp, statusOf } from "./support/raw.js";
 import {
   baseConfig,
@@ -22,31 +27,20 @@ import {
 let pki: Pki;
 let app: WebSocketEchoApp;
 let orders: RunningSidecar;
-let ordersConfig: {
-  tenants: Record<string, Record<string, unknown>>;
-  grants?: Record<string, unknown>[];
-};
-/** globex may open acme's shared feed; both sidecars enforce it. */
-const GRANT = {
-  from: "globex",
-  to: "acme",
-  methods: ["GET"],
-  paths: ["/tenants/acme/shared/**"],
-  expires: "2099-01-01T00:00:00Z",
-};
+let ordersConfig: TunnelTestConfig;
 let web: RunningSidecar;
 
 beforeAll(async () => {
   pki = await makePki(["acme", "globex"], ["orders", "web"]);
   app = await startWebSocketEchoApp();
-  ordersConfig = baseConfig(pki, "orders", ["acme", "globex"], app.url) as typeof ordersConfig;
-  ordersConfig.grants = [GRANT];
+  ordersConfig = baseConfig(pki, "orders", ["acme", "globex"], app.url) as TunnelTestConfig;
+  ordersConfig.grants = [SHARED_FEED_GRANT];
   orders = await startSidecar(ordersConfig);
   const webConfig = baseConfig(pki, "web", ["acme", "globex"], "http://127.0.0.1:9") as {
     outbound: Record<string, unknown>;
     grants?: unknown[];
   };
-  webConfig.grants = [GRANT];
+  webConfig.grants = [SHARED_FEED_GRANT];
   webConfig.outbound["allowUnsignedTenant"] = true;
   webConfig.outbound["upstreams"] = {
     orders: { url: orders.inbound, target: { path: "/tenants/{tenant}/**" } },

@@ -6,6 +6,24 @@ import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer } from "ws";
 
+/** A grant the WebSocket tests give and take away: globex may open acme's shared feed. */
+export const SHARED_FEED_GRANT = {
+  from: "globex",
+  to: "acme",
+  methods: ["GET"],
+  paths: ["/tenants/acme/shared/**"],
+  expires: "2099-01-01T00:00:00Z",
+};
+
+/**
+ * The parts of a sidecar config the WebSocket tests change and write back. A type literal,
+ * not an interface: it must still pass where a plain config record is taken.
+ */
+export type TunnelTestConfig = {
+  tenants: Record<string, Record<string, unknown>>;
+  grants?: Record<string, unknown>[];
+};
+
 export interface WebSocketEchoApp {
   url: string;
   /** Upgrade requests the app accepted, in order, with their headers. */
