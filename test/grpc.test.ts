@@ -102,6 +102,24 @@ type Echo = grpc.Client & {
   slow(m: Buffer, md: grpc.Metadata, o: grpc.CallOptions, cb: grpc.requestCallback<Buffer>): void;
   fail(m: Buffer, md: grpc.Metadata, o: grpc.CallOptions, cb: grpc.requestCallback<Buffer>): void;
 };
+
+/**
+ * Three rounds on a bidirectional `chat` call, the next message sent only after the answer
+ * to the last, so both directions are live; the call's status and what came back.
+ */
+async function pingPong(
+  call: grpc.ClientDuplexStream<Buffer, Buffer>,
+): Promise<{ status: grpc.StatusObject; received: string[] }> {
+  const received: string[] = [];
+  const status = new Promise<grpc.StatusObject>((resolve) => call.on("status", resolve));
+  call.on("data", (m: Buffer) => {
+    received.push(m.toString());
+    if (received.length < 3) call.write(Buffer.from(`m${received.length}`));
+    else call.end();
+  });
+  call.write(Buffer.from("m0"));
+  return { status: await status, received };
+}
 const EchoClient = grpc.makeGenericClientConstructor(ECHO, "Echo") as unknown as new (
   address: string,
   credentials: grpc.ChannelCredentials,
@@ -152,17 +170,8 @@ describe("gRPC through the inbound sidecar", () => {
   it("bidirectional streaming: messages flow both ways, interleaved, then OK", async () => {
     const client = await clientAs("acme");
     try {
-      const call = client.chat();
-      const received: string[] = [];
-      const status = new Promise<grpc.StatusObject>((resolve) => call.on("status", resolve));
-      call.on("data", (m: Buffer) => {
-        received.push(m.toString());
-        // The next message only after the answer to the last: both directions are live.
-        if (received.length < 3) call.write(Buffer.from(`m${received.length}`));
-        else call.end();
-      });
-      call.write(Buffer.from("m0"));
-      expect((await status).code).toBe(grpc.status.OK);
+      const { status, received } = await pingPong(client.chat());
+      expect(status.code).toBe(grpc.status.OK);
       expect(received).toEqual(["re:m0", "re:m1", "re:m2"]);
     } finally {
       client.close();
@@ -239,16 +248,8 @@ describe("gRPC through two sidecars: app → outbound (h2c) → inbound (h2, mTL
     const client = viaOutbound();
     try {
       expect((await unary(client, "two hops", as("acme"))).toString()).toBe("acme:two hops");
-      const call = client.chat(as("acme"));
-      const received: string[] = [];
-      const status = new Promise<grpc.StatusObject>((resolve) => call.on("status", resolve));
-      call.on("data", (m: Buffer) => {
-        received.push(m.toString());
-        if (received.length < 3) call.write(Buffer.from(`m${received.length}`));
-        else call.end();
-      });
-      call.write(Buffer.from("m0"));
-      expect((await status).code).toBe(grpc.status.OK);
+      const { status, received } = await pingPong(client.chat(as("acme")));
+      expect(status.code).toBe(grpc.status.OK);
       expect(received).toEqual(["re:m0", "re:m1", "re:m2"]);
     } finally {
       client.close();
